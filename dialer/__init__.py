@@ -1,0 +1,1 @@
+"""Dialer: shared core — settings, database, models, outcomes, CLI."""

@@ -1,0 +1,42 @@
+"""Database access: one pooled peewee database per process, used from worker threads only.
+
+peewee is synchronous; coroutines call `run(fn, *args)`, which runs `fn` in a thread with a
+pooled connection, so the event loop never blocks on PostgreSQL.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+
+from playhouse.pool import PooledPostgresqlExtDatabase
+
+from .settings import Settings
+
+
+def connect(s: Settings) -> PooledPostgresqlExtDatabase:
+    from . import models
+
+    db = PooledPostgresqlExtDatabase(
+        s.db_name, host=s.db_host, port=s.db_port, user=s.db_user, password=s.db_password,
+        max_connections=s.db_pool_size, stale_timeout=300, timeout=10,  # wait ≤10 s for a free connection
+        register_hstore=False, application_name="dialer")
+    db.bind(models.ALL)
+    return db
+
+
+async def run(db, fn, *args, **kwargs):
+    """Run blocking database work in a thread; the connection goes back to the pool afterwards."""
+    def work():
+        with db.connection_context():
+            return fn(*args, **kwargs)
+    return await asyncio.to_thread(work)
+
+
+def in_thread(db):
+    """Decorator form of `run` for service functions used by async callers."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        async def inner(*args, **kwargs):
+            return await run(db, fn, *args, **kwargs)
+        return inner
+    return wrap

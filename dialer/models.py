@@ -1,0 +1,112 @@
+"""peewee models over the tables of sql/ (the migrations own the schema; models only read and write)."""
+from __future__ import annotations
+
+from peewee import (BigAutoField, BigIntegerField, BooleanField, CompositeKey, ForeignKeyField,
+                    IntegerField, Model, TextField)
+from playhouse.postgres_ext import BinaryJSONField, DateTimeTZField
+
+
+class Base(Model):
+    class Meta:
+        legacy_table_names = False
+
+
+class Campaign(Base):
+    id = BigAutoField()
+    name = TextField()
+    active = BooleanField(default=True)
+    max_attempts = IntegerField(default=5)
+    retry_delay_s = IntegerField(default=1800)
+    ring_timeout_s = IntegerField(default=30)
+    caller_id = TextField(default="")
+    wrap_up_limit_s = IntegerField(default=0)
+    auto_ready = BooleanField(default=True)
+    created_at = DateTimeTZField(null=True)
+
+
+class Lead(Base):
+    id = BigAutoField()
+    campaign = ForeignKeyField(Campaign, column_name="campaign_id", backref="leads")
+    external_id = TextField()
+    phone = TextField()
+    name = TextField(default="")
+    attrs = BinaryJSONField(default=dict)
+    state = TextField(default="new")
+    attempts = IntegerField(default=0)
+    next_call_at = DateTimeTZField(null=True)
+    last_attempt_at = DateTimeTZField(null=True)
+    last_outcome = TextField(null=True)
+    created_at = DateTimeTZField(null=True)
+
+
+class Operator(Base):
+    id = BigAutoField()
+    name = TextField()
+    login = TextField(unique=True)
+    sip_password = TextField()
+    server = TextField(default="pbx")
+    status = TextField(default="offline")
+    status_since = DateTimeTZField(null=True)
+    leg_channel = TextField(null=True)
+    bridge_id = TextField(null=True)
+    attempt_id = BigIntegerField(null=True)
+    created_at = DateTimeTZField(null=True)
+
+
+class OperatorCampaign(Base):
+    operator = ForeignKeyField(Operator, column_name="operator_id", on_delete="CASCADE")
+    campaign = ForeignKeyField(Campaign, column_name="campaign_id", on_delete="CASCADE")
+
+    class Meta:
+        primary_key = CompositeKey("operator", "campaign")
+
+
+class Attempt(Base):
+    id = BigAutoField()
+    lead = ForeignKeyField(Lead, column_name="lead_id", backref="attempt_set")
+    campaign = ForeignKeyField(Campaign, column_name="campaign_id")
+    operator = ForeignKeyField(Operator, column_name="operator_id", null=True)
+    server = TextField(default="pbx")
+    phone = TextField()
+    client_channel = TextField(null=True)
+    reserved_at = DateTimeTZField(null=True)
+    offered_at = DateTimeTZField(null=True)
+    operator_answered_at = DateTimeTZField(null=True)
+    dial_started_at = DateTimeTZField(null=True)
+    ringing_at = DateTimeTZField(null=True)
+    answered_at = DateTimeTZField(null=True)
+    bridged_at = DateTimeTZField(null=True)
+    ended_at = DateTimeTZField(null=True)
+    hangup_cause = IntegerField(null=True)
+    cause_text = TextField(null=True)
+    sip_code = IntegerField(null=True)
+    dial_status = TextField(null=True)
+    outcome = TextField(null=True)
+    error = TextField(null=True)
+    wrap_up_result = TextField(null=True)
+    wrap_up_comment = TextField(null=True)
+    wrap_up_at = DateTimeTZField(null=True)
+
+    TIMELINE = ("reserved_at", "offered_at", "operator_answered_at", "dial_started_at", "ringing_at",
+                "answered_at", "bridged_at", "ended_at", "wrap_up_at")
+
+
+class AttemptEvent(Base):
+    id = BigAutoField()
+    attempt = ForeignKeyField(Attempt, column_name="attempt_id", backref="events")
+    at = DateTimeTZField(null=True)
+    kind = TextField()
+    data = BinaryJSONField(default=dict)
+
+
+class EngineCommand(Base):
+    id = BigAutoField()
+    operator = ForeignKeyField(Operator, column_name="operator_id")
+    kind = TextField()
+    payload = BinaryJSONField(default=dict)
+    created_at = DateTimeTZField(null=True)
+    done_at = DateTimeTZField(null=True)
+    error = TextField(null=True)
+
+
+ALL = [Campaign, Lead, Operator, OperatorCampaign, Attempt, AttemptEvent, EngineCommand]

@@ -1,0 +1,138 @@
+"""One typed settings object, loaded once: defaults → file → environment (DIALER_*)."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class AsteriskServer:
+    """One Asterisk the engine controls over ARI (a list: the door to several servers)."""
+
+    name: str = "pbx"
+    ari_url: str = "http://127.0.0.1:8088/ari"
+    ari_user: str = "dialer"
+    ari_password: str = ""
+    trunk: str = "carrier"  # PJSIP endpoint clients are dialled through
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path = Path("/var/lib/dialer")
+    cache_dir: Path = Path("/var/cache/dialer")
+    # PostgreSQL cluster owned by our scripts
+    db_host: str = "127.0.0.1"
+    db_port: int = 5433
+    db_name: str = "dialer"
+    db_user: str = "dialer"
+    db_password: str = ""
+    db_pool_size: int = 16
+    # Asterisk
+    app_name: str = "dialer"
+    asterisk_password: str = ""  # password of the `asterisk` DB role (realtime PJSIP)
+    ari_password: str = ""
+    agi_port: int = 4573
+    pbx_sip_port: int = 5060
+    pbx_http_port: int = 8088
+    sim_http_port: int = 8089
+    sim_trunk_address: str = "127.0.0.2"
+    sim_phones_address: str = "127.0.0.3"
+    # empty: one server, the local pbx (pbx_http_port, ari_password)
+    asterisk_servers: tuple[AsteriskServer, ...] = ()
+    # engine
+    operator_leg_nailed: bool = True  # keep the operator's leg up between answered calls
+    claim_retry_s: float = 1.0  # how often a Ready operator with nothing to call looks again
+    # web
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    api_token: str = ""
+
+    @property
+    def dsn(self) -> dict:
+        return dict(host=self.db_host, port=self.db_port, user=self.db_user,
+                    password=self.db_password, dbname=self.db_name)
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.state_dir / "postgresql"
+
+    @property
+    def asterisk_root(self) -> Path:
+        """Cached Debian sid root with Asterisk 22 (development, tests, demo)."""
+        return self.cache_dir / "asterisk-sid"
+
+    @property
+    def config_file(self) -> Path:
+        return self.state_dir / "dialer.json"
+
+
+_ENV_PREFIX = "DIALER_"
+
+
+def _coerce(kind, value):
+    if kind in (int, "int"):
+        return int(value)
+    if kind in (float, "float"):
+        return float(value)
+    if kind in (bool, "bool"):
+        return str(value).lower() in ("1", "true", "yes", "on")
+    if kind in (Path, "Path"):
+        return Path(value)
+    return value
+
+
+def _apply(base: dict, overrides: dict) -> dict:
+    types = {f.name: f.type for f in fields(Settings)}
+    for key, value in overrides.items():
+        if key not in types:
+            continue
+        if key == "asterisk_servers":
+            base[key] = tuple(AsteriskServer(**s) for s in value)
+        else:
+            base[key] = _coerce(types[key], value)
+    return base
+
+
+def load(env: dict | None = None) -> Settings:
+    """Defaults, then the state directory's dialer.json, then DIALER_* variables."""
+    env = os.environ if env is None else env
+    values: dict = {}
+    state_dir = Path(env.get("DIALER_STATE_DIR", Settings.state_dir))
+    values["state_dir"] = state_dir
+    cfg = Path(env.get("DIALER_CONFIG", state_dir / "dialer.json"))
+    if cfg.exists():
+        _apply(values, json.loads(cfg.read_text()))
+    env_values = {k[len(_ENV_PREFIX):].lower(): v for k, v in env.items() if k.startswith(_ENV_PREFIX)}
+    env_values.pop("config", None)
+    _apply(values, env_values)
+    settings = Settings(**values)
+    return _fill_servers(settings)
+
+
+def _fill_servers(s: Settings) -> Settings:
+    if s.asterisk_servers:
+        return s
+    local = AsteriskServer(ari_url=f"http://127.0.0.1:{s.pbx_http_port}/ari", ari_password=s.ari_password)
+    return replace(s, asterisk_servers=(local,))
+
+
+def init_secrets(state_dir: Path) -> Path:
+    """Create the state directory's dialer.json with generated secrets once; keep it afterwards."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    cfg = state_dir / "dialer.json"
+    current = json.loads(cfg.read_text()) if cfg.exists() else {}
+    for key in ("db_password", "asterisk_password", "api_token", "ari_password"):
+        current.setdefault(key, secrets.token_urlsafe(18))
+    cfg.write_text(json.dumps(current, indent=2))
+    cfg.chmod(0o600)
+    return cfg
+
+
+def dump(s: Settings) -> dict:
+    d = asdict(s)
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
