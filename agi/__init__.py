@@ -1,0 +1,1 @@
+"""FastAGI server for what belongs in the dialplan: operators' feature codes, inbound callbacks."""

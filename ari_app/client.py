@@ -1,0 +1,118 @@
+"""A thin ARI client on aiohttp: REST calls and the event websocket, reconnecting forever.
+
+ARI replays nothing after a websocket drop, so every (re)connect calls `on_connect` — the engine
+lists channels and bridges there and reconciles them with its own records.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Awaitable, Callable
+
+import aiohttp
+
+from dialer.settings import AsteriskServer
+
+log = logging.getLogger(__name__)
+
+
+class AriError(Exception):
+    def __init__(self, status: int, method: str, path: str, body: str):
+        super().__init__(f"ARI {method} {path} → {status}: {body[:200]}")
+        self.status = status
+
+
+class AriClient:
+    def __init__(self, server: AsteriskServer, app: str):
+        self.server = server
+        self.name = server.name
+        self.app = app
+        self._auth = aiohttp.BasicAuth(server.ari_user, server.ari_password)
+        self._session: aiohttp.ClientSession | None = None
+        self.connected = asyncio.Event()
+
+    async def open(self) -> None:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=60)
+            self._session = aiohttp.ClientSession(auth=self._auth, connector=connector,
+                                                  timeout=aiohttp.ClientTimeout(total=10))
+
+    async def close(self) -> None:
+        if self._session:
+            await self._session.close()
+            self._session = None
+
+    # ---- REST -------------------------------------------------------------------------------
+    async def request(self, method: str, path: str, params: dict | None = None, body: dict | None = None):
+        await self.open()
+        params = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        async with self._session.request(method, self.server.ari_url + path, params=params, json=body) as resp:
+            text = await resp.text()
+            if resp.status >= 400:
+                raise AriError(resp.status, method, path, text)
+            return json.loads(text) if text else None
+
+    async def originate(self, endpoint: str, channel_id: str, app_args: list[str], timeout: int,
+                        caller_id: str = "", variables: dict | None = None) -> dict:
+        params = {"endpoint": endpoint, "app": self.app, "appArgs": ",".join(app_args),
+                  "channelId": channel_id, "timeout": timeout, "callerId": caller_id or None}
+        return await self.request("POST", "/channels", params, {"variables": variables or {}})
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> bool:
+        try:
+            await self.request("DELETE", f"/channels/{channel_id}", {"reason": reason})
+            return True
+        except AriError as e:
+            if e.status == 404:  # already gone: the event that says so is on its way
+                return False
+            raise
+
+    async def ensure_bridge(self, bridge_id: str, name: str = "") -> dict:
+        return await self.request("POST", f"/bridges/{bridge_id}", {"type": "mixing", "name": name or bridge_id})
+
+    async def add_channel(self, bridge_id: str, channel_id: str) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/addChannel", {"channel": channel_id})
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        try:
+            await self.request("DELETE", f"/bridges/{bridge_id}")
+        except AriError as e:
+            if e.status != 404:
+                raise
+
+    async def channels(self) -> list[dict]:
+        return await self.request("GET", "/channels") or []
+
+    async def bridges(self) -> list[dict]:
+        return await self.request("GET", "/bridges") or []
+
+    # ---- events -------------------------------------------------------------------------------
+    async def run_events(self, on_event: Callable[[dict], None],
+                         on_connect: Callable[[], Awaitable[None]]) -> None:
+        """Read events until cancelled; reconnect with backoff; reconcile on each connect."""
+        await self.open()
+        url = self.server.ari_url.replace("http", "ws", 1) + "/events"
+        backoff = 0.2
+        while True:
+            try:
+                async with self._session.ws_connect(url, params={"app": self.app, "subscribeAll": "false"},
+                                                    heartbeat=15, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+                    log.info("ARI %s: event websocket connected", self.name)
+                    backoff = 0.2
+                    self.connected.set()
+                    await on_connect()
+                    async for msg in ws:
+                        if msg.type == aiohttp.WSMsgType.TEXT:
+                            on_event(json.loads(msg.data))
+                        elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                            break
+            except asyncio.CancelledError:
+                raise
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
+                log.warning("ARI %s: %s; reconnecting in %.1fs", self.name, e or type(e).__name__, backoff)
+            except Exception:
+                log.exception("ARI %s: event handling failed; reconnecting", self.name)
+            self.connected.clear()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)

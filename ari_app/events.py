@@ -1,0 +1,206 @@
+"""What the operator and attempt state machines take in (events) and give out (commands).
+
+Events carry the wall-clock time they were seen, so the timeline records when things happened,
+not when the database write ran.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+# ---- events: requests from people ------------------------------------------------------------
+@dataclass(frozen=True)
+class ReadyRequested:
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class PauseRequested:
+    status: str = "paused"  # paused | lunch
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class HangupRequested:
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class WrapUpSubmitted:
+    attempt_id: int
+    result: str
+    comment: str = ""
+    postpone_minutes: int | None = None
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class WrapUpTimedOut:
+    attempt_id: int
+    at: float = 0.0
+
+
+# ---- events: the operator's leg --------------------------------------------------------------
+@dataclass(frozen=True)
+class LegUp:
+    channel: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class LegJoined:
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class LegGone:
+    channel: str
+    cause: int | None = None
+    at: float = 0.0
+
+
+# ---- events: claiming --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Claimed:
+    attempt_id: int
+    channel: str          # the client channel id chosen for this attempt
+    auto_ready: bool = True
+    wrap_up_limit_s: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class NothingToCall:
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClaimTick:
+    at: float = 0.0
+
+
+# ---- events: the client's channel (attempt) ----------------------------------------------------
+@dataclass(frozen=True)
+class DialStarted:
+    attempt_id: int
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class OriginateFailed:
+    attempt_id: int
+    error: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class DialProgress:
+    attempt_id: int
+    dial_status: str  # RINGING, PROGRESS, ANSWER, BUSY, NOANSWER, CONGESTION, CHANUNAVAIL, CANCEL
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClientAnswered:
+    attempt_id: int
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClientBridged:
+    attempt_id: int
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClientGone:
+    attempt_id: int
+    cause: int | None = None
+    cause_text: str | None = None
+    sip_code: int | None = None
+    lost_while_away: bool = False  # the channel vanished while the engine was not listening
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Resync:
+    """After every (re)connect: which channels exist on the operator's Asterisk, which are in a bridge."""
+    live_channels: frozenset = field(default_factory=frozenset)
+    bridged_channels: frozenset = field(default_factory=frozenset)
+    at: float = 0.0
+
+
+# ---- commands ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SetStatus:
+    status: str
+
+
+@dataclass(frozen=True)
+class OriginateLeg:
+    channel: str
+
+
+@dataclass(frozen=True)
+class JoinBridge:
+    channel: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    leg_up_at: float | None = None  # when the operator came on the line (timeline: operator answered)
+
+
+@dataclass(frozen=True)
+class ScheduleClaim:
+    """Look again after the engine's claim interval (nothing callable right now)."""
+
+
+@dataclass(frozen=True)
+class Dial:
+    attempt_id: int
+    channel: str
+
+
+@dataclass(frozen=True)
+class BridgeClient:
+    channel: str
+
+
+@dataclass(frozen=True)
+class Hangup:
+    channel: str
+
+
+@dataclass(frozen=True)
+class Record:
+    """Stamp one timeline field of the attempt (and keep the raw fact)."""
+    attempt_id: int
+    field: str
+    at: float
+    data: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EndAttempt:
+    attempt_id: int
+    outcome: str
+    facts: object  # classifier.AttemptFacts
+    at: float
+    error: str | None = None
+    cause_text: str | None = None
+
+
+@dataclass(frozen=True)
+class StartWrapUpTimer:
+    attempt_id: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class FinishWrapUp:
+    attempt_id: int
+    result: str
+    comment: str
+    postpone_minutes: int | None
+    at: float

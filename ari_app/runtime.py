@@ -1,0 +1,168 @@
+"""The engine's runtime: one actor per operator executes the pure machines' commands over ARI and SQL.
+
+Each operator's events are handled one at a time, in order (their leg, their attempt, their
+commands), so the machines never see interleaved half-done work. Database work runs in threads.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from dialer import db as dbm
+
+from . import events as ev
+from . import operator as om
+from . import store
+from .client import AriClient, AriError
+
+log = logging.getLogger(__name__)
+AUTO_ANSWER = {  # what softphones understand as "pick up by yourself"
+    "PJSIP_HEADER(add,Call-Info)": "<sip:dialer>;answer-after=0",
+    "PJSIP_HEADER(add,Alert-Info)": "<http://dialer>;info=alert-autoanswer",
+}
+OPERATOR_RING_S = 30
+
+
+class OperatorActor:
+    def __init__(self, engine, state: om.OperatorState, login: str, client: AriClient):
+        self.engine = engine
+        self.state = state
+        self.login = login
+        self.client = client
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.claims: dict[int, store.ClaimedLead] = {}
+        self.saved = (state.status, state.leg)
+        self._claim_timer: asyncio.TimerHandle | None = None
+        self._wrap_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def oid(self) -> int:
+        return self.state.operator_id
+
+    @property
+    def bridge_id(self) -> str:
+        return f"opb{self.oid}"
+
+    def post(self, event) -> None:
+        self.queue.put_nowait(event)
+
+    async def run(self) -> None:
+        while True:
+            event = await self.queue.get()
+            try:
+                await self.handle(event)
+            except Exception:
+                log.exception("operator %s: failed handling %s", self.oid, event)
+
+    async def handle(self, event) -> None:
+        pending = [event]
+        while pending:
+            event = pending.pop(0)
+            self.state, commands = om.step(self.state, event)
+            for command in commands:
+                pending += await self.execute(command) or []
+        await self._save()
+
+    async def _save(self) -> None:
+        now = (self.state.status, self.state.leg)
+        if now != self.saved:
+            changed = now[0] != self.saved[0]
+            await self.engine.db_run(store.save_operator, self.oid, now[0], now[1], self.bridge_id, changed)
+            self.saved = now
+
+    # ---- commands ---------------------------------------------------------------------------------
+    async def execute(self, c):
+        match c:
+            case ev.BridgeClient():
+                return await self._bridge_client(c)
+            case ev.Claim():
+                return await self._claim(c)
+            case ev.Dial():
+                return await self._dial(c)
+            case ev.OriginateLeg():
+                return await self._originate_leg(c)
+            case ev.JoinBridge():
+                return await self._join_bridge(c)
+            case ev.Hangup():
+                await self.client.hangup(c.channel)
+            case ev.Record():
+                await self.engine.db_run(store.record, c.attempt_id, c.field, c.at, c.data)
+            case ev.EndAttempt():
+                await self.engine.db_run(store.end_attempt, c)
+                self.claims.pop(c.attempt_id, None)
+                log.info("operator %s: attempt %s ended %s (cause %s, sip %s)%s", self.oid, c.attempt_id,
+                         c.outcome, c.facts.cause, c.facts.sip_code, f" — {c.error}" if c.error else "")
+            case ev.FinishWrapUp():
+                self._cancel(self._wrap_timer)
+                await self.engine.db_run(store.finish_wrap_up, self.oid, c)
+            case ev.SetStatus():
+                log.info("operator %s: %s → %s", self.oid, self.saved[0], c.status)
+            case ev.ScheduleClaim():
+                self._cancel(self._claim_timer)
+                self._claim_timer = self.engine.later(self.engine.settings.claim_retry_s, self.post, ev.ClaimTick())
+            case ev.StartWrapUpTimer():
+                self._cancel(self._wrap_timer)
+                self._wrap_timer = self.engine.later(c.seconds, self.post, ev.WrapUpTimedOut(c.attempt_id))
+        return []
+
+    async def _bridge_client(self, c: ev.BridgeClient):
+        try:
+            await self.client.add_channel(self.bridge_id, c.channel)
+            return []
+        except AriError as e:
+            log.error("operator %s: could not bridge client %s: %s", self.oid, c.channel, e)
+            await self.client.hangup(c.channel)
+            return []
+
+    async def _claim(self, c: ev.Claim):
+        at = time.time()
+        try:
+            lead = await self.engine.db_run(store.claim, self.oid, self.client.name, self.engine.nonce, at, c.leg_up_at)
+        except Exception:
+            log.exception("operator %s: claim failed; will retry", self.oid)
+            return [ev.NothingToCall(at=at)]
+        if lead is None:
+            return [ev.NothingToCall(at=at)]
+        self.claims[lead.attempt_id] = lead
+        self.engine.route(self.client.name, lead.channel, self, lead.attempt_id)
+        log.info("operator %s: reserved attempt %s to %s", self.oid, lead.attempt_id, lead.phone)
+        return [ev.Claimed(lead.attempt_id, lead.channel, lead.auto_ready, lead.wrap_up_limit_s, at=at)]
+
+    async def _dial(self, c: ev.Dial):
+        lead = self.claims[c.attempt_id]
+        at = time.time()
+        try:
+            await self.client.originate(
+                f"PJSIP/{lead.phone.lstrip('+')}@{self.client.server.trunk}", c.channel, ["attempt", str(c.attempt_id)],
+                lead.ring_timeout_s, lead.caller_id,
+                {"DIALER_ATTEMPT": str(c.attempt_id), "DIALER_OPERATOR": str(self.oid), "DIALER_ROLE": "client"})
+        except (AriError, OSError, asyncio.TimeoutError) as e:
+            return [ev.OriginateFailed(c.attempt_id, str(e) or type(e).__name__, at=time.time())]
+        return [ev.DialStarted(c.attempt_id, at=at)]
+
+    async def _originate_leg(self, c: ev.OriginateLeg):
+        self.engine.route(self.client.name, c.channel, self, None)
+        try:
+            await self.client.originate(f"PJSIP/{self.login}", c.channel, ["operator", str(self.oid)], OPERATOR_RING_S,
+                                        "Dialer", {**AUTO_ANSWER, "DIALER_OPERATOR": str(self.oid), "DIALER_ROLE": "operator"})
+            log.info("operator %s: calling softphone %s", self.oid, self.login)
+            return []
+        except (AriError, OSError, asyncio.TimeoutError) as e:
+            log.warning("operator %s: softphone %s unreachable: %s", self.oid, self.login, e)
+            return [ev.LegGone(c.channel, at=time.time())]
+
+    async def _join_bridge(self, c: ev.JoinBridge):
+        try:
+            await self.client.ensure_bridge(self.bridge_id, f"operator {self.oid}")
+            await self.client.add_channel(self.bridge_id, c.channel)
+            return [ev.LegJoined(at=time.time())]
+        except AriError as e:
+            log.error("operator %s: could not put the leg in its bridge: %s", self.oid, e)
+            await self.client.hangup(c.channel)
+            return []
+
+    @staticmethod
+    def _cancel(handle):
+        if handle:
+            handle.cancel()

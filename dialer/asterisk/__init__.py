@@ -1,0 +1,1 @@
+"""Asterisk for development, tests and the demo: the sandbox root, config rendering, instances."""

@@ -1,0 +1,263 @@
+"""Run the sandbox's Asterisk instances: pbx (the dialer's) and sim (the outside world).
+
+Both share the cached sid root. Each instance's directories live inside the root under
+/srv/dialer/<slug of state_dir>/<name>/, so a demo and a test run (different state dirs) never
+share a control socket, astdb or logs. Pid and stdout log live in state_dir/asterisk/.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from dialer.asterisk import render, sandbox
+from dialer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NAMES = ("pbx", "sim")
+SUBDIRS = ("etc", "run", "log", "spool", "db", "keys")
+BOOT_TIMEOUT_S = 60.0
+
+
+def _check(name: str) -> None:
+    if name not in NAMES:
+        raise ValueError(f"unknown Asterisk instance {name!r}; expected one of {NAMES}")
+
+
+def slug(state_dir: Path) -> str:
+    """Readable and collision-free: '/a-b' and '/a/b' must not share an instance."""
+    text = str(Path(state_dir).resolve())
+    readable = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[-40:] or "root"
+    return f"{readable}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
+def instance_dirs(settings: Settings, name: str) -> dict[str, str]:
+    """The instance's directories as Asterisk sees them (inside the chroot)."""
+    base = f"/srv/dialer/{slug(settings.state_dir)}/{name}"
+    return {sub: f"{base}/{sub}" for sub in SUBDIRS}
+
+
+def host_path(settings: Settings, inner: str) -> Path:
+    return Path(settings.asterisk_root) / inner.lstrip("/")
+
+
+def _run_dir(settings: Settings) -> Path:
+    d = Path(settings.state_dir) / "asterisk"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _pid_file(settings: Settings, name: str) -> Path:
+    return _run_dir(settings) / f"{name}.pid"
+
+
+def _conf(settings: Settings, name: str) -> str:
+    return instance_dirs(settings, name)["etc"] + "/asterisk.conf"
+
+
+def _pid(settings: Settings, name: str) -> int | None:
+    """The running instance's pid, checked against /proc so a reused pid is not mistaken for it."""
+    try:
+        pid = int(_pid_file(settings, name).read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if _conf(settings, name).encode() in cmdline else None
+
+
+def rx(settings: Settings, name: str, command: str, timeout: float = 15.0) -> str:
+    """Run one CLI command on the instance (asterisk -rx) and return its output."""
+    _check(name)
+    cmd = ["chroot", str(settings.asterisk_root), "asterisk", "-C", _conf(settings, name),
+           "-rx", command]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0 or "Unable to connect to remote asterisk" in proc.stdout:
+        raise RuntimeError(f"{name}: `{command}` failed: {(proc.stdout + proc.stderr).strip()}")
+    return proc.stdout
+
+
+def _ari_get(settings: Settings, path: str, timeout: float = 3.0):
+    url = f"http://127.0.0.1:{settings.pbx_http_port}/ari/{path.lstrip('/')}"
+    token = base64.b64encode(f"dialer:{settings.ari_password}".encode()).decode()
+    req = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def _healthy(settings: Settings, name: str) -> bool:
+    try:
+        rx(settings, name, "core waitfullybooted", timeout=5)
+        if name == "pbx":
+            _ari_get(settings, "asterisk/info")
+        return True
+    except (RuntimeError, OSError, subprocess.TimeoutExpired, ValueError):
+        return False
+
+
+def _load_phones(settings: Settings) -> list[tuple[str, str]]:
+    path = _run_dir(settings) / "sim-phones.json"
+    return [tuple(p) for p in json.loads(path.read_text())] if path.exists() else []
+
+
+def _render(settings: Settings, name: str) -> None:
+    dirs = instance_dirs(settings, name)
+    for inner in dirs.values():
+        host_path(settings, inner).mkdir(parents=True, exist_ok=True)
+    etc = host_path(settings, dirs["etc"])
+    if name == "pbx":
+        render.render_pbx(settings, etc, dirs)
+    else:
+        render.render_sim(settings, etc, dirs, _load_phones(settings))
+
+
+def start(settings: Settings, name: str) -> dict:
+    """Render the config and start the instance; nothing to do if it already runs and is healthy."""
+    _check(name)
+    if _pid(settings, name) and _healthy(settings, name):
+        log.info("%s already running (pid %s)", name, _pid(settings, name))
+        return status(settings, name)
+    if _pid(settings, name):
+        log.warning("%s runs but is not healthy: restarting it", name)
+        stop(settings, name)
+    sandbox.ensure_root(settings)
+    _render(settings, name)
+    logfile = _run_dir(settings) / f"{name}.log"
+    cmd = ["chroot", str(settings.asterisk_root), "asterisk", "-C", _conf(settings, name), "-f"]
+    with open(logfile, "ab") as out:
+        # Own process group: stop() can kill Asterisk and anything it spawned, and a Ctrl-C in
+        # the shell that started us does not take the instance down.
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True)
+    _pid_file(settings, name).write_text(str(proc.pid))
+    log.info("started %s (pid %d), log %s", name, proc.pid, logfile)
+    try:
+        _wait_healthy(settings, name, proc)
+    except TimeoutError:
+        stop(settings, name)  # do not leave a half-started instance holding the ports
+        raise
+    return status(settings, name)
+
+
+def _wait_healthy(settings: Settings, name: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + BOOT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode} while starting; see "
+                               f"{_run_dir(settings) / (name + '.log')}")
+        if _healthy(settings, name):
+            log.info("%s fully booted", name)
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{name} did not boot within {BOOT_TIMEOUT_S:.0f} s")
+
+
+def stop(settings: Settings, name: str, timeout: float = 10.0) -> None:
+    """`core stop now`, then kill the process group if Asterisk is still there."""
+    _check(name)
+    pid = _pid(settings, name)
+    if pid is None:
+        _pid_file(settings, name).unlink(missing_ok=True)
+        return
+    try:
+        rx(settings, name, "core stop now", timeout=5)
+    except (RuntimeError, subprocess.TimeoutExpired):
+        log.warning("%s did not take `core stop now`", name)
+    if not _wait_exit(pid, timeout):
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                break
+            if _wait_exit(pid, 5.0):
+                break
+    _pid_file(settings, name).unlink(missing_ok=True)
+    log.info("stopped %s (pid %d)", name, pid)
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            # Reap it if it is our child (started in this process), else just probe.
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            pass
+        if not Path(f"/proc/{pid}").exists() or _zombie(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def status(settings: Settings, name: str) -> dict:
+    _check(name)
+    pid = _pid(settings, name)
+    info = {"name": name, "pid": pid, "running": pid is not None, "healthy": False,
+            "etc": str(host_path(settings, instance_dirs(settings, name)["etc"])),
+            "log": str(_run_dir(settings) / f"{name}.log")}
+    if pid:
+        info["healthy"] = _healthy(settings, name)
+        if info["healthy"]:
+            info["uptime"] = rx(settings, name, "core show uptime seconds").strip()
+    if name == "pbx":
+        info["ari"] = f"http://127.0.0.1:{settings.pbx_http_port}/ari"
+        info["sip"] = f"127.0.0.1:{settings.pbx_sip_port}"
+    else:
+        info["trunk"] = f"{settings.sim_trunk_address}:5060"
+        info["phones"] = f"{settings.sim_phones_address}:5060"
+    return info
+
+
+def sync_sim_phones(settings: Settings, phones: list[tuple[str, str]]) -> None:
+    """Make the sim's softphones exactly `phones` [(login, password)]; reload if it runs."""
+    phones = [(str(login), str(password)) for login, password in phones]
+    path = _run_dir(settings) / "sim-phones.json"
+    if path.exists() and _load_phones(settings) == phones and _pid(settings, "sim"):
+        log.info("sim phones unchanged (%d)", len(phones))
+        return
+    path.write_text(json.dumps(phones))
+    etc = host_path(settings, instance_dirs(settings, "sim")["etc"])
+    if not etc.exists():
+        return  # start() renders everything, phones included
+    render.render_sim_phones(settings, etc, phones)
+    if _pid(settings, "sim"):
+        # res_pjsip applies endpoints and auths; the registrations module starts/stops clients.
+        rx(settings, "sim", "module reload res_pjsip.so")
+        rx(settings, "sim", "module reload res_pjsip_outbound_registration.so")
+        log.info("sim phones synced (%d) and PJSIP reloaded", len(phones))
+
+
+def wait_registered(settings: Settings, logins, timeout: float = 30.0) -> None:
+    """Wait until pbx sees every login online (GET /ari/endpoints/PJSIP/<login>)."""
+    pending = set(logins)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for login in sorted(pending):
+            try:
+                if _ari_get(settings, f"endpoints/PJSIP/{login}").get("state") == "online":
+                    pending.discard(login)
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not registered after {timeout:.0f} s: {sorted(pending)}")
+        time.sleep(0.3)
+    log.info("registered: %s", ", ".join(map(str, logins)))

@@ -1,0 +1,127 @@
+"""`dialer` — one command for setting up, running and operating the dialer."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from . import settings as settings_mod
+
+
+def _settings():
+    return settings_mod.load()
+
+
+def cmd_setup(args) -> None:
+    """Everything a fresh machine needs, reusing what is already there (idempotent)."""
+    from . import migrate, pg
+    from .asterisk import sandbox
+
+    settings_mod.init_secrets(settings_mod.load().state_dir)
+    s = _settings()
+    pg.start(s)
+    applied = migrate.migrate(s)
+    print(f"database ready on {s.db_host}:{s.db_port} ({len(applied)} migrations applied)")
+    if not args.no_asterisk:
+        root = sandbox.ensure_root(s)
+        print(f"Asterisk sandbox ready in {root}")
+
+
+def cmd_db(args) -> None:
+    from . import migrate, pg
+
+    s = _settings()
+    match args.action:
+        case "start":
+            pg.start(s)
+        case "stop":
+            pg.stop(s)
+        case "migrate":
+            applied = migrate.migrate(s)
+            print("applied: " + (", ".join(applied) or "nothing (up to date)"))
+        case "status":
+            print("running" if pg.is_running(s) else "stopped")
+
+
+def cmd_sim_sync(args) -> None:
+    """Give every operator of the database a simulated auto-answering softphone in `sim`."""
+    from .asterisk import instances
+    from .db import connect
+    from .services import operators
+
+    s = _settings()
+    db = connect(s)
+    with db.connection_context():
+        phones = operators.sip_devices()
+    instances.sync_sim_phones(s, phones)
+    if args.wait:
+        instances.wait_registered(s, [login for login, _ in phones], timeout=args.wait)
+    print(f"{len(phones)} simulated softphones registered")
+
+
+def cmd_run(args) -> None:
+    from .run import run
+
+    parts = set(args.only or ["engine", "web", "jobs", "agi"])
+    asyncio.run(run(_settings(), parts))
+
+
+def cmd_demo(args) -> None:
+    from .demo import demo
+
+    demo(_settings(), operators=args.operators, leads=args.leads)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dialer", description="Outbound call-centre dialer on Asterisk")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    setup = sub.add_parser("setup", help="create the database cluster, schema and Asterisk sandbox")
+    setup.add_argument("--no-asterisk", action="store_true", help="skip the Asterisk sandbox")
+    setup.set_defaults(func=cmd_setup)
+
+    db = sub.add_parser("db", help="the PostgreSQL cluster and migrations")
+    db.add_argument("action", choices=["start", "stop", "migrate", "status"])
+    db.set_defaults(func=cmd_db)
+
+    from .asterisk.cli import register as register_asterisk
+    register_asterisk(sub)
+
+    sim = sub.add_parser("sim-sync", help="register a simulated softphone for every operator")
+    sim.add_argument("--wait", type=float, default=30, help="seconds to wait for registrations (0: no wait)")
+    sim.set_defaults(func=cmd_sim_sync)
+
+    run = sub.add_parser("run", help="run engine + web + jobs + AGI in one process")
+    run.add_argument("--only", nargs="+", choices=["engine", "web", "jobs", "agi"], help="run only these parts")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="set up everything and run a demo call centre until Ctrl-C")
+    demo.add_argument("--operators", type=int, default=5)
+    demo.add_argument("--leads", type=int, default=300)
+    demo.set_defaults(func=cmd_demo)
+
+    from .cli_control import register as register_control
+    register_control(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import DomainError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)-5s %(name)s: %(message)s")
+    try:
+        result = args.func(args)
+    except DomainError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

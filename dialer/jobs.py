@@ -1,0 +1,47 @@
+"""Background jobs (APScheduler 3, on the running event loop)."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from . import db as dbm
+from .models import Attempt, EngineCommand
+
+log = logging.getLogger(__name__)
+
+
+def purge_commands(days: int = 7) -> int:
+    """Handled engine commands are kept a week for troubleshooting, then removed."""
+    cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+    return EngineCommand.delete().where(EngineCommand.done_at < cutoff).execute()
+
+
+def calls_last_minute() -> dict:
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    rows = (Attempt.select(Attempt.outcome).where(Attempt.ended_at >= since).tuples())
+    counts: dict[str, int] = {}
+    for (outcome,) in rows:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def start_jobs(settings, db) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+
+    async def purge():
+        removed = await dbm.run(db, purge_commands)
+        if removed:
+            log.info("purged %d handled engine commands", removed)
+
+    async def throughput():
+        counts = await dbm.run(db, calls_last_minute)
+        if counts:
+            log.info("last minute: %d calls — %s", sum(counts.values()),
+                     ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+    scheduler.add_job(purge, "interval", hours=1, id="purge-commands", coalesce=True)
+    scheduler.add_job(throughput, "interval", seconds=60, id="throughput-log", coalesce=True)
+    scheduler.start()
+    return scheduler

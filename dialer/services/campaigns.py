@@ -1,0 +1,102 @@
+"""Campaign use cases: create, update, read, list with lead counts by state."""
+from __future__ import annotations
+
+from peewee import IntegrityError, fn
+
+from ..errors import Conflict, Invalid
+from ..models import Campaign, Lead
+from . import fields as f
+
+LEAD_STATES = ("new", "callable", "in_progress", "done", "exhausted")
+
+
+def _check_name(value) -> str:
+    return f.text("name", value, min_len=1, max_len=200)
+
+
+# one checker per editable field; ranges mirror the CHECKs of sql/001_init.sql
+CHECKS = {
+    "name": _check_name,
+    "active": lambda v: f.boolean("active", v),
+    "max_attempts": lambda v: f.integer("max_attempts", v, 1, 100),
+    "retry_delay_s": lambda v: f.integer("retry_delay_s", v, 0, 2_592_000),
+    "ring_timeout_s": lambda v: f.integer("ring_timeout_s", v, 5, 300),
+    # shown to clients and put in a SIP header: short, printable
+    "caller_id": lambda v: f.text("caller_id", v, max_len=80),
+    "wrap_up_limit_s": lambda v: f.integer("wrap_up_limit_s", v, 0, 86_400),
+    "auto_ready": lambda v: f.boolean("auto_ready", v),
+}
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict("campaign-name-taken", f"a campaign named {name!r} already exists",
+                    field="name", message_ru=f"кампания с названием «{name}» уже существует")
+
+
+def _checked(values: dict) -> dict:
+    unknown = sorted(set(values) - set(CHECKS))
+    if unknown:
+        raise Invalid("invalid-field", f"unknown field(s): {', '.join(unknown)}", field=unknown[0],
+                      message_ru=f"неизвестные поля: {', '.join(unknown)}")
+    return {key: CHECKS[key](value) for key, value in values.items()}
+
+
+def _save(campaign_id: int | None, values: dict) -> int:
+    """Insert or update in one transaction; the unique name is enforced by the table too (races)."""
+    db = f.database()
+    name = values.get("name")
+    try:
+        with db.atomic():
+            if name is not None and Campaign.select().where(
+                    Campaign.name == name, Campaign.id != (campaign_id or 0)).exists():
+                raise _name_taken(name)
+            if campaign_id is None:
+                return Campaign.insert(**values).execute()
+            if values:
+                Campaign.update(**values).where(Campaign.id == campaign_id).execute()
+            return campaign_id
+    except IntegrityError:
+        raise _name_taken(name) from None
+
+
+def create_campaign(name, max_attempts=5, retry_delay_s=1800, ring_timeout_s=30, caller_id="",
+                    wrap_up_limit_s=0, auto_ready=True) -> dict:
+    values = _checked(dict(name=name, max_attempts=max_attempts, retry_delay_s=retry_delay_s,
+                           ring_timeout_s=ring_timeout_s, caller_id=caller_id,
+                           wrap_up_limit_s=wrap_up_limit_s, auto_ready=auto_ready))
+    return get_campaign(_save(None, values))
+
+
+def update_campaign(campaign_id, **changes) -> dict:
+    """Change only the given fields (name, active, max_attempts, ...); unknown fields are refused."""
+    f.existing_campaign(campaign_id)
+    _save(campaign_id, _checked(changes))
+    return get_campaign(campaign_id)
+
+
+def _lead_counts(campaign_ids: list[int]) -> dict[int, dict]:
+    counts = {cid: dict.fromkeys(LEAD_STATES, 0) for cid in campaign_ids}
+    rows = (Lead.select(Lead.campaign, Lead.state, fn.COUNT(Lead.id).alias("n"))
+            .where(Lead.campaign.in_(campaign_ids)).group_by(Lead.campaign, Lead.state).tuples())
+    for cid, state, n in rows:
+        counts[cid][state] = n
+    return counts
+
+
+def _as_dict(c: Campaign, counts: dict) -> dict:
+    return {"id": c.id, "name": c.name, "active": c.active, "max_attempts": c.max_attempts,
+            "retry_delay_s": c.retry_delay_s, "ring_timeout_s": c.ring_timeout_s,
+            "caller_id": c.caller_id, "wrap_up_limit_s": c.wrap_up_limit_s,
+            "auto_ready": c.auto_ready, "created_at": f.iso(c.created_at),
+            "leads": counts, "leads_total": sum(counts.values())}
+
+
+def get_campaign(campaign_id) -> dict:
+    c = f.existing_campaign(campaign_id)
+    return _as_dict(c, _lead_counts([c.id])[c.id])
+
+
+def list_campaigns() -> list[dict]:
+    campaigns = list(Campaign.select().order_by(Campaign.id))
+    counts = _lead_counts([c.id for c in campaigns]) if campaigns else {}
+    return [_as_dict(c, counts[c.id]) for c in campaigns]

@@ -1,0 +1,166 @@
+"""Pure parsing of a leads CSV file into checked rows and per-line errors (no database here).
+
+Line numbers are those of the file (1-based, the header is line 1) so a user can find the row
+in a spreadsheet; a quoted value spanning lines is reported at the line where its row starts.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+import phonenumbers
+
+from ..errors import Invalid
+from .fields import has_control
+
+ALIASES = {"external_id": "external_id", "order_id": "external_id", "id": "external_id",
+           "phone": "phone", "name": "name"}
+MAX_EXTERNAL_ID = 100
+MAX_NAME = 200
+MAX_PHONE_INPUT = 40
+MAX_ATTR_NAME = 100
+MAX_ATTR_VALUE = 2000
+DELIMITERS = ";,\t"
+
+
+@dataclass
+class Parsed:
+    rows: list[dict] = field(default_factory=list)  # {"line", "external_id", "phone", "name", "attrs"}
+    errors: list[dict] = field(default_factory=list)  # {"line", "reason"}
+    seen: int = 0  # data rows read (blank lines not counted)
+
+
+def decode(data: bytes | str) -> str:
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise Invalid("csv-not-utf8", f"the file is not UTF-8 (byte {e.start})",
+                          message_ru=f"файл не в кодировке UTF-8 (байт {e.start})") from None
+    return data.removeprefix("\ufeff")  # Excel writes a BOM before UTF-8 CSV
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The header's most frequent of `;` `,` TAB; Russian Excel writes `;`, most tools `,`."""
+    counts = {d: header_line.count(d) for d in DELIMITERS}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _bad_header(reason: str, reason_ru: str) -> Invalid:
+    return Invalid("csv-invalid-header", f"line 1: {reason}", line=1, message_ru=f"строка 1: {reason_ru}")
+
+
+def header_columns(cells: list[str]) -> list[str]:
+    """Canonical column names; raises when the header cannot describe leads."""
+    names = [c.strip().lower() for c in cells]
+    columns = []
+    for name in names:
+        if not name or has_control(name) or len(name) > MAX_ATTR_NAME:
+            raise _bad_header(f"column name {name!r} is empty, too long or has control characters",
+                              f"пустое, слишком длинное или недопустимое имя столбца {name!r}")
+        canonical = ALIASES.get(name, name)
+        if canonical in columns:
+            raise _bad_header(f"column {canonical!r} appears twice", f"столбец {canonical!r} повторяется")
+        columns.append(canonical)
+    missing = [c for c in ("external_id", "phone") if c not in columns]
+    if missing:
+        raise _bad_header(f"no valid header: column(s) {', '.join(missing)} missing "
+                          "(expected external_id|order_id|id, phone, [name], ...)",
+                          f"нет заголовка: не найдены столбцы {', '.join(missing)}")
+    return columns
+
+
+def normalise_phone(raw: str, region: str) -> str | None:
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_row(values: dict, region: str) -> tuple[dict | None, str | None]:
+    """One data row → (lead fields, None) or (None, reason)."""
+    for key, value in values.items():
+        allow = "\n\r\t" if key not in ALIASES.values() else ""  # free-text CRM fields may be multi-line
+        if has_control(value, allow=allow):
+            return None, f"{key}: control characters are not allowed"
+    external_id = values["external_id"].strip()
+    phone_raw = values["phone"].strip()
+    name = values.get("name", "").strip()
+    if not external_id:
+        return None, "external_id is empty"
+    if len(external_id) > MAX_EXTERNAL_ID:
+        return None, f"external_id longer than {MAX_EXTERNAL_ID} characters"
+    if not phone_raw:
+        return None, "phone is empty"
+    if len(phone_raw) > MAX_PHONE_INPUT:
+        return None, f"phone longer than {MAX_PHONE_INPUT} characters"
+    phone = normalise_phone(phone_raw, region)
+    if phone is None:
+        return None, f"invalid phone number {phone_raw!r}"
+    if len(name) > MAX_NAME:
+        return None, f"name longer than {MAX_NAME} characters"
+    attrs = {k: v.strip() for k, v in values.items() if k not in ("external_id", "phone", "name")}
+    for key, value in attrs.items():
+        if len(value) > MAX_ATTR_VALUE:
+            return None, f"{key} longer than {MAX_ATTR_VALUE} characters"
+    return {"external_id": external_id, "phone": phone, "name": name, "attrs": attrs}, None
+
+
+def _records(text: str, delimiter: str):
+    """(first line of the row, cells) for each CSV record; csv errors come back as a string."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            yield start, f"malformed CSV: {e}"
+            continue
+        yield start, cells
+
+
+def parse(data: bytes | str, region: str) -> Parsed:
+    text = decode(data)
+    first_line = next((line for line in io.StringIO(text) if line.strip()), "")
+    records = _records(text, sniff_delimiter(first_line))
+    header = next((cells for _, cells in records if cells), None)
+    if header is None or isinstance(header, str):
+        raise _bad_header("the file is empty or has no header row", "файл пуст или без строки заголовка")
+    columns = header_columns(header)
+    parsed, first_seen = Parsed(), {}
+    for line, cells in records:
+        if isinstance(cells, str):
+            parsed.seen += 1
+            parsed.errors.append({"line": line, "reason": cells})
+            continue
+        if not any(c.strip() for c in cells):
+            continue  # blank lines, often at the end of exported files
+        parsed.seen += 1
+        _take(parsed, first_seen, line, columns, cells, region)
+    return parsed
+
+
+def _take(parsed: Parsed, first_seen: dict, line: int, columns: list, cells: list, region: str):
+    if len(cells) > len(columns) and not any(c.strip() for c in cells[len(columns):]):
+        cells = cells[:len(columns)]  # spreadsheets add empty trailing separators
+    if len(cells) != len(columns):
+        parsed.errors.append({"line": line, "reason": f"expected {len(columns)} columns, got {len(cells)}"})
+        return
+    row, reason = check_row(dict(zip(columns, cells)), region)
+    if row is None:
+        parsed.errors.append({"line": line, "reason": reason})
+        return
+    key = row["external_id"]
+    if key in first_seen:
+        parsed.errors.append({"line": line, "reason": f"duplicate external_id {key!r} in the file "
+                                                      f"(first on line {first_seen[key]})"})
+        return
+    first_seen[key] = line
+    parsed.rows.append({"line": line, **row})

@@ -1,0 +1,76 @@
+"""Lead use cases: CSV import (idempotent by campaign + external_id) and listing."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import phonenumbers
+
+from ..models import Lead
+from . import fields as f
+from . import lead_csv
+from .campaigns import LEAD_STATES
+
+MAX_REPORTED_ERRORS = 1000  # a 20 MB file of bad rows must not produce a 20 MB answer
+BATCH = 1000
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    duplicates: int = 0  # already in the campaign: left unchanged
+    errors: list[dict] = field(default_factory=list)  # [{"line": 1-based file line, "reason": str}]
+    rows: int = 0  # data rows read
+    errors_omitted: int = 0  # errors beyond MAX_REPORTED_ERRORS, counted but not listed
+
+    @property
+    def error_count(self) -> int:
+        return len(self.errors) + self.errors_omitted
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "error_count": self.error_count}
+
+
+def _region(value) -> str:
+    if not isinstance(value, str) or value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise f.invalid("default_region", "must be a two-letter region code such as RU",
+                        "должен быть двухбуквенным кодом региона, например RU")
+    return value.upper()
+
+
+def import_csv(campaign_id, text: str | bytes, default_region="RU") -> ImportReport:
+    """Import good rows in one transaction; bad rows are reported by line and skipped."""
+    region = _region(default_region)
+    campaign = f.existing_campaign(campaign_id)
+    parsed = lead_csv.parse(text, region)
+    report = ImportReport(rows=parsed.seen, errors=parsed.errors[:MAX_REPORTED_ERRORS],
+                          errors_omitted=max(0, len(parsed.errors) - MAX_REPORTED_ERRORS))
+    with f.database().atomic():
+        for start in range(0, len(parsed.rows), BATCH):
+            batch = [{"campaign": campaign.id, "external_id": r["external_id"], "phone": r["phone"],
+                      "name": r["name"], "attrs": r["attrs"]} for r in parsed.rows[start:start + BATCH]]
+            # an existing (campaign, external_id) stays as it is: re-importing a file is harmless
+            inserted = Lead.insert_many(batch).on_conflict_ignore().returning(Lead.id).execute()
+            report.imported += len(list(inserted))
+    report.duplicates = len(parsed.rows) - report.imported
+    return report
+
+
+def list_leads(campaign_id, state=None, limit=100, before_id=None) -> list[dict]:
+    """Newest first; `before_id` pages backwards."""
+    campaign = f.existing_campaign(campaign_id)
+    limit = f.limit(limit)
+    query = Lead.select().where(Lead.campaign == campaign.id)
+    if state is not None:
+        query = query.where(Lead.state == f.choice("state", state, LEAD_STATES))
+    if before_id is not None:
+        query = query.where(Lead.id < f.integer("before_id", before_id, 1, f.MAX_ID))
+    return [_as_dict(lead) for lead in query.order_by(Lead.id.desc()).limit(limit)]
+
+
+def _as_dict(lead: Lead) -> dict:
+    return {"id": lead.id, "campaign_id": lead.campaign_id, "external_id": lead.external_id,
+            "phone": lead.phone, "name": lead.name, "attrs": lead.attrs, "state": lead.state,
+            "attempts": lead.attempts, "next_call_at": f.iso(lead.next_call_at),
+            "last_attempt_at": f.iso(lead.last_attempt_at), "last_outcome": lead.last_outcome,
+            "created_at": f.iso(lead.created_at)}
+

@@ -1,0 +1,53 @@
+"""Operators: accounts, pools, and commands to the engine (ready, pause, lunch, hang up, wrap-up)."""
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get, post, put
+from peewee import Database
+
+from dialer.db import run
+from dialer.services import operators
+
+from .. import auth
+from ..schemas import OperatorCampaigns, OperatorCreate, WrapUp
+
+
+def _command_route(kind: str):
+    """POST /{id}/<kind>: the engine acts on it asynchronously, hence 202."""
+    @post(f"/{{operator_id:int}}/{kind}", status_code=202, opt={"permission": auth.OPERATORS_CONTROL},
+          name=f"operator-{kind}", operation_id=f"operator_{kind}", summary=f"Ask the engine: {kind}")
+    async def handler(operator_id: int, db: Database) -> dict[str, Any]:
+        return await run(db, operators.request, operator_id, kind)
+    return handler
+
+
+class OperatorController(Controller):
+    path = "/api/operators"
+    tags = ["operators"]
+
+    @post("/", opt={"permission": auth.OPERATORS_CREATE})
+    async def create_operator(self, data: OperatorCreate, db: Database) -> dict[str, Any]:
+        """The answer carries the SIP password (generated if not given) once."""
+        return await run(db, operators.create_operator, data.name, data.login, data.sip_password,
+                         data.campaign_ids)
+
+    @get("/", opt={"permission": auth.OPERATORS_READ})
+    async def list_operators(self, db: Database) -> list[dict[str, Any]]:
+        return await run(db, operators.list_operators)
+
+    @get("/{operator_id:int}", opt={"permission": auth.OPERATORS_READ})
+    async def get_operator(self, operator_id: int, db: Database) -> dict[str, Any]:
+        return await run(db, operators.get_operator, operator_id)
+
+    @put("/{operator_id:int}/campaigns", opt={"permission": auth.OPERATORS_POOLS})
+    async def set_campaigns(self, operator_id: int, data: OperatorCampaigns, db: Database) -> dict[str, Any]:
+        return await run(db, operators.set_campaigns, operator_id, data.campaign_ids)
+
+    @post("/{operator_id:int}/wrap-up", status_code=202, opt={"permission": auth.OPERATORS_WRAP_UP})
+    async def wrap_up(self, operator_id: int, data: WrapUp, db: Database) -> dict[str, Any]:
+        return await run(db, operators.submit_wrap_up, operator_id, data.result, data.comment,
+                         data.postpone_minutes)
+
+
+COMMAND_ROUTES = [_command_route(kind) for kind in operators.REQUESTS]

@@ -1,0 +1,46 @@
+"""Request bodies: types are checked by Litestar (400), ranges and text by the services (422)."""
+from __future__ import annotations
+
+import msgspec
+
+
+class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    max_attempts: int = 5
+    retry_delay_s: int = 1800
+    ring_timeout_s: int = 30
+    caller_id: str = ""
+    wrap_up_limit_s: int = 0
+    auto_ready: bool = True
+
+
+class CampaignPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Only the fields present are changed (none of them can be null)."""
+    name: str | None = None
+    active: bool | None = None
+    max_attempts: int | None = None
+    retry_delay_s: int | None = None
+    ring_timeout_s: int | None = None
+    caller_id: str | None = None
+    wrap_up_limit_s: int | None = None
+    auto_ready: bool | None = None
+
+    def changes(self) -> dict:
+        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
+
+
+class OperatorCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    login: str
+    sip_password: str | None = None  # generated when absent; returned once in the answer
+    campaign_ids: list[int] = []
+
+
+class OperatorCampaigns(msgspec.Struct, forbid_unknown_fields=True):
+    campaign_ids: list[int]
+
+
+class WrapUp(msgspec.Struct, forbid_unknown_fields=True):
+    result: str
+    comment: str = ""
+    postpone_minutes: int | None = None
