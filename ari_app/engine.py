@@ -40,8 +40,8 @@ class Engine:
     async def db_run(self, fn, *args):
         return await dbm.run(self.db, fn, self.db, *args)
 
-    def later(self, delay: float, fn, *args) -> asyncio.TimerHandle:
-        return self.loop.call_later(delay, fn, *args)
+    def later(self, delay: float, fn) -> asyncio.TimerHandle:
+        return self.loop.call_later(delay, fn)
 
     def route(self, server: str, channel: str, actor: OperatorActor, attempt_id: int | None) -> None:
         self.routes[(server, channel)] = actor

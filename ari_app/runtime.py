@@ -9,8 +9,6 @@ import asyncio
 import logging
 import time
 
-from dialer import db as dbm
-
 from . import events as ev
 from . import operator as om
 from . import store
@@ -100,10 +98,12 @@ class OperatorActor:
                 log.info("operator %s: %s → %s", self.oid, self.saved[0], c.status)
             case ev.ScheduleClaim():
                 self._cancel(self._claim_timer)
-                self._claim_timer = self.engine.later(self.engine.settings.claim_retry_s, self.post, ev.ClaimTick())
+                self._claim_timer = self.engine.later(self.engine.settings.claim_retry_s,
+                                                     lambda: self.post(ev.ClaimTick(at=time.time())))
             case ev.StartWrapUpTimer():
                 self._cancel(self._wrap_timer)
-                self._wrap_timer = self.engine.later(c.seconds, self.post, ev.WrapUpTimedOut(c.attempt_id))
+                self._wrap_timer = self.engine.later(
+                    c.seconds, lambda: self.post(ev.WrapUpTimedOut(c.attempt_id, at=time.time())))
         return []
 
     async def _bridge_client(self, c: ev.BridgeClient):

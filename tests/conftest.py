@@ -2,24 +2,14 @@
 from __future__ import annotations
 
 import os
-import time
-from pathlib import Path
 
 import pytest
 
-TEST_ENV = {
-    "DIALER_STATE_DIR": os.environ.get("DIALER_TEST_STATE_DIR", "/var/lib/dialer-test"),
-    "DIALER_DB_PORT": "5434",
-    "DIALER_PBX_SIP_PORT": "5070",
-    "DIALER_PBX_HTTP_PORT": "8188",
-    "DIALER_WEB_PORT": "8180",
-    "DIALER_AGI_PORT": "4574",
-}
-os.environ.update(TEST_ENV)  # subprocesses (engine, asterisk scripts) see the same settings
+from dialer.testing import isolate, until  # noqa: E402,F401  (until: re-exported for tests)
+
+isolate(os.environ.get("DIALER_TEST_STATE_DIR", "/var/lib/dialer-test"))
 
 from dialer import settings as settings_mod  # noqa: E402
-
-settings_mod.init_secrets(Path(TEST_ENV["DIALER_STATE_DIR"]))
 
 
 @pytest.fixture(scope="session")
@@ -49,15 +39,3 @@ def db(pg):
     database.execute_sql(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     yield database
     database.close_all()
-
-
-def until(predicate, timeout=10.0, interval=0.05, message="condition"):
-    """Poll for an expected state instead of sleeping a fixed time."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)

@@ -166,7 +166,7 @@ class Events:
     """The app's ARI websocket: who entered Stasis (was answered) and each channel's final cause."""
 
     def __init__(self, ws):
-        self.ws, self.started, self.causes = ws, set(), {}
+        self.ws, self.started, self.causes, self.answered_s = ws, set(), {}, {}
 
     async def until(self, ids, deadline_s=20.0):
         loop = asyncio.get_running_loop()
@@ -176,13 +176,16 @@ class Events:
             chan = msg.get("channel", {}).get("id")
             if msg["type"] == "StasisStart":
                 self.started.add(chan)
+                self.answered_s[chan] = loop.time()
             elif msg["type"] == "ChannelDestroyed":
                 self.causes[chan] = msg["cause"]
+                if chan in self.answered_s:
+                    self.answered_s[chan] = loop.time() - self.answered_s[chan]
 
 
 async def _connect(s):
-    auth = aiohttp.BasicAuth("dialer", s.ari_password)
-    session = aiohttp.ClientSession(auth=auth)
+    auth = aiohttp.BasicAuth("dialer", s.ari_password).encode()
+    session = aiohttp.ClientSession(headers={"Authorization": auth})
     ws = await session.ws_connect(f"ws://127.0.0.1:{s.pbx_http_port}/ari/events?app={APP}")
     return session, ws
 
@@ -211,6 +214,9 @@ async def test_pstn_patterns_end_with_their_cause(running):
         await events.until(ids)
         got = {ids[c]: (events.causes[c], c in events.started) for c in ids}
         assert got == PSTN
+        talk = {ids[c]: t for c, t in events.answered_s.items()}
+        assert 1.8 < talk["79000021234"] < 3.5  # talked its 2 seconds
+        assert talk["79005000000"] < 1.5
     finally:
         await ws.close()
         await session.close()
@@ -242,4 +248,17 @@ async def test_realtime_phone_registers_and_auto_answers(running):
         await ws.close()
         await session.close()
     log = (Path(s.state_dir) / "asterisk" / "pbx.log").read_text()
-    assert "PostgreSQL RealTime: Failed" not in log.split("fully booted")[-1]
+    assert "ERROR" not in log and "WARNING" not in log, log
+
+
+def test_sync_sim_phones_reloads_registrations(running):
+    s, pg = running
+    if pg is None:
+        pytest.skip(f"no PostgreSQL binaries at {PG_BIN}")
+    _as_postgres(Path("/usr/bin/psql"), "-h", pg, "-p", PG_PORT, "-d", "dialer_sandbox", "-c",
+                 "INSERT INTO operator VALUES ('op3', 'secret-3', 'Operator Three')")
+    instances.sync_sim_phones(s, [("op1", "secret-1"), ("op3", "secret-3")])
+    instances.wait_registered(s, ["op1", "op3"], 20)
+    registrations = instances.rx(s, "sim", "pjsip show registrations")
+    assert "phone-op3" in registrations and "phone-op2" not in registrations
+    instances.sync_sim_phones(s, [("op1", "secret-1"), ("op3", "secret-3")])  # no change: no-op

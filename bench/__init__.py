@@ -1,0 +1,1 @@
+"""Benchmarks: real Asterisk, real PostgreSQL; each prints one JSON object as its last line."""

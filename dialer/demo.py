@@ -1,0 +1,98 @@
+"""`dialer demo`: a whole call centre on this machine — real Asterisk, simulated clients and softphones.
+
+Sets up what is missing (database, schema, Asterisk sandbox), starts pbx and sim, loads a demo
+campaign with a mix of clients (answering, busy, declining, never answering, failing) and
+auto-answering operators, then runs engine + web + jobs + AGI until Ctrl-C and stops what it started.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from . import migrate, pg
+from . import settings as settings_mod
+from .asterisk import instances, sandbox
+from .db import connect
+from .models import Campaign, EngineCommand, Lead
+from .run import run
+from .services import campaigns, leads, operators
+
+log = logging.getLogger(__name__)
+CAMPAIGN = "Демо: подтверждение заказов"
+# share of clients by how the simulated network answers (see sim/README.md)
+MIX = [("79000{talk:02d}{n:04d}", 0.55), ("79001{n:06d}", 0.12), ("79002{n:06d}", 0.06),
+       ("79003{n:06d}", 0.15), ("79004{n:06d}", 0.05), ("79005{n:06d}", 0.07)]
+
+
+def demo_phones(count: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    patterns, weights = zip(*MIX)
+    return ["+" + rng.choices(patterns, weights)[0].format(talk=rng.randint(4, 15), n=i) for i in range(count)]
+
+
+def load_demo(settings, db, n_operators: int, n_leads: int) -> list[int]:
+    """Idempotent: reuses the campaign and operators; tops the queue up when it has run dry."""
+    with db.connection_context():
+        campaign = Campaign.get_or_none(Campaign.name == CAMPAIGN)
+        cid = campaign.id if campaign else campaigns.create_campaign(
+            CAMPAIGN, max_attempts=3, retry_delay_s=120, ring_timeout_s=15, wrap_up_limit_s=3)["id"]
+        callable_left = Lead.select().where(Lead.campaign == cid, Lead.state.in_(["new", "callable"])).count()
+        if callable_left < n_leads // 10:
+            batch = Lead.select().where(Lead.campaign == cid).count()
+            rows = [f"demo-{batch + i},{p},Клиент {batch + i}" for i, p in enumerate(demo_phones(n_leads, batch))]
+            report = leads.import_csv(cid, "external_id,phone,name\n" + "\n".join(rows))
+            print(f"demo: {report.imported} leads loaded into «{CAMPAIGN}»")
+        existing = {o["login"]: o["id"] for o in operators.list_operators()}
+        ids = []
+        for i in range(1, n_operators + 1):
+            login = f"demo{i}"
+            ids.append(existing.get(login) or operators.create_operator(
+                f"Оператор {i}", login, f"demo-secret-{i}", [cid])["id"])
+        phones = operators.sip_devices()
+    instances.sync_sim_phones(settings, phones)
+    instances.wait_registered(settings, [login for login, _ in phones], timeout=60)
+    return ids
+
+
+async def _ready_when_running(db, operator_ids: list[int]) -> None:
+    await asyncio.sleep(2)  # let the engine connect to ARI first; commands would wait for it anyway
+    def ready():
+        with db.connection_context():
+            for oid in operator_ids:
+                EngineCommand.create(operator=oid, kind="ready")
+    await asyncio.to_thread(ready)
+
+
+def demo(settings, operators: int = 5, leads: int = 300) -> None:
+    settings_mod.init_secrets(settings.state_dir)
+    settings = settings_mod.load()
+    pg.start(settings)
+    migrate.migrate(settings)
+    sandbox.ensure_root(settings)
+    started = [name for name in ("pbx", "sim") if not instances.status(settings, name).get("running")]
+    for name in ("pbx", "sim"):
+        instances.start(settings, name)
+    db = connect(settings)
+    try:
+        operator_ids = load_demo(settings, db, operators, leads)
+        print("\n" + "=" * 72)
+        print(f"Dialer demo is running: {operators} operators, campaign «{CAMPAIGN}»")
+        print(f"  API:      http://{settings.web_host}:{settings.web_port}/api  (OpenAPI: /api/schema)")
+        print(f"  Login:    Authorization: Bearer {settings.api_token}")
+        print(f"  Try:      curl -H 'Authorization: Bearer {settings.api_token}' "
+              f"http://{settings.web_host}:{settings.web_port}/api/attempts?limit=5")
+        print("  Ctrl-C stops it.")
+        print("=" * 72 + "\n")
+
+        async def main():
+            asyncio.create_task(_ready_when_running(db, operator_ids))
+            await run(settings, {"engine", "web", "jobs", "agi"})
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        db.close_all()
+        for name in reversed(started):
+            instances.stop(settings, name)
+        print("demo stopped")

@@ -1,0 +1,102 @@
+"""Support shared by the end-to-end tests and the benchmarks: an isolated environment (own state
+directory and ports), the engine as a killable process, operators with simulated softphones."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .settings import REPO_ROOT
+
+ISOLATED_PORTS = {"DIALER_DB_PORT": "5434", "DIALER_PBX_SIP_PORT": "5070", "DIALER_PBX_HTTP_PORT": "8188",
+                  "DIALER_WEB_PORT": "8180", "DIALER_AGI_PORT": "4574"}
+
+
+def isolate(state_dir: str) -> None:
+    """Point this process and its children at their own state directory and ports (not the demo's)."""
+    from . import settings
+
+    os.environ.update({"DIALER_STATE_DIR": state_dir, **ISOLATED_PORTS})
+    settings.init_secrets(Path(state_dir))
+
+
+def until(predicate, timeout=10.0, interval=0.05, message="condition"):
+    """Poll for an expected state instead of sleeping a fixed time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+class EngineProcess:
+    """`dialer run --only engine agi` in a subprocess, so it can be killed like in production."""
+
+    def __init__(self, settings, log_path):
+        self.settings = settings
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([sys.executable, "-m", "dialer.cli", "run", "--only", "engine", "agi"],
+                                     cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+                                     start_new_session=True)
+        until(lambda: "reconciled pbx" in open(self.log_path).read().split("=== start")[-1], 30, 0.1,
+              "the engine to connect to ARI")
+
+    def mark(self):
+        with open(self.log_path, "a") as f:
+            f.write(f"=== start {time.time()}\n")
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(15)
+
+    def restart(self):
+        self.mark()
+        self.start()
+
+
+def hang_up_everything(settings):
+    from dialer.asterisk import instances
+
+    for name in ("pbx", "sim"):
+        instances.rx(settings, name, "channel request hangup all")
+
+
+def make_operators(settings, campaign_id: int, count: int, prefix="op") -> list[dict]:
+    """Operators with SIP devices in the pool of the campaign, each with a registered simulated softphone."""
+    from dialer.asterisk import instances
+    from dialer.services import operators
+
+    created = [operators.create_operator(f"Оператор {i}", f"{prefix}{i}", f"secret-{prefix}-{i}", [campaign_id])
+               for i in range(1, count + 1)]
+    phones = operators.sip_devices()
+    instances.sync_sim_phones(settings, phones)
+    instances.wait_registered(settings, [login for login, _ in phones], timeout=60)
+    return created
+
+
+def add_leads(campaign_id: int, phones: list[str]) -> None:
+    from dialer.services import leads
+
+    rows = "\n".join(f"L{i},+{p},Клиент {i}" for i, p in enumerate(phones, 1))
+    report = leads.import_csv(campaign_id, "external_id,phone,name\n" + rows)
+    assert not report.errors, report.errors
+
+
+def command_all(operator_ids, kind: str) -> None:
+    """Insert every operator's command in one transaction: they reach the engine at the same moment."""
+    from dialer.models import EngineCommand
+
+    with EngineCommand._meta.database.atomic():
+        for oid in operator_ids:
+            EngineCommand.create(operator=oid, kind=kind)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up everything Dialer needs on a Debian 12 machine (root), reusing what is already there:
+# Debian packages, the Python virtual environment in .venv, the PostgreSQL cluster and schema,
+# and the cached Asterisk 22 sandbox. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(postgresql-15 debootstrap python3-venv python3-dev gcc ca-certificates)
+[ "${DIALER_SETUP_BROWSER:-0}" = 1 ] && packages+=(chromium)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[test]'
+  touch "$stamp"
+fi
+
+# the tests start their own database and Asterisk; the demo needs the default ones
+[ "${1:-}" = "--packages-only" ] && exit 0
+.venv/bin/dialer setup "$@"
