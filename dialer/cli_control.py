@@ -131,7 +131,8 @@ def _register_campaign(subparsers):
     p.add_argument("--ring-timeout", type=int, default=30, metavar="SECONDS")
     p.add_argument("--caller-id", default="")
     p.add_argument("--wrap-up-limit", type=int, default=0, metavar="SECONDS")
-    p.add_argument("--no-auto-ready", action="store_true", help="operators stay in wrap-up until they press Ready")
+    p.add_argument("--no-auto-ready", action="store_true",
+                   help="operators stay in wrap-up until they press Ready")
     _leaf(subs, "list", campaign_list, "list campaigns with lead counts")
 
 

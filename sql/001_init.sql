@@ -138,5 +138,6 @@ CREATE VIEW ps_auths AS
     SELECT login AS id, 'userpass'::text AS auth_type, login AS username, sip_password AS password
       FROM operator;
 CREATE VIEW ps_aors AS
-    SELECT login AS id, 1 AS max_contacts, 'yes'::text AS remove_existing, 0 AS qualify_frequency
+    SELECT login AS id, 1 AS max_contacts, 'yes'::text AS remove_existing, 0 AS qualify_frequency,
+           NULL::text AS contact  -- Asterisk asks for static contacts on every (re)load
       FROM operator;

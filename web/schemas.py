@@ -44,3 +44,18 @@ class WrapUp(msgspec.Struct, forbid_unknown_fields=True):
     result: str
     comment: str = ""
     postpone_minutes: int | None = None
+
+
+def strict(raw: bytes, schema: type[msgspec.Struct]):
+    """Decode a JSON body strictly: Litestar's own decoding turns "5" into 5, we refuse it (400).
+
+    Handlers still declare `data: JSONBody[...]` so the schema appears in the OpenAPI document.
+    """
+    from litestar.exceptions import ValidationException
+    try:
+        return msgspec.json.decode(raw, type=schema)
+    except msgspec.ValidationError as e:
+        raise ValidationException(f"invalid request body: {e}",
+                                  extra=[{"key": "body", "message": str(e)}]) from None
+    except msgspec.DecodeError as e:
+        raise ValidationException(f"malformed JSON: {e}") from None

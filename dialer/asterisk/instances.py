@@ -229,19 +229,42 @@ def sync_sim_phones(settings: Settings, phones: list[tuple[str, str]]) -> None:
     """Make the sim's softphones exactly `phones` [(login, password)]; reload if it runs."""
     phones = [(str(login), str(password)) for login, password in phones]
     path = _run_dir(settings) / "sim-phones.json"
-    if path.exists() and _load_phones(settings) == phones and _pid(settings, "sim"):
+    before = _load_phones(settings)
+    running = _pid(settings, "sim") is not None
+    if path.exists() and before == phones and running:
         log.info("sim phones unchanged (%d)", len(phones))
         return
     path.write_text(json.dumps(phones))
+    reload_operators(settings)  # the phones' operators were likely just added to PostgreSQL
     etc = host_path(settings, instance_dirs(settings, "sim")["etc"])
-    if not etc.exists():
+    if not etc.exists() or not running:
         return  # start() renders everything, phones included
+    leaving = [p for p in before if p[0] not in {login for login, _ in phones}]
+    if leaving:
+        # First drop only their registrations, so the sim unregisters them from pbx (with the
+        # auth still there to answer the challenge): pbx must not keep a dead contact online.
+        render.render_sim_phones(settings, etc, phones, leaving)
+        _reload_pjsip(settings)
+        time.sleep(0.5)
     render.render_sim_phones(settings, etc, phones)
-    if _pid(settings, "sim"):
-        # res_pjsip applies endpoints and auths; the registrations module starts/stops clients.
-        rx(settings, "sim", "module reload res_pjsip.so")
-        rx(settings, "sim", "module reload res_pjsip_outbound_registration.so")
-        log.info("sim phones synced (%d) and PJSIP reloaded", len(phones))
+    _reload_pjsip(settings)
+    log.info("sim phones synced (%d, %d removed) and PJSIP reloaded", len(phones), len(leaving))
+
+
+def reload_operators(settings: Settings) -> None:
+    """Tell pbx that operators (realtime PJSIP endpoints) were added or removed in PostgreSQL.
+
+    Asterisk reads a realtime endpoint on demand, so a new operator's phone can register without
+    this; but pbx only tracks the state (online/offline) of endpoints it listed at load or
+    reload: without it, a phone added later registers yet stays "offline" over ARI."""
+    if _pid(settings, "pbx"):
+        rx(settings, "pbx", "module reload res_pjsip.so")
+
+
+def _reload_pjsip(settings: Settings) -> None:
+    # res_pjsip applies endpoints and auths; the registrations module starts/stops clients.
+    rx(settings, "sim", "module reload res_pjsip.so")
+    rx(settings, "sim", "module reload res_pjsip_outbound_registration.so")
 
 
 def wait_registered(settings: Settings, logins, timeout: float = 30.0) -> None:

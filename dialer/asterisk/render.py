@@ -108,12 +108,16 @@ def render_sim(settings: Settings, out_dir: Path, instance_dirs: dict,
     return written
 
 
-def render_sim_phones(settings: Settings, out_dir: Path, phones: list[tuple[str, str]]) -> Path:
-    """Only the softphones' file: re-rendered on every sync, so it must stay cheap for 100+."""
+def render_sim_phones(settings: Settings, out_dir: Path, phones: list[tuple[str, str]],
+                      leaving: list[tuple[str, str]] = ()) -> Path:
+    """Only the softphones' file: re-rendered on every sync, so it must stay cheap for 100+.
+    `leaving` phones keep their endpoint and auth but lose their registration."""
+    phones = list(phones) + [p for p in leaving if p not in phones]
     for login, password in phones:
         if not login or any(c in login + password for c in "[]\n;"):
             raise ValueError(f"login/password unusable in pjsip.conf: {login!r}")
-    ctx = _context(settings, "sim", None, phones=list(phones))
+    ctx = _context(settings, "sim", None, phones=phones,
+                   leaving_logins={login for login, _ in leaving})
     path = Path(out_dir) / SIM_PHONES
     _write(path, _env(SIM_DIR).get_template(SIM_PHONES).render(ctx))
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import phonenumbers
+from psycopg2.extras import Json, execute_values
 
 from ..models import Lead
 from . import fields as f
@@ -44,15 +45,24 @@ def import_csv(campaign_id, text: str | bytes, default_region="RU") -> ImportRep
     parsed = lead_csv.parse(text, region)
     report = ImportReport(rows=parsed.seen, errors=parsed.errors[:MAX_REPORTED_ERRORS],
                           errors_omitted=max(0, len(parsed.errors) - MAX_REPORTED_ERRORS))
-    with f.database().atomic():
-        for start in range(0, len(parsed.rows), BATCH):
-            batch = [{"campaign": campaign.id, "external_id": r["external_id"], "phone": r["phone"],
-                      "name": r["name"], "attrs": r["attrs"]} for r in parsed.rows[start:start + BATCH]]
-            # an existing (campaign, external_id) stays as it is: re-importing a file is harmless
-            inserted = Lead.insert_many(batch).on_conflict_ignore().returning(Lead.id).execute()
-            report.imported += len(list(inserted))
+    with f.database().atomic() as tx:
+        report.imported = _insert_new(tx.db.cursor(), campaign.id, parsed.rows)
     report.duplicates = len(parsed.rows) - report.imported
     return report
+
+
+def _insert_new(cursor, campaign_id: int, rows: list[dict]) -> int:
+    """Insert rows whose (campaign, external_id) is new; existing leads stay as they are (re-import).
+
+    psycopg2's execute_values rather than peewee's insert_many: building a 200 000-row file's
+    statements in peewee took longer than PostgreSQL took to run them.
+    """
+    values = [(campaign_id, r["external_id"], r["phone"], r["name"], Json(r["attrs"])) for r in rows]
+    inserted = execute_values(
+        cursor, "INSERT INTO lead (campaign_id, external_id, phone, name, attrs) VALUES %s "
+                "ON CONFLICT (campaign_id, external_id) DO NOTHING RETURNING id",
+        values, page_size=BATCH, fetch=True)
+    return len(inserted)
 
 
 def list_leads(campaign_id, state=None, limit=100, before_id=None) -> list[dict]:

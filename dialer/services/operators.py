@@ -56,13 +56,15 @@ def _campaign_ids(value) -> list[int]:
     if value is None:
         return []
     if not isinstance(value, (list, tuple)) or not all(f.is_id(v) for v in value):
-        raise f.invalid("campaign_ids", "must be a list of campaign ids", "должен быть списком номеров кампаний")
+        raise f.invalid("campaign_ids", "must be a list of campaign ids",
+                        "должен быть списком номеров кампаний")
     ids = sorted(set(value))
     known = {c.id for c in Campaign.select(Campaign.id).where(Campaign.id.in_(ids))} if ids else set()
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise NotFound("campaign-not-found", f"campaign(s) {', '.join(map(str, unknown))} do not exist",
-                       campaign_ids=unknown, message_ru=f"кампании не найдены: {', '.join(map(str, unknown))}")
+        listed = ", ".join(map(str, unknown))
+        raise NotFound("campaign-not-found", f"campaign(s) {listed} do not exist",
+                       campaign_ids=unknown, message_ru=f"кампании не найдены: {listed}")
     return ids
 
 

@@ -8,6 +8,7 @@ beside it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import subprocess
@@ -35,7 +36,8 @@ def _settings(state_dir: Path):
                DIALER_ASTERISK_PASSWORD="ast-test-secret", DIALER_DB_HOST="127.0.0.1",
                DIALER_DB_PORT=str(PG_PORT), DIALER_DB_NAME="dialer_sandbox",
                DIALER_PBX_SIP_PORT="5072", DIALER_PBX_HTTP_PORT="8192", DIALER_SIM_HTTP_PORT="8193",
-               DIALER_SIM_TRUNK_ADDRESS="127.0.0.32", DIALER_SIM_PHONES_ADDRESS="127.0.0.33")
+               DIALER_SIM_TRUNK_ADDRESS="127.0.0.32", DIALER_SIM_PHONES_ADDRESS="127.0.0.33",
+               DIALER_AGI_PORT="4579")
     env.pop("DIALER_CONFIG", None)
     return load(env)
 
@@ -97,7 +99,7 @@ CREATE VIEW ps_endpoints AS SELECT login AS id, 'transport-udp'::text AS transpo
 CREATE VIEW ps_auths AS SELECT login AS id, 'userpass'::text AS auth_type, login AS username,
   sip_password AS password FROM operator;
 CREATE VIEW ps_aors AS SELECT login AS id, 1 AS max_contacts, 'yes'::text AS remove_existing,
-  0 AS qualify_frequency FROM operator;
+  0 AS qualify_frequency, NULL::text AS contact FROM operator;
 GRANT SELECT ON ps_endpoints, ps_auths, ps_aors TO asterisk;
 """
 
@@ -155,8 +157,8 @@ def test_start_is_idempotent(running):
     assert "127.0.0.32:5060" in out and "127.0.0.33:5060" in out
 
 
-async def _ari(s, session, method, path, **params):
-    url = f"http://127.0.0.1:{s.pbx_http_port}/ari/{path}"
+async def _ari(s, session, method, path, port=None, **params):
+    url = f"http://127.0.0.1:{port or s.pbx_http_port}/ari/{path}"
     async with session.request(method, url, params=params.pop("query", None), **params) as resp:
         assert resp.status < 300, (resp.status, await resp.text())
         return await resp.json() if resp.content_type == "application/json" else None
@@ -184,7 +186,7 @@ class Events:
 
 
 async def _connect(s):
-    auth = aiohttp.BasicAuth("dialer", s.ari_password).encode()
+    auth = "Basic " + base64.b64encode(f"dialer:{s.ari_password}".encode()).decode()
     session = aiohttp.ClientSession(headers={"Authorization": auth})
     ws = await session.ws_connect(f"ws://127.0.0.1:{s.pbx_http_port}/ari/events?app={APP}")
     return session, ws
@@ -251,6 +253,37 @@ async def test_realtime_phone_registers_and_auto_answers(running):
     assert "ERROR" not in log and "WARNING" not in log, log
 
 
+async def test_operator_feature_code_reaches_fastagi(running):
+    """*72 dialled on a phone (realtime endpoint) runs the dialer-operators dialplan: FastAGI."""
+    s, pg = running
+    if pg is None:
+        pytest.skip(f"no PostgreSQL binaries at {PG_BIN}")
+    requests = asyncio.Queue()
+
+    async def fake_agi(reader, writer):
+        env = {}
+        while (line := (await reader.readline()).decode().strip()):
+            key, _, value = line.partition(": ")
+            env[key] = value
+        await requests.put(env)
+        writer.close()  # no commands: the dialplan goes on (beep, hang up)
+
+    server = await asyncio.start_server(fake_agi, "127.0.0.1", s.agi_port)
+    session, ws = await _connect(s)  # the sim's ARI shares the password
+    try:
+        await _ari(s, session, "POST", "channels", port=s.sim_http_port, query={
+            "endpoint": "PJSIP/phone-op1/sip:*72@127.0.0.1:%d" % s.pbx_sip_port,
+            "context": "pstn", "extension": "79003000000", "priority": "1", "timeout": "5"})
+        env = await asyncio.wait_for(requests.get(), 10)
+    finally:
+        server.close()
+        await ws.close()
+        await session.close()
+    assert env["agi_network_script"] == "operator_pause"
+    assert env["agi_callerid"] == "op1"  # the realtime endpoint's callerid
+    assert env["agi_context"] == "dialer-operators"
+
+
 def test_sync_sim_phones_reloads_registrations(running):
     s, pg = running
     if pg is None:
@@ -261,4 +294,6 @@ def test_sync_sim_phones_reloads_registrations(running):
     instances.wait_registered(s, ["op1", "op3"], 20)
     registrations = instances.rx(s, "sim", "pjsip show registrations")
     assert "phone-op3" in registrations and "phone-op2" not in registrations
+    contacts = instances.rx(s, "pbx", "pjsip show contacts")
+    assert "op2/" not in contacts  # the sim unregistered the removed phone
     instances.sync_sim_phones(s, [("op1", "secret-1"), ("op3", "secret-3")])  # no change: no-op

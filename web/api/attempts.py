@@ -5,6 +5,8 @@ import logging
 from typing import Any
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from peewee import Database
 
 from dialer.db import run
@@ -20,19 +22,20 @@ class AttemptController(Controller):
     tags = ["attempts"]
 
     @get("/", opt={"permission": auth.ATTEMPTS_READ})
-    async def list_attempts(self, db: Database, campaign_id: int | None = None, operator_id: int | None = None,
-                   outcome: str | None = None, limit: int = 100,
-                   before_id: int | None = None) -> list[dict[str, Any]]:
+    async def list_attempts(self, db: NamedDependency[Database], campaign_id: FromQuery[int | None] = None,
+                            operator_id: FromQuery[int | None] = None, outcome: FromQuery[str | None] = None,
+                            limit: FromQuery[int] = 100,
+                            before_id: FromQuery[int | None] = None) -> list[dict[str, Any]]:
         """Newest first; page with `before_id` = the smallest id already seen."""
         return await run(db, attempts.list_attempts, campaign_id, operator_id, outcome, limit, before_id)
 
     @get("/{attempt_id:int}", opt={"permission": auth.ATTEMPTS_READ})
-    async def get_attempt(self, attempt_id: int, db: Database) -> dict[str, Any]:
+    async def get_attempt(self, attempt_id: FromPath[int], db: NamedDependency[Database]) -> dict[str, Any]:
         return await run(db, attempts.get_attempt, attempt_id)
 
 
 @get("/api/health", opt={"permission": auth.PUBLIC}, tags=["health"])
-async def health(db: Database) -> Response[dict[str, Any]]:
+async def health(db: NamedDependency[Database]) -> Response[dict[str, Any]]:
     """200 when PostgreSQL answers, 503 otherwise (for monitoring, SPEC K4)."""
     try:
         await run(db, lambda: db.execute_sql("SELECT 1").fetchone())

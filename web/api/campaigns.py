@@ -4,16 +4,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-
 from litestar import Controller, get, patch, post
-from litestar.params import Body, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, RawBody
 from peewee import Database
 
 from dialer.db import run
 from dialer.services import campaigns, leads
 
 from .. import auth
-from ..schemas import CampaignCreate, CampaignPatch
+from ..schemas import CampaignCreate, CampaignPatch, strict
 
 CSV_LIMIT = 20 * 1024 * 1024
 
@@ -23,36 +23,42 @@ class CampaignController(Controller):
     tags = ["campaigns"]
 
     @post("/", opt={"permission": auth.CAMPAIGNS_CREATE})
-    async def create_campaign(self, data: CampaignCreate, db: Database) -> dict[str, Any]:
-        return await run(db, campaigns.create_campaign, **msgspec.structs.asdict(data))
+    async def create_campaign(self, data: JSONBody[CampaignCreate], body: RawBody,
+                              db: NamedDependency[Database]) -> dict[str, Any]:
+        values = msgspec.structs.asdict(strict(body, CampaignCreate))
+        return await run(db, campaigns.create_campaign, **values)
 
     @get("/", opt={"permission": auth.CAMPAIGNS_READ})
-    async def list_campaigns(self, db: Database) -> list[dict[str, Any]]:
+    async def list_campaigns(self, db: NamedDependency[Database]) -> list[dict[str, Any]]:
         return await run(db, campaigns.list_campaigns)
 
     @get("/{campaign_id:int}", opt={"permission": auth.CAMPAIGNS_READ})
-    async def get_campaign(self, campaign_id: int, db: Database) -> dict[str, Any]:
+    async def get_campaign(self, campaign_id: FromPath[int], db: NamedDependency[Database]) -> dict[str, Any]:
         return await run(db, campaigns.get_campaign, campaign_id)
 
     @patch("/{campaign_id:int}", opt={"permission": auth.CAMPAIGNS_UPDATE})
-    async def update_campaign(self, campaign_id: int, data: CampaignPatch, db: Database) -> dict[str, Any]:
-        return await run(db, campaigns.update_campaign, campaign_id, **data.changes())
+    async def update_campaign(self, campaign_id: FromPath[int], data: JSONBody[CampaignPatch], body: RawBody,
+                              db: NamedDependency[Database]) -> dict[str, Any]:
+        changes = strict(body, CampaignPatch).changes()
+        return await run(db, campaigns.update_campaign, campaign_id, **changes)
 
     @post("/{campaign_id:int}/leads", status_code=200, request_max_body_size=CSV_LIMIT,
           opt={"permission": auth.LEADS_IMPORT})
     async def import_leads(
-        self, campaign_id: int, db: Database,
-        data: Annotated[bytes, Body(media_type="text/csv", description="CSV with a header row")],
-        region: Annotated[str, Parameter(description="region of numbers without a country code")] = "RU",
+        self, campaign_id: FromPath[int], body: RawBody, db: NamedDependency[Database],
+        region: Annotated[str, QueryParameter(description="region of numbers without a country code")] = "RU",
     ) -> dict[str, Any]:
-        """Import a CSV file; bad lines are reported in the answer (still 200), good ones imported."""
-        report = await run(db, leads.import_csv, campaign_id, data, region)
+        """Import a CSV file (UTF-8, `;` or `,`, header row: external_id|order_id|id, phone, [name], ...).
+
+        Bad lines are reported in the answer, still 200; good lines are imported in one transaction.
+        """
+        report = await run(db, leads.import_csv, campaign_id, body, region)
         return report.as_dict()
 
     @get("/{campaign_id:int}/leads", opt={"permission": auth.LEADS_READ})
     async def list_leads(
-        self, campaign_id: int, db: Database,
-        lead_state: Annotated[str | None, Parameter(query="state")] = None,  # `state` is reserved by Litestar
-        limit: int = 100, before_id: int | None = None,
+        self, campaign_id: FromPath[int], db: NamedDependency[Database],
+        lead_state: Annotated[str | None, QueryParameter(name="state")] = None,  # `state` is reserved
+        limit: FromQuery[int] = 100, before_id: FromQuery[int | None] = None,
     ) -> list[dict[str, Any]]:
         return await run(db, leads.list_leads, campaign_id, lead_state, limit, before_id)
