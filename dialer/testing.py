@@ -19,7 +19,9 @@ def isolate(state_dir: str) -> None:
     """Point this process and its children at their own state directory and ports (not the demo's)."""
     from . import settings
 
-    os.environ.update({"DIALER_STATE_DIR": state_dir, **ISOLATED_PORTS})
+    os.environ["DIALER_STATE_DIR"] = state_dir
+    for key, port in ISOLATED_PORTS.items():
+        os.environ.setdefault(key, port)  # a second isolated run beside this one sets its own
     settings.init_secrets(Path(state_dir))
 
 
