@@ -68,8 +68,13 @@ class AriClient:
                 return False
             raise
 
-    async def ensure_bridge(self, bridge_id: str, name: str = "") -> dict:
-        return await self.request("POST", f"/bridges/{bridge_id}", {"type": "mixing", "name": name or bridge_id})
+    async def ensure_bridge(self, bridge_id: str, name: str = "") -> None:
+        """Create the mixing bridge, or keep the one that survived an engine restart."""
+        try:
+            await self.request("POST", f"/bridges/{bridge_id}", {"type": "mixing", "name": name or bridge_id})
+        except AriError as e:
+            if e.status != 409:
+                raise
 
     async def add_channel(self, bridge_id: str, channel_id: str) -> None:
         await self.request("POST", f"/bridges/{bridge_id}/addChannel", {"channel": channel_id})

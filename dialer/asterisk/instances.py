@@ -131,6 +131,10 @@ def start(settings: Settings, name: str) -> dict:
         stop(settings, name)
     sandbox.ensure_root(settings)
     _render(settings, name)
+    # A sandbox instance starts with no remembered registrations: a contact kept from an earlier
+    # run carries the old sim's line token, and a call to it would reach the wrong endpoint.
+    astdb = host_path(settings, instance_dirs(settings, name)["db"]) / "astdb.sqlite3"
+    astdb.unlink(missing_ok=True)
     logfile = _run_dir(settings) / f"{name}.log"
     cmd = ["chroot", str(settings.asterisk_root), "asterisk", "-C", _conf(settings, name), "-f"]
     with open(logfile, "ab") as out:
@@ -231,11 +235,11 @@ def sync_sim_phones(settings: Settings, phones: list[tuple[str, str]]) -> None:
     path = _run_dir(settings) / "sim-phones.json"
     before = _load_phones(settings)
     running = _pid(settings, "sim") is not None
+    reload_operators(settings)  # the phones' operators were likely just added to PostgreSQL
     if path.exists() and before == phones and running:
         log.info("sim phones unchanged (%d)", len(phones))
         return
     path.write_text(json.dumps(phones))
-    reload_operators(settings)  # the phones' operators were likely just added to PostgreSQL
     etc = host_path(settings, instance_dirs(settings, "sim")["etc"])
     if not etc.exists() or not running:
         return  # start() renders everything, phones included
