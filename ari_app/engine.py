@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import secrets
 import time
 
@@ -36,6 +38,8 @@ class Engine:
         self.routes: dict[tuple[str, str], OperatorActor] = {}
         self.tasks: list[asyncio.Task] = []
         self.loop: asyncio.AbstractEventLoop | None = None
+        record = os.environ.get("DIALER_ARI_RECORD")
+        self._recording = open(record, "a") if record else None
 
     async def db_run(self, fn, *args):
         return await dbm.run(self.db, fn, self.db, *args)
@@ -79,6 +83,9 @@ class Engine:
 
     # ---- ARI in ------------------------------------------------------------------------------------
     def on_event(self, server: str, msg: dict) -> None:
+        if self._recording:  # DIALER_ARI_RECORD: keep the raw events, e.g. for test fixtures
+            self._recording.write(json.dumps(msg) + "\n")
+            self._recording.flush()
         found = stasis.translate(msg, time.time())
         if found is None:
             return
