@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 
@@ -53,6 +54,8 @@ class Engine:
     # ---- start -------------------------------------------------------------------------------------
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        # database work runs in threads: as many as pooled connections, not the default handful
+        self.loop.set_default_executor(ThreadPoolExecutor(self.settings.db_pool_size, "db"))
         for record in await self.db_run(store.load_operators):
             self._add_actor(record)
         for name, client in self.clients.items():
@@ -63,7 +66,7 @@ class Engine:
         log.info("engine started (%d operators, servers: %s)", len(self.actors), ", ".join(self.clients))
 
     async def stop(self) -> None:
-        for task in self.tasks + [a.task for a in self.actors.values()]:
+        for task in self.tasks + [t for a in self.actors.values() for t in (a.task, a.writer)]:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         for client in self.clients.values():
@@ -78,6 +81,7 @@ class Engine:
         if state.call:
             self.route(client.name, state.call.channel, actor, state.call.attempt_id)
         actor.task = asyncio.create_task(actor.run(), name=f"operator-{r.operator_id}")
+        actor.writer = asyncio.create_task(actor.run_writes(), name=f"operator-{r.operator_id}-db")
         self.actors[r.operator_id] = actor
         return actor
 

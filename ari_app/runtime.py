@@ -31,6 +31,7 @@ class OperatorActor:
         self.queue: asyncio.Queue = asyncio.Queue()
         self.claims: dict[int, store.ClaimedLead] = {}
         self.saved = (state.status, state.leg)
+        self._writes: asyncio.Queue = asyncio.Queue()  # this operator's database work, in order
         self._claim_timer: asyncio.TimerHandle | None = None
         self._wrap_timer: asyncio.TimerHandle | None = None
 
@@ -44,6 +45,23 @@ class OperatorActor:
 
     def post(self, event) -> None:
         self.queue.put_nowait(event)
+
+    def write(self, fn, *args) -> asyncio.Future:
+        """Queue database work behind this operator's earlier writes; the actor does not wait for it,
+        so an answered client is bridged even while timeline stamps are still being written."""
+        done = asyncio.get_running_loop().create_future()
+        self._writes.put_nowait((fn, args, done))
+        return done
+
+    async def run_writes(self) -> None:
+        while True:
+            fn, args, done = await self._writes.get()
+            try:
+                done.set_result(await self.engine.db_run(fn, *args))
+            except Exception as e:
+                log.exception("operator %s: database write %s failed", self.oid, fn.__name__)
+                done.set_exception(e)
+                done.exception()  # fire-and-forget writes: logged here, not re-raised later
 
     async def run(self) -> None:
         while True:
@@ -60,13 +78,13 @@ class OperatorActor:
             self.state, commands = om.step(self.state, event)
             for command in commands:
                 pending += await self.execute(command) or []
-        await self._save()
+        self._save()
 
-    async def _save(self) -> None:
+    def _save(self) -> None:
         now = (self.state.status, self.state.leg)
         if now != self.saved:
             changed = now[0] != self.saved[0]
-            await self.engine.db_run(store.save_operator, self.oid, now[0], now[1], self.bridge_id, changed)
+            self.write(store.save_operator, self.oid, now[0], now[1], self.bridge_id, changed)
             self.saved = now
 
     # ---- commands ---------------------------------------------------------------------------------
@@ -85,15 +103,15 @@ class OperatorActor:
             case ev.Hangup():
                 await self.client.hangup(c.channel)
             case ev.Record():
-                await self.engine.db_run(store.record, c.attempt_id, c.field, c.at, c.data)
+                self.write(store.record, c.attempt_id, c.field, c.at, c.data)
             case ev.EndAttempt():
-                await self.engine.db_run(store.end_attempt, c)
+                self.write(store.end_attempt, c)
                 self.claims.pop(c.attempt_id, None)
                 log.info("operator %s: attempt %s ended %s (cause %s, sip %s)%s", self.oid, c.attempt_id,
                          c.outcome, c.facts.cause, c.facts.sip_code, f" — {c.error}" if c.error else "")
             case ev.FinishWrapUp():
                 self._cancel(self._wrap_timer)
-                await self.engine.db_run(store.finish_wrap_up, self.oid, c)
+                self.write(store.finish_wrap_up, self.oid, c)
             case ev.SetStatus():
                 log.info("operator %s: %s → %s", self.oid, self.saved[0], c.status)
             case ev.ScheduleClaim():
@@ -118,7 +136,8 @@ class OperatorActor:
     async def _claim(self, c: ev.Claim):
         at = time.time()
         try:
-            lead = await self.engine.db_run(store.claim, self.oid, self.client.name, self.engine.nonce, at, c.leg_up_at)
+            # behind the writes of the previous attempt: its lead is released before the next claim
+            lead = await self.write(store.claim, self.oid, self.client.name, self.engine.nonce, at, c.leg_up_at)
         except Exception:
             log.exception("operator %s: claim failed; will retry", self.oid)
             return [ev.NothingToCall(at=at)]

@@ -84,8 +84,8 @@ def measure(settings, db, operators: int, calls: int) -> dict:
         outcomes = dict(db.execute_sql("SELECT outcome, count(*) FROM attempt WHERE outcome IS NOT NULL GROUP BY 1").fetchall())
     engine.kill(signal.SIGTERM)
     # ready→originate counts only operator-side waits that started when the operator was free and ready
-    ready = [r[0] for r in rows if r[0] is not None and r[0] >= 0]
-    bridge = [r[1] for r in rows if r[1] is not None]
+    ready = [float(r[0]) for r in rows if r[0] is not None and r[0] >= 0]
+    bridge = [float(r[1]) for r in rows if r[1] is not None]
     return {"operators": operators, "calls": done, "outcomes": outcomes,
             "ready_to_originate_ms_p50": pct(ready, 50), "ready_to_originate_ms_p99": pct(ready, 99),
             "answer_to_bridge_ms_p50": pct(bridge, 50), "answer_to_bridge_ms_p99": pct(bridge, 99),
