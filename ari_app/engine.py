@@ -48,7 +48,7 @@ class Engine:
     def later(self, delay: float, fn) -> asyncio.TimerHandle:
         return self.loop.call_later(delay, fn)
 
-    def route(self, server: str, channel: str, actor: OperatorActor, attempt_id: int | None) -> None:
+    def route(self, server: str, channel: str, actor: OperatorActor) -> None:
         self.routes[(server, channel)] = actor
 
     # ---- start -------------------------------------------------------------------------------------
@@ -77,9 +77,9 @@ class Engine:
         state = restore_state(r, self.nonce, self.settings.operator_leg_nailed)
         actor = OperatorActor(self, state, r.login, client)
         if state.leg:
-            self.route(client.name, state.leg, actor, None)
+            self.route(client.name, state.leg, actor)
         if state.call:
-            self.route(client.name, state.call.channel, actor, state.call.attempt_id)
+            self.route(client.name, state.call.channel, actor)
         actor.task = asyncio.create_task(actor.run(), name=f"operator-{r.operator_id}")
         actor.writer = asyncio.create_task(actor.run_writes(), name=f"operator-{r.operator_id}-db")
         self.actors[r.operator_id] = actor

@@ -125,8 +125,12 @@ class OperatorActor:
         return []
 
     async def _bridge_client(self, c: ev.BridgeClient):
+        started = time.monotonic()
         try:
             await self.client.add_channel(self.bridge_id, c.channel)
+            elapsed_ms = (time.monotonic() - started) * 1000
+            log.log(logging.WARNING if elapsed_ms > 50 else logging.DEBUG,
+                    "operator %s: client %s bridged, ARI took %.0f ms", self.oid, c.channel, elapsed_ms)
             return []
         except AriError as e:
             log.error("operator %s: could not bridge client %s: %s", self.oid, c.channel, e)
@@ -144,7 +148,7 @@ class OperatorActor:
         if lead is None:
             return [ev.NothingToCall(at=at)]
         self.claims[lead.attempt_id] = lead
-        self.engine.route(self.client.name, lead.channel, self, lead.attempt_id)
+        self.engine.route(self.client.name, lead.channel, self)
         log.info("operator %s: reserved attempt %s to %s", self.oid, lead.attempt_id, lead.phone)
         return [ev.Claimed(lead.attempt_id, lead.channel, lead.auto_ready, lead.wrap_up_limit_s, at=at)]
 
@@ -161,7 +165,7 @@ class OperatorActor:
         return [ev.DialStarted(c.attempt_id, at=at)]
 
     async def _originate_leg(self, c: ev.OriginateLeg):
-        self.engine.route(self.client.name, c.channel, self, None)
+        self.engine.route(self.client.name, c.channel, self)
         try:
             await self.client.originate(f"PJSIP/{self.login}", c.channel, ["operator", str(self.oid)], OPERATOR_RING_S,
                                         "Dialer", {**AUTO_ANSWER, "DIALER_OPERATOR": str(self.oid), "DIALER_ROLE": "operator"})

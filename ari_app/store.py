@@ -123,12 +123,6 @@ def load_operators(db) -> list[OperatorRecord]:
     return out
 
 
-def orphan_attempts(db) -> list[dict]:
-    """Live attempts whose operator no longer points at them (should not happen; repaired at start)."""
-    live = Attempt.select().where(Attempt.ended_at.is_null())
-    return [a for a in live.dicts() if not Operator.select().where(Operator.attempt_id == a["id"]).exists()]
-
-
 def take_commands(db) -> list[EngineCommand]:
     with db.atomic():
         rows = list(EngineCommand.select().where(EngineCommand.done_at.is_null())
