@@ -35,6 +35,7 @@ def create_app(settings: Settings, db: Database) -> Litestar:
         exception_handlers=errors.HANDLERS,
         openapi_config=_openapi(),
         request_max_body_size=JSON_BODY_LIMIT,
+        logging_config=None,  # the process (dialer run) owns logging; keep one log format
         state=State(
             {"api_token": settings.api_token}),
     )
