@@ -173,7 +173,7 @@ async def _wait(event: asyncio.Event, timeout: float) -> None:
 def restore_state(r: store.OperatorRecord, nonce: str, nailed: bool) -> om.OperatorState:
     """Rebuild an operator's machine from the database after a start; Resync then checks it against Asterisk."""
     status = r.status
-    call, wrap_up = None, None
+    call, wrap_up, limit = None, None, 0
     a = r.attempt
     if a and a["ended_at"] is None:
         phase = (am.BRIDGED if a["bridged_at"] else am.ANSWERED if a["answered_at"] else
@@ -182,7 +182,7 @@ def restore_state(r: store.OperatorRecord, nonce: str, nailed: bool) -> om.Opera
         call = am.AttemptState(a["id"], a["client_channel"] or f"at{a['id']}-lost", phase, facts,
                                a["auto_ready"], a["wrap_up_limit_s"])
     elif a and a["wrap_up_at"] is None and a["outcome"] == "ANSWERED":
-        status, wrap_up = om.WRAP_UP, a["id"]
+        status, wrap_up, limit = om.WRAP_UP, a["id"], a["wrap_up_limit_s"]
     wants = om.READY if status in (om.READY, om.IN_CALL, om.WRAP_UP) else status
     return om.OperatorState(r.operator_id, status=status, wants=wants, leg=r.leg, call=call,
-                            wrap_up_attempt=wrap_up, nailed=nailed, nonce=nonce)
+                            wrap_up_attempt=wrap_up, wrap_up_limit_s=limit, nailed=nailed, nonce=nonce)

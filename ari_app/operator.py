@@ -30,6 +30,7 @@ class OperatorState:
     claiming: bool = False
     call: at.AttemptState | None = None
     wrap_up_attempt: int | None = None
+    wrap_up_limit_s: int = 0  # the campaign's wrap-up time limit for that attempt (0: none)
     nailed: bool = True  # keep the leg up between answered calls
 
 
@@ -136,7 +137,7 @@ def _attempt_ended(s: OperatorState, end: ev.EndAttempt):
     call = s.call
     s = replace(s, call=None)
     if call.facts.bridged:
-        s = replace(s, status=WRAP_UP, wrap_up_attempt=call.attempt_id)
+        s = replace(s, status=WRAP_UP, wrap_up_attempt=call.attempt_id, wrap_up_limit_s=call.wrap_up_limit_s)
         if s.wants == READY and not call.auto_ready:
             s = replace(s, wants=PAUSED)
         cmds = [ev.SetStatus(WRAP_UP)]
@@ -192,6 +193,9 @@ def _resync(s: OperatorState, e: ev.Resync):
         if channel and channel not in e.live_channels:
             s, more = _leg_gone(s, ev.LegGone(channel, at=e.at))
             cmds += more
+    if s.status == WRAP_UP and s.wrap_up_attempt and s.wrap_up_limit_s and not cmds:
+        # timers do not survive a restart: the wrap-up limit starts again
+        cmds.append(ev.StartWrapUpTimer(s.wrap_up_attempt, s.wrap_up_limit_s))
     if s.leg and not s.in_bridge:
         if s.leg in e.bridged_channels:
             s = replace(s, in_bridge=True)

@@ -170,3 +170,11 @@ def test_resync_rejoins_a_leg_that_is_up_but_not_bridged():
     s = OperatorState(OP, status=om.READY, leg=LEG, nonce="m")
     s, trace = run([ev.Resync(frozenset({LEG}), frozenset())], s)
     assert trace[0] == [ev.JoinBridge(LEG)]
+
+
+def test_resync_restarts_the_wrap_up_limit_after_a_restart():
+    s = OperatorState(OP, status=om.WRAP_UP, leg=LEG, nonce="m", wrap_up_attempt=100, wrap_up_limit_s=3)
+    s, trace = run([ev.Resync(frozenset({LEG}), frozenset({LEG}))], s)
+    assert trace[0] == [ev.StartWrapUpTimer(100, 3)]
+    s, trace = run([ev.WrapUpTimedOut(100)], s)
+    assert s.status == om.READY
