@@ -37,7 +37,7 @@ def step(s: AttemptState, e) -> tuple[AttemptState, list]:
         case ev.DialStarted() if s.phase == RESERVED:
             return replace(s, phase=DIALING), [ev.Record(s.attempt_id, "dial_started_at", e.at)]
         case ev.OriginateFailed():
-            return _end(replace(s, facts=replace(s.facts, originate_error=e.error)), e.at, error=e.error)
+            return _end(replace(s, facts=replace(s.facts, failure=e.error)), e.at, error=e.error)
         case ev.DialProgress(dial_status="RINGING") if s.phase == DIALING:
             return replace(s, phase=RINGING), [ev.Record(s.attempt_id, "ringing_at", e.at)]
         case ev.DialProgress() if e.dial_status not in ("RINGING", "PROGRESS", "PROCEEDING"):
@@ -49,16 +49,16 @@ def step(s: AttemptState, e) -> tuple[AttemptState, list]:
             s = replace(s, phase=BRIDGED, facts=replace(s.facts, bridged=True))
             return s, [ev.Record(s.attempt_id, "bridged_at", e.at)]
         case ev.HangupRequested() if s.phase in LIVE_ON_ASTERISK:
-            cancelled = s.phase in (DIALING, RINGING)
-            return replace(s, facts=replace(s.facts, cancelled=s.facts.cancelled or cancelled)), [ev.Hangup(s.channel)]
+            facts = s.facts
+            if s.phase in (DIALING, RINGING):
+                facts = replace(facts, cancelled=True, failure=facts.failure or e.failure)
+            return replace(s, facts=facts), [ev.Hangup(s.channel)]
         case ev.ClientGone():
             facts = replace(s.facts, cause=e.cause, sip_code=e.sip_code)
-            error = None
             if e.lost_while_away and not facts.answered:
                 # we cannot know how it ended: count it as a failure to place the call, never silently
-                facts = replace(facts, originate_error="channel ended while the engine was away")
-                error = facts.originate_error
-            return _end(replace(s, facts=facts), e.at, error=error, cause_text=e.cause_text)
+                facts = replace(facts, failure="channel ended while the engine was away")
+            return _end(replace(s, facts=facts), e.at, error=facts.failure, cause_text=e.cause_text)
     return s, []
 
 

@@ -26,7 +26,7 @@ class AttemptFacts:
     cause: int | None = None       # Q.850 hangup cause of the client's channel
     sip_code: int | None = None    # SIP response code (tech_cause) when Asterisk gives one
     dial_status: str | None = None
-    originate_error: str | None = None  # ARI refused or failed to create the channel
+    failure: str | None = None  # the call could not be placed or was cut by a failure on our side
     cancelled: bool = False        # the dialer hung up the ringing client itself
 
 
@@ -35,7 +35,7 @@ def classify(f: AttemptFacts) -> Outcome:
         return Outcome.ANSWERED
     if f.answered:
         return Outcome.LOST
-    if f.originate_error:
+    if f.failure:
         return Outcome.ERROR
     by_code = _by_sip_code(f.sip_code)
     if by_code:

@@ -105,6 +105,7 @@ class Engine:
     async def reconcile(self, server: str) -> None:
         """After a (re)connect: every operator compares its leg and attempt with what Asterisk has now."""
         client = self.clients[server]
+        listed_at = time.monotonic()
         channels = await client.channels()
         bridges = await client.bridges()
         live = frozenset(c["id"] for c in channels)
@@ -116,7 +117,7 @@ class Engine:
                 await client.hangup(c["id"])
         for actor in self.actors.values():
             if actor.client is client:
-                actor.post(ev.Resync(live, bridged, at=time.time()))
+                actor.post(ev.Resync(live, bridged, listed_at, at=time.time()))
         log.info("reconciled %s: %d channels, %d bridges", server, len(channels), len(bridges))
 
     # ---- commands in ---------------------------------------------------------------------------------

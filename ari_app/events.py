@@ -23,6 +23,7 @@ class PauseRequested:
 @dataclass(frozen=True)
 class HangupRequested:
     at: float = 0.0
+    failure: str | None = None  # set when we hang up because something broke, not by choice
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class Resync:
     """After every (re)connect: which channels exist on the operator's Asterisk, which are in a bridge."""
     live_channels: frozenset = field(default_factory=frozenset)
     bridged_channels: frozenset = field(default_factory=frozenset)
+    listed_at: float = 0.0  # monotonic time the listing began: later originates are not in it
     at: float = 0.0
 
 

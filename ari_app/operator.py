@@ -178,7 +178,7 @@ def _leg_gone(s: OperatorState, e: ev.LegGone):
     s = replace(s, leg=None, leg_up_at=None, leg_pending=None, in_bridge=False)
     cmds = []
     if s.call and s.call.phase in at.LIVE_ON_ASTERISK:
-        s, cmds = _attempt_event(s, ev.HangupRequested(at=e.at))
+        s, cmds = _attempt_event(s, ev.HangupRequested(at=e.at, failure="the operator's line dropped"))
     if s.status == READY and not s.call:
         # the phone dropped or did not answer: stop dialling for this operator until they are back
         return replace(s, status=PAUSED, wants=PAUSED), cmds + [ev.SetStatus(PAUSED)]

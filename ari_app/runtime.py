@@ -30,6 +30,7 @@ class OperatorActor:
         self.client = client
         self.queue: asyncio.Queue = asyncio.Queue()
         self.claims: dict[int, store.ClaimedLead] = {}
+        self.originated: dict[str, float] = {}  # channel → monotonic time we asked ARI for it
         self.saved = (state.status, state.leg)
         self._writes: asyncio.Queue = asyncio.Queue()  # this operator's database work, in order
         self._claim_timer: asyncio.TimerHandle | None = None
@@ -75,6 +76,8 @@ class OperatorActor:
         pending = [event]
         while pending:
             event = pending.pop(0)
+            if isinstance(event, ev.Resync):
+                event = self._with_recent_originates(event)
             self.state, commands = om.step(self.state, event)
             for command in commands:
                 pending += await self.execute(command) or []
@@ -86,6 +89,22 @@ class OperatorActor:
             changed = now[0] != self.saved[0]
             self.write(store.save_operator, self.oid, now[0], now[1], self.bridge_id, changed)
             self.saved = now
+
+    def _with_recent_originates(self, e: ev.Resync) -> ev.Resync:
+        """Channels we originated after the listing began exist even though the listing missed them."""
+        recent = {ch for ch, t in self.originated.items() if t >= e.listed_at}
+        return ev.Resync(e.live_channels | recent, e.bridged_channels, e.listed_at, e.at)
+
+    async def _originate(self, endpoint: str, channel: str, args: list[str], timeout: int, caller_id: str,
+                         variables: dict) -> float:
+        # never place a call whose events nobody would hear: wait for the event websocket first
+        await asyncio.wait_for(self.client.connected.wait(), timeout=10)
+        now = time.monotonic()
+        self.originated = {ch: t for ch, t in self.originated.items() if now - t < 120}
+        self.originated[channel] = now
+        at = time.time()
+        await self.client.originate(endpoint, channel, args, timeout, caller_id, variables)
+        return at
 
     # ---- commands ---------------------------------------------------------------------------------
     async def execute(self, c):
@@ -154,9 +173,8 @@ class OperatorActor:
 
     async def _dial(self, c: ev.Dial):
         lead = self.claims[c.attempt_id]
-        at = time.time()
         try:
-            await self.client.originate(
+            at = await self._originate(
                 f"PJSIP/{lead.phone.lstrip('+')}@{self.client.server.trunk}", c.channel, ["attempt", str(c.attempt_id)],
                 lead.ring_timeout_s, lead.caller_id,
                 {"DIALER_ATTEMPT": str(c.attempt_id), "DIALER_OPERATOR": str(self.oid), "DIALER_ROLE": "client"})
@@ -167,7 +185,7 @@ class OperatorActor:
     async def _originate_leg(self, c: ev.OriginateLeg):
         self.engine.route(self.client.name, c.channel, self)
         try:
-            await self.client.originate(f"PJSIP/{self.login}", c.channel, ["operator", str(self.oid)], OPERATOR_RING_S,
+            await self._originate(f"PJSIP/{self.login}", c.channel, ["operator", str(self.oid)], OPERATOR_RING_S,
                                         "Dialer", {**AUTO_ANSWER, "DIALER_OPERATOR": str(self.oid), "DIALER_ROLE": "operator"})
             log.info("operator %s: calling softphone %s", self.oid, self.login)
             return []

@@ -90,7 +90,7 @@ def make_operators(settings, campaign_id: int, count: int, prefix="op") -> list[
 def add_leads(campaign_id: int, phones: list[str]) -> None:
     from dialer.services import leads
 
-    rows = "\n".join(f"L{i},+{p},Клиент {i}" for i, p in enumerate(phones, 1))
+    rows = "\n".join(f"L{p},+{p},Клиент {i}" for i, p in enumerate(phones, 1))
     report = leads.import_csv(campaign_id, "external_id,phone,name\n" + rows)
     assert not report.errors, report.errors
 

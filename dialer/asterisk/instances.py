@@ -131,10 +131,6 @@ def start(settings: Settings, name: str) -> dict:
         stop(settings, name)
     sandbox.ensure_root(settings)
     _render(settings, name)
-    # A sandbox instance starts with no remembered registrations: a contact kept from an earlier
-    # run carries the old sim's line token, and a call to it would reach the wrong endpoint.
-    astdb = host_path(settings, instance_dirs(settings, name)["db"]) / "astdb.sqlite3"
-    astdb.unlink(missing_ok=True)
     logfile = _run_dir(settings) / f"{name}.log"
     cmd = ["chroot", str(settings.asterisk_root), "asterisk", "-C", _conf(settings, name), "-f"]
     with open(logfile, "ab") as out:

@@ -122,3 +122,29 @@ def test_sigkill_while_dialling_closes_and_classifies_the_attempts(engine):
     assert all(o == "ERROR" and "away" in e for o, e in outcomes), outcomes
     assert Lead.select().where(Lead.state == "in_progress").count() == 0
     assert {lead.state for lead in Lead.select()} == {"callable"}
+
+
+def test_asterisk_restart_during_live_calls_closes_every_attempt_and_dialling_resumes(engine):
+    from dialer.asterisk import instances
+
+    cid = campaign(max_attempts=3, retry_delay_s=0)
+    add_leads(cid, [f"790000{20:02d}{i:03d}" for i in range(6)] + [f"79003000{i:03d}" for i in range(4)])
+    ops = make_operators(engine.settings, cid, 8)
+    command_all([o["id"] for o in ops], "ready")
+    until(lambda: Attempt.select().where(Attempt.bridged_at.is_null(False)).count() >= 4, 40, message="live calls")
+    instances.stop(engine.settings, "pbx")
+    instances.start(engine.settings, "pbx")
+    until(lambda: live_attempts() == 0, 40, message="attempts closed after the Asterisk restart")
+    attempts = list(Attempt.select())
+    for a in attempts:
+        assert a.outcome == ("ANSWERED" if a.bridged_at else "ERROR"), (a.id, a.outcome, a.error)
+    # the operators' phones went away with Asterisk: nobody is left Ready without a line
+    until(lambda: Operator.select().where(Operator.status == "ready").count() == 0, 10, message="operators paused")
+    until(lambda: Lead.select().where(Lead.state == "in_progress").count() ==
+          Operator.select().where(Operator.status == "wrap_up").count(), 10, message="leads released")
+    # once the phones are registered again, Ready works as before
+    instances.wait_registered(engine.settings, [o["login"] for o in ops], timeout=60)
+    before = Attempt.select().count()
+    add_leads(cid, [f"790000{2:02d}{i:03d}" for i in range(100, 110)])
+    command_all([o["id"] for o in ops], "ready")
+    until(lambda: Attempt.select().count() > before + 3, 30, message="dialling after the restart")

@@ -23,7 +23,7 @@ CASES = [
     (F(cause=34, sip_code=503), O.ERROR, "503 Service Unavailable"),
     (F(cause=1, sip_code=404), O.ERROR, "unallocated number"),
     (F(cause=38), O.ERROR, "network out of order"),
-    (F(originate_error="ARI POST /channels → 500"), O.ERROR, "ARI refused to create the channel"),
+    (F(failure="ARI POST /channels → 500"), O.ERROR, "ARI refused to create the channel"),
     (F(), O.ERROR, "nothing known: never silently a success"),
     (F(dial_status="BUSY"), O.BUSY, "no cause at all: the dial status is the fallback"),
     (F(dial_status="CHANUNAVAIL"), O.ERROR, "channel unavailable"),

@@ -178,3 +178,12 @@ def test_resync_restarts_the_wrap_up_limit_after_a_restart():
     assert trace[0] == [ev.StartWrapUpTimer(100, 3)]
     s, trace = run([ev.WrapUpTimedOut(100)], s)
     assert s.status == om.READY
+
+
+def test_operator_line_dropping_while_the_client_rings_is_an_error_not_a_client_no_answer():
+    s, trace = run(ready_with_leg() + [ev.Claimed(100, CH), ev.DialStarted(100), ev.DialProgress(100, "RINGING"),
+                                       ev.LegGone(LEG, 16), ev.ClientGone(100, 16)])
+    assert trace[-2][0] == ev.Hangup(CH)
+    end = trace[-1][0]
+    assert end.outcome == "ERROR" and end.error == "the operator's line dropped"
+    assert s.status == om.PAUSED
