@@ -131,6 +131,11 @@ def start(settings: Settings, name: str) -> dict:
         stop(settings, name)
     sandbox.ensure_root(settings)
     _render(settings, name)
+    if name == "pbx" and not _pid(settings, "sim"):
+        # The registrations pbx remembers are the sim's phones; with no sim running they are stale
+        # (an earlier sim's line tokens), and calls to them would fail. While the sim runs, pbx keeps
+        # them across its own restart, as a production Asterisk does.
+        host_path(settings, instance_dirs(settings, "pbx")["db"]).joinpath("astdb.sqlite3").unlink(missing_ok=True)
     logfile = _run_dir(settings) / f"{name}.log"
     cmd = ["chroot", str(settings.asterisk_root), "asterisk", "-C", _conf(settings, name), "-f"]
     with open(logfile, "ab") as out:
