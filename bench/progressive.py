@@ -3,10 +3,12 @@
     python -m bench.progressive [--operators 20] [--calls 200]
 
 Measures, from the attempts table (Asterisk's own event times for answer and bridge):
-- ready_to_originate_ms: the operator's Ready command (or the end of their previous attempt) to the
-  client's originate — how long a free operator waits for the next call to start;
+- ready_to_originate_ms: the operator's Ready command (or the end of their previous attempt, or
+  their wrap-up) to the client's originate — how long a free operator waits for the next call to
+  start; the first one includes calling the operator's softphone;
 - answer_to_bridge_ms: client answered (StasisStart) to the client in the operator's bridge;
-- calls_per_minute, and the engine process's CPU and memory.
+- calls_per_minute, and the engine process's CPU and memory;
+- steady_*: the same without each operator's first call (the start-up burst).
 Last line: one JSON object.
 """
 from __future__ import annotations
@@ -77,7 +79,8 @@ def measure(settings, db, operators: int, calls: int) -> dict:
                      lag(wrap_up_at) OVER (PARTITION BY operator_id ORDER BY id) AS prev_wrap
                 FROM attempt WHERE dial_started_at IS NOT NULL)
             SELECT extract(epoch FROM dial_started_at - coalesce(prev_wrap, prev_end, c.first_ready)) * 1000,
-                   extract(epoch FROM bridged_at - answered_at) * 1000
+                   extract(epoch FROM bridged_at - answered_at) * 1000,
+                   prev_end IS NULL
               FROM a JOIN (SELECT operator_id, min(created_at) AS first_ready FROM engine_command
                             WHERE kind = 'ready' GROUP BY operator_id) c USING (operator_id)""").fetchall()
         done = Attempt.select().where(Attempt.ended_at.is_null(False)).count()
@@ -86,10 +89,18 @@ def measure(settings, db, operators: int, calls: int) -> dict:
     # ready→originate counts only operator-side waits that started when the operator was free and ready
     ready = [float(r[0]) for r in rows if r[0] is not None and r[0] >= 0]
     bridge = [float(r[1]) for r in rows if r[1] is not None]
+    # after each operator's first call: the start, when every operator's first client answers in
+    # the same instant, is a burst a running call centre does not see
+    steady_bridge = [float(r[1]) for r in rows if r[1] is not None and not r[2]]
+    steady_ready = [float(r[0]) for r in rows if r[0] is not None and r[0] >= 0 and not r[2]]
     return {"operators": operators, "calls": done, "outcomes": outcomes,
             "ready_to_originate_ms_p50": pct(ready, 50), "ready_to_originate_ms_p99": pct(ready, 99),
             "answer_to_bridge_ms_p50": pct(bridge, 50), "answer_to_bridge_ms_p99": pct(bridge, 99),
             "answered_samples": len(bridge),
+            "steady_ready_to_originate_ms_p50": pct(steady_ready, 50),
+            "steady_ready_to_originate_ms_p99": pct(steady_ready, 99),
+            "steady_answer_to_bridge_ms_p50": pct(steady_bridge, 50),
+            "steady_answer_to_bridge_ms_p99": pct(steady_bridge, 99),
             "calls_per_minute": round(done / elapsed * 60, 1), "engine_cpu_percent": round(cpu, 1),
             "engine_rss_mb": round(rss, 1),
             "machine": f"{platform.machine()} {os.cpu_count()} cores, {round(psutil.virtual_memory().total / 2**30)} GB"}
