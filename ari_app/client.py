@@ -49,11 +49,15 @@ class AriClient:
     async def request(self, method: str, path: str, params: dict | None = None, body: dict | None = None):
         await self.open()
         params = {k: str(v) for k, v in (params or {}).items() if v is not None}
-        async with self._session.request(method, self.server.ari_url + path, params=params, json=body) as resp:
-            text = await resp.text()
-            if resp.status >= 400:
-                raise AriError(resp.status, method, path, text)
-            return json.loads(text) if text else None
+        try:
+            async with self._session.request(method, self.server.ari_url + path, params=params, json=body) as resp:
+                text = await resp.text()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            # Asterisk unreachable, restarting or shutting down: one error type for the callers
+            raise AriError(0, method, path, str(e) or type(e).__name__) from e
+        if resp.status >= 400:
+            raise AriError(resp.status, method, path, text)
+        return json.loads(text) if text else None
 
     async def originate(self, endpoint: str, channel_id: str, app_args: list[str], timeout: int,
                         caller_id: str = "", variables: dict | None = None) -> dict:

@@ -154,6 +154,8 @@ def _attempt_ended(s: OperatorState, end: ev.EndAttempt):
     if s.wants != READY:
         s, more = _settle(s, s.wants)
         return s, cmds + more
+    if call.facts.failure and s.status == READY:
+        return s, cmds + [ev.ScheduleClaim()]  # something broke on our side: pause before the next try
     s, more = _next(s)
     return s, cmds + more
 

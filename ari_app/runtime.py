@@ -120,7 +120,10 @@ class OperatorActor:
             case ev.JoinBridge():
                 return await self._join_bridge(c)
             case ev.Hangup():
-                await self.client.hangup(c.channel)
+                try:
+                    await self.client.hangup(c.channel)
+                except AriError as e:  # the channel dies with Asterisk anyway; the machine goes on
+                    log.warning("operator %s: hangup of %s failed: %s", self.oid, c.channel, e)
             case ev.Record():
                 self.write(store.record, c.attempt_id, c.field, c.at, c.data)
             case ev.EndAttempt():
@@ -153,8 +156,7 @@ class OperatorActor:
             return []
         except AriError as e:
             log.error("operator %s: could not bridge client %s: %s", self.oid, c.channel, e)
-            await self.client.hangup(c.channel)
-            return []
+            return [ev.HangupRequested(failure=f"could not bridge: {e}")]
 
     async def _claim(self, c: ev.Claim):
         at = time.time()
@@ -178,8 +180,8 @@ class OperatorActor:
                 f"PJSIP/{lead.phone.lstrip('+')}@{self.client.server.trunk}", c.channel, ["attempt", str(c.attempt_id)],
                 lead.ring_timeout_s, lead.caller_id,
                 {"DIALER_ATTEMPT": str(c.attempt_id), "DIALER_OPERATOR": str(self.oid), "DIALER_ROLE": "client"})
-        except (AriError, OSError, asyncio.TimeoutError) as e:
-            return [ev.OriginateFailed(c.attempt_id, str(e) or type(e).__name__, at=time.time())]
+        except (AriError, asyncio.TimeoutError) as e:
+            return [ev.OriginateFailed(c.attempt_id, str(e) or "the ARI event websocket is down", at=time.time())]
         return [ev.DialStarted(c.attempt_id, at=at)]
 
     async def _originate_leg(self, c: ev.OriginateLeg):
@@ -189,8 +191,8 @@ class OperatorActor:
                                         "Dialer", {**AUTO_ANSWER, "DIALER_OPERATOR": str(self.oid), "DIALER_ROLE": "operator"})
             log.info("operator %s: calling softphone %s", self.oid, self.login)
             return []
-        except (AriError, OSError, asyncio.TimeoutError) as e:
-            log.warning("operator %s: softphone %s unreachable: %s", self.oid, self.login, e)
+        except (AriError, asyncio.TimeoutError) as e:
+            log.warning("operator %s: softphone %s unreachable: %s", self.oid, self.login, e or "ARI is down")
             return [ev.LegGone(c.channel, at=time.time())]
 
     async def _join_bridge(self, c: ev.JoinBridge):
@@ -200,8 +202,13 @@ class OperatorActor:
             return [ev.LegJoined(at=time.time())]
         except AriError as e:
             log.error("operator %s: could not put the leg in its bridge: %s", self.oid, e)
-            await self.client.hangup(c.channel)
-            return []
+            return [ev.LegGone(c.channel, at=time.time())] if await self._hangup_quietly(c.channel) else []
+
+    async def _hangup_quietly(self, channel: str) -> bool:
+        try:
+            return await self.client.hangup(channel)
+        except AriError:
+            return True  # Asterisk is unreachable: the channel is as good as gone
 
     @staticmethod
     def _cancel(handle):

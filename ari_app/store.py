@@ -66,7 +66,9 @@ def end_attempt(db, end: ev.EndAttempt) -> None:
                        ).where(Attempt.id == attempt.id).execute()
         lead = Lead.select().where(Lead.id == attempt.lead_id).for_update().get()
         campaign = Campaign.get_by_id(lead.campaign_id)
-        change = rules.after_attempt(lead.attempts, campaign.max_attempts, campaign.retry_delay_s, end.outcome, ts(end.at))
+        placed = attempt.dial_started_at is not None or facts.answered
+        change = rules.after_attempt(lead.attempts, campaign.max_attempts, campaign.retry_delay_s, end.outcome,
+                                     ts(end.at), placed)
         _apply(lead.id, change, last_outcome=end.outcome)
         if end.outcome != "ANSWERED":
             Operator.update(attempt_id=None).where(Operator.id == attempt.operator_id,
@@ -89,6 +91,8 @@ def finish_wrap_up(db, operator_id: int, cmd: ev.FinishWrapUp) -> None:
 
 def _apply(lead_id: int, change: rules.LeadChange, **extra) -> None:
     values = {"state": change.state, **extra}
+    if change.uncount:
+        values["attempts"] = Lead.attempts - 1
     if change.next_call_at is not None:
         values["next_call_at"] = change.next_call_at
     Lead.update(values).where(Lead.id == lead_id).execute()

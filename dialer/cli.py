@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 
@@ -61,10 +60,9 @@ def cmd_sim_sync(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from .run import run
+    from .run import run_until_stopped
 
-    parts = set(args.only or ["engine", "web", "jobs", "agi"])
-    asyncio.run(run(_settings(), parts))
+    run_until_stopped(_settings(), set(args.only or ["engine", "web", "jobs", "agi"]))
 
 
 def cmd_demo(args) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 
 from . import migrate, pg
@@ -88,11 +89,14 @@ def demo(settings, operators: int = 5, leads: int = 300) -> None:
         async def main():
             asyncio.create_task(_ready_when_running(db, operator_ids))
             await run(settings, {"engine", "web", "jobs", "agi"})
-        asyncio.run(main())
+        # not asyncio.run: it would wait for database threads at the end (see run.run_until_stopped)
+        asyncio.new_event_loop().run_until_complete(main())
     except KeyboardInterrupt:
         pass
     finally:
         db.close_all()
         for name in reversed(started):
             instances.stop(settings, name)
-        print("demo stopped")
+        print("demo stopped", flush=True)
+        logging.shutdown()
+        os._exit(0)

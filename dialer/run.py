@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 from . import db as dbm
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+STOP_TIMEOUT_S = 5
 
 
 async def run(settings: Settings, parts: set[str]) -> None:
@@ -42,8 +44,29 @@ async def run(settings: Settings, parts: set[str]) -> None:
         web_task.cancel()
         await asyncio.gather(web_task, return_exceptions=True)
     for stop in reversed(started):
-        await stop()
+        try:
+            await asyncio.wait_for(stop(), STOP_TIMEOUT_S)
+        except Exception:
+            log.exception("a part did not stop cleanly")
     db.close_all()
+    log.info("stopped")
+
+
+def run_until_stopped(settings: Settings, parts: set[str]) -> None:
+    """Run, then leave without waiting for worker threads: a database call stuck on a dead server
+    must not keep a stopping service alive. Everything is already committed (the engine is built
+    to survive SIGKILL), so nothing is lost by not joining the threads."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(run(settings, parts))
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=STOP_TIMEOUT_S))
+    finally:
+        logging.shutdown()
+        os._exit(0)
 
 
 def _closer(server):

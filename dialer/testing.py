@@ -57,10 +57,20 @@ class EngineProcess:
         with open(self.log_path, "a") as f:
             f.write(f"=== start {time.time()}\n")
 
-    def kill(self, sig=signal.SIGKILL):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
+    def kill(self, sig=signal.SIGKILL, timeout=15):
+        if not self.proc or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stacks = subprocess.run([str(Path(sys.executable).parent / "py-spy"), "dump", "--pid", str(self.proc.pid)],
+                                    capture_output=True, text=True).stdout if sig != signal.SIGKILL else ""
+            with open(self.log_path, "a") as f:
+                f.write(f"=== did not stop within {timeout}s of signal {sig}\n{stacks}\n")
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(15)
+            raise AssertionError(f"the engine did not stop within {timeout}s of signal {sig}; see {self.log_path}")
 
     def restart(self):
         self.mark()

@@ -34,12 +34,19 @@ def next_lead_query(operator_id: int, now: datetime):
 class LeadChange:
     state: str
     next_call_at: datetime | None = None
+    uncount: bool = False  # give the attempt back: it never reached the network
 
 
-def after_attempt(attempts: int, max_attempts: int, retry_delay_s: int, outcome: str, now: datetime) -> LeadChange:
-    """Where the lead goes once an attempt has ended (an answered call waits for the wrap-up)."""
+def after_attempt(attempts: int, max_attempts: int, retry_delay_s: int, outcome: str, now: datetime,
+                  placed: bool = True) -> LeadChange:
+    """Where the lead goes once an attempt has ended (an answered call waits for the wrap-up).
+
+    A call that was never placed (Asterisk refused the originate) is not the client's attempt:
+    the lead is callable again at once and the attempt is not counted against its limit."""
     if outcome == "ANSWERED":
         return LeadChange("in_progress")
+    if not placed:
+        return LeadChange("callable", now, uncount=True)
     if attempts >= max_attempts:
         return LeadChange("exhausted")
     return LeadChange("callable", now + timedelta(seconds=retry_delay_s))

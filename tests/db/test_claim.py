@@ -48,7 +48,9 @@ def test_nothing_callable_outside_the_pool_or_before_the_next_call_time(db):
     assert store.claim(db, ops[0].id, "pbx", "t", time.time(), None) is None
 
 
-def end(attempt_id, outcome, cause):
+def end(attempt_id, outcome, cause, placed=True):
+    if placed:
+        store.record(Attempt._meta.database, attempt_id, "dial_started_at", time.time())
     return ev.EndAttempt(attempt_id, outcome, AttemptFacts(cause=cause), time.time())
 
 
@@ -77,3 +79,14 @@ def test_answered_lead_waits_for_the_wrap_up_which_closes_or_postpones_it(db):
     lead = Lead.get()
     assert lead.state == "callable" and Operator.get().attempt_id is None
     assert 3500 < (lead.next_call_at - lead.last_attempt_at).total_seconds() < 3700
+
+
+def test_a_call_asterisk_refused_to_place_does_not_use_up_the_lead(db):
+    c, [op] = setup_campaign(leads=1, operators=1, max_attempts=1, retry_delay_s=3600)
+    a = store.claim(db, op.id, "pbx", "t", time.time(), None)
+    store.end_attempt(db, ev.EndAttempt(a.attempt_id, "ERROR", AttemptFacts(failure="ARI → 503"), time.time(),
+                                        error="ARI → 503"))
+    lead = Lead.get()
+    assert (lead.state, lead.attempts) == ("callable", 0)
+    assert Attempt.get_by_id(a.attempt_id).error == "ARI → 503"  # the attempt itself stays on record
+    assert store.claim(db, op.id, "pbx", "t", time.time(), None) is not None

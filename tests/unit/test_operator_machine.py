@@ -187,3 +187,9 @@ def test_operator_line_dropping_while_the_client_rings_is_an_error_not_a_client_
     end = trace[-1][0]
     assert end.outcome == "ERROR" and end.error == "the operator's line dropped"
     assert s.status == om.PAUSED
+
+
+def test_after_a_failure_on_our_side_the_next_claim_waits():
+    s, trace = run(ready_with_leg() + [ev.Claimed(100, CH), ev.OriginateFailed(100, "ARI → 503")])
+    assert kinds(trace[-1]) == ["EndAttempt", "ScheduleClaim"]
+    assert trace[-1][0].outcome == "ERROR"
