@@ -23,6 +23,7 @@ from .client import AriClient
 from .runtime import OperatorActor
 
 log = logging.getLogger(__name__)
+COMMAND_TTL_S = 600
 COMMANDS = {"ready": lambda p: ev.ReadyRequested(), "pause": lambda p: ev.PauseRequested("paused"),
             "lunch": lambda p: ev.PauseRequested("lunch"), "hangup": lambda p: ev.HangupRequested(),
             "wrap_up": lambda p: ev.WrapUpSubmitted(int(p["attempt_id"]), str(p.get("result", "")),
@@ -38,6 +39,7 @@ class Engine:
         self.actors: dict[int, OperatorActor] = {}
         self.routes: dict[tuple[str, str], OperatorActor] = {}
         self.tasks: list[asyncio.Task] = []
+        self._last_command = 0  # commands up to this id are dispatched in this run
         self.loop: asyncio.AbstractEventLoop | None = None
         record = os.environ.get("DIALER_ARI_RECORD")
         self._recording = open(record, "a") if record else None
@@ -147,21 +149,26 @@ class Engine:
                     conn.close()
 
     async def _take_commands(self) -> None:
-        for cmd in await self.db_run(store.take_commands):
+        for cmd in await self.db_run(store.pending_commands, self._last_command):
+            self._last_command = cmd.id
+            age = time.time() - cmd.created_at.timestamp()
+            if age > COMMAND_TTL_S:  # e.g. a Ready pressed while the engine was down for an hour
+                await self.db_run(store.command_done, cmd.id, f"expired: not handled within {COMMAND_TTL_S} s")
+                continue
             try:
                 event = COMMANDS[cmd.kind](cmd.payload or {})
                 event = type(event)(**{**event.__dict__, "at": cmd.created_at.timestamp()})
             except (KeyError, ValueError, TypeError) as e:
-                await self.db_run(store.command_failed, cmd.id, f"malformed command: {e}")
+                await self.db_run(store.command_done, cmd.id, f"malformed command: {e}")
                 continue
             actor = self.actors.get(cmd.operator_id)
             if actor is None:
                 records = [r for r in await self.db_run(store.load_operators) if r.operator_id == cmd.operator_id]
                 if not records:
-                    await self.db_run(store.command_failed, cmd.id, "operator-not-found")
+                    await self.db_run(store.command_done, cmd.id, "operator-not-found")
                     continue
                 actor = self._add_actor(records[0])
-            actor.post(event)
+            actor.post(event, command_id=cmd.id)
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

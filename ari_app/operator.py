@@ -57,6 +57,11 @@ def step(s: OperatorState, e) -> tuple[OperatorState, list]:
         case ev.Claimed():
             call = at.AttemptState(e.attempt_id, e.channel, auto_ready=e.auto_ready, wrap_up_limit_s=e.wrap_up_limit_s)
             s = replace(s, claiming=False, call=call)
+            if not (s.leg and s.in_bridge):
+                # the operator's line dropped while the lead was being claimed: never dial a client
+                # nobody would answer; the lead goes back uncounted (the call was not placed)
+                return _attempt_event(s, ev.OriginateFailed(e.attempt_id, "the operator's line dropped before dialling",
+                                                            at=e.at))
             return s, [ev.Dial(e.attempt_id, e.channel)]
         case ev.NothingToCall():
             s = replace(s, claiming=False)

@@ -44,8 +44,8 @@ class OperatorActor:
     def bridge_id(self) -> str:
         return f"opb{self.oid}"
 
-    def post(self, event) -> None:
-        self.queue.put_nowait(event)
+    def post(self, event, command_id: int | None = None) -> None:
+        self.queue.put_nowait((event, command_id))
 
     def write(self, fn, *args) -> asyncio.Future:
         """Queue database work behind this operator's earlier writes; the actor does not wait for it,
@@ -66,11 +66,15 @@ class OperatorActor:
 
     async def run(self) -> None:
         while True:
-            event = await self.queue.get()
+            event, command_id = await self.queue.get()
+            error = None
             try:
                 await self.handle(event)
-            except Exception:
+            except Exception as e:
                 log.exception("operator %s: failed handling %s", self.oid, event)
+                error = f"failed: {e}"
+            if command_id is not None:
+                self.write(store.command_done, command_id, error)
 
     async def handle(self, event) -> None:
         pending = [event]

@@ -127,14 +127,12 @@ def load_operators(db) -> list[OperatorRecord]:
     return out
 
 
-def take_commands(db) -> list[EngineCommand]:
-    with db.atomic():
-        rows = list(EngineCommand.select().where(EngineCommand.done_at.is_null())
-                    .order_by(EngineCommand.id).for_update("FOR UPDATE SKIP LOCKED"))
-        if rows:
-            EngineCommand.update(done_at=fn.clock_timestamp()).where(EngineCommand.id.in_([r.id for r in rows])).execute()
-    return rows
+def pending_commands(db, after_id: int) -> list[EngineCommand]:
+    """Commands not yet handled; each is marked done only after its operator's actor handled it,
+    so a command read just before a crash is read again after the restart."""
+    return list(EngineCommand.select().where(EngineCommand.done_at.is_null(), EngineCommand.id > after_id)
+                .order_by(EngineCommand.id))
 
 
-def command_failed(db, command_id: int, error: str) -> None:
-    EngineCommand.update(error=error).where(EngineCommand.id == command_id).execute()
+def command_done(db, command_id: int, error: str | None = None) -> None:
+    EngineCommand.update(done_at=fn.clock_timestamp(), error=error).where(EngineCommand.id == command_id).execute()

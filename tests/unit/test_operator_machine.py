@@ -193,3 +193,11 @@ def test_after_a_failure_on_our_side_the_next_claim_waits():
     s, trace = run(ready_with_leg() + [ev.Claimed(100, CH), ev.OriginateFailed(100, "ARI → 503")])
     assert kinds(trace[-1]) == ["EndAttempt", "ScheduleClaim"]
     assert trace[-1][0].outcome == "ERROR"
+
+
+def test_line_dropping_while_claiming_releases_the_lead_instead_of_dialling():
+    s, trace = run(ready_with_leg() + [ev.LegGone(LEG, 16), ev.Claimed(100, CH)])
+    assert "Dial" not in kinds(trace[-1])
+    end = trace[-1][0]
+    assert end.outcome == "ERROR" and "before dialling" in end.error
+    assert s.status == om.PAUSED and s.call is None
