@@ -94,7 +94,6 @@ def demo(settings, operators: int = 5, leads: int = 300) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        db.close_all()
         for name in reversed(started):
             instances.stop(settings, name)
         print("demo stopped", flush=True)

@@ -48,7 +48,8 @@ async def run(settings: Settings, parts: set[str]) -> None:
             await asyncio.wait_for(stop(), STOP_TIMEOUT_S)
         except Exception:
             log.exception("a part did not stop cleanly")
-    db.close_all()
+    # no db.close_all() here: peewee's pool can deadlock against a worker thread still waiting for a
+    # connection; the process exits next and PostgreSQL closes the sessions itself
     log.info("stopped")
 
 
