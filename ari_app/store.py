@@ -1,6 +1,7 @@
 """The engine's database work — synchronous, run in threads via dialer.db.run; short transactions only."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -47,12 +48,19 @@ def claim(db, operator_id: int, server: str, nonce: str, at: float, leg_up_at: f
                        campaign.auto_ready, campaign.wrap_up_limit_s)
 
 
+# one round trip per timeline stamp: the first stamp wins, and the raw fact is kept beside it
+_RECORD_SQL = {
+    field: (f"WITH stamped AS (UPDATE attempt SET {field} = coalesce({field}, %s) WHERE id = %s) "
+            "INSERT INTO attempt_event (attempt_id, at, kind, data) VALUES (%s, %s, %s, %s)")
+    for field in Attempt.TIMELINE  # a closed set of column names, never user input
+}
+
+
 def record(db, attempt_id: int, field: str, at: float, data: dict | None = None) -> None:
     """Stamp a timeline field once (the first time wins) and keep the raw fact."""
-    column = getattr(Attempt, field)
-    with db.atomic():
-        Attempt.update({column: ts(at)}).where(Attempt.id == attempt_id, column.is_null()).execute()
-        AttemptEvent.create(attempt=attempt_id, at=ts(at), kind=field.removesuffix("_at"), data=data or {})
+    when = ts(at)
+    db.execute_sql(_RECORD_SQL[field], (when, attempt_id, attempt_id, when, field.removesuffix("_at"),
+                                        json.dumps(data or {})))
 
 
 def end_attempt(db, end: ev.EndAttempt) -> None:
