@@ -127,9 +127,7 @@ class Engine:
         while True:
             conn = None
             try:
-                conn = await asyncio.to_thread(psycopg2.connect, **self.settings.dsn)
-                conn.autocommit = True
-                conn.cursor().execute("LISTEN engine_command")
+                conn = await asyncio.to_thread(_listening_connection, self.settings.dsn)
                 woken = asyncio.Event()
                 self.loop.add_reader(conn.fileno(), woken.set)
                 while True:
@@ -169,6 +167,13 @@ class Engine:
                     continue
                 actor = self._add_actor(records[0])
             actor.post(event, command_id=cmd.id)
+
+
+def _listening_connection(dsn: dict):
+    conn = psycopg2.connect(**dsn)
+    conn.autocommit = True
+    conn.cursor().execute("LISTEN engine_command")
+    return conn
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

@@ -6,7 +6,6 @@ pooled connection, so the event loop never blocks on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import functools
 
 from playhouse.pool import PooledPostgresqlExtDatabase
 
@@ -30,13 +29,3 @@ async def run(db, fn, *args, **kwargs):
         with db.connection_context():
             return fn(*args, **kwargs)
     return await asyncio.to_thread(work)
-
-
-def in_thread(db):
-    """Decorator form of `run` for service functions used by async callers."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        async def inner(*args, **kwargs):
-            return await run(db, fn, *args, **kwargs)
-        return inner
-    return wrap

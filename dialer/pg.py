@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import os
 import pwd
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -120,8 +119,3 @@ def drop_database(s: Settings) -> None:
         cur.execute(f'DROP DATABASE IF EXISTS "{s.db_name}"')
     conn.close()
     _ensure_roles(s)
-
-
-def remove_cluster(s: Settings) -> None:
-    stop(s)
-    shutil.rmtree(s.pg_dir, ignore_errors=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -131,8 +131,3 @@ def init_secrets(state_dir: Path) -> Path:
     cfg.write_text(json.dumps(current, indent=2))
     cfg.chmod(0o600)
     return cfg
-
-
-def dump(s: Settings) -> dict:
-    d = asdict(s)
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
