@@ -68,6 +68,7 @@ async def _ready_when_running(db, operator_ids: list[int]) -> None:
 def demo(settings, operators: int = 5, leads: int = 300) -> None:
     settings_mod.init_secrets(settings.state_dir)
     settings = settings_mod.load()
+    pg_was_running = pg.is_running(settings)
     pg.start(settings)
     migrate.migrate(settings)
     sandbox.ensure_root(settings)
@@ -96,6 +97,8 @@ def demo(settings, operators: int = 5, leads: int = 300) -> None:
     finally:
         for name in reversed(started):
             instances.stop(settings, name)
+        if not pg_was_running:
+            pg.stop(settings)
         print("demo stopped", flush=True)
         logging.shutdown()
         os._exit(0)
