@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from peewee import fn
 
-from dialer.models import Attempt, AttemptEvent, Campaign, EngineCommand, Lead, Operator
+from dialer.models import Attempt, Campaign, EngineCommand, Operator
 from rules import callable as rules
 
 from . import events as ev
@@ -28,6 +28,24 @@ class ClaimedLead:
     wrap_up_limit_s: int
 
 
+# The engine's bookkeeping runs for every call: fixed statements with parameters, prepared once,
+# rather than queries rebuilt by the ORM each time (that was half the engine's CPU under load).
+_OPEN_ATTEMPT_SQL = """
+WITH n AS (SELECT nextval(pg_get_serial_sequence('attempt', 'id')) AS id),
+l AS (UPDATE lead SET state = 'in_progress', attempts = attempts + 1, last_attempt_at = %(now)s
+       WHERE id = %(lead)s RETURNING id, campaign_id, phone),
+a AS (INSERT INTO attempt (id, lead_id, campaign_id, operator_id, server, phone, reserved_at, offered_at,
+                           operator_answered_at, client_channel)
+      SELECT n.id, l.id, l.campaign_id, %(operator)s, %(server)s, l.phone, %(now)s, %(now)s, %(answered)s,
+             'at' || n.id || '-' || %(nonce)s
+        FROM n, l
+      RETURNING id, client_channel, campaign_id, phone),
+o AS (UPDATE operator SET attempt_id = (SELECT id FROM a) WHERE id = %(operator)s),
+e AS (INSERT INTO attempt_event (attempt_id, at, kind, data) SELECT id, %(now)s, 'reserved', %(data)s FROM a)
+SELECT a.id, a.client_channel, a.phone, c.caller_id, c.ring_timeout_s, c.auto_ready, c.wrap_up_limit_s
+  FROM a JOIN campaign c ON c.id = a.campaign_id"""
+
+
 def claim(db, operator_id: int, server: str, nonce: str, at: float, leg_up_at: float | None) -> ClaimedLead | None:
     """Reserve the next callable lead for a Ready operator and open its attempt, in one transaction."""
     now = ts(at)
@@ -35,17 +53,11 @@ def claim(db, operator_id: int, server: str, nonce: str, at: float, leg_up_at: f
         lead = rules.next_lead_query(operator_id, now).first()
         if lead is None:
             return None
-        campaign = Campaign.get_by_id(lead.campaign_id)
-        Lead.update(state="in_progress", attempts=Lead.attempts + 1, last_attempt_at=now).where(Lead.id == lead.id).execute()
-        attempt = Attempt.create(lead=lead.id, campaign=lead.campaign_id, operator=operator_id, server=server,
-                                 phone=lead.phone, reserved_at=now, offered_at=now,
-                                 operator_answered_at=ts(leg_up_at) if leg_up_at else now)
-        channel = f"at{attempt.id}-{nonce}"
-        Attempt.update(client_channel=channel).where(Attempt.id == attempt.id).execute()
-        Operator.update(attempt_id=attempt.id).where(Operator.id == operator_id).execute()
-        AttemptEvent.create(attempt=attempt.id, at=now, kind="reserved", data={"operator_id": operator_id})
-    return ClaimedLead(attempt.id, channel, lead.phone, campaign.caller_id, campaign.ring_timeout_s,
-                       campaign.auto_ready, campaign.wrap_up_limit_s)
+        row = db.execute_sql(_OPEN_ATTEMPT_SQL, {
+            "now": now, "lead": lead.id, "operator": operator_id, "server": server, "nonce": nonce,
+            "answered": ts(leg_up_at) if leg_up_at else now, "data": json.dumps({"operator_id": operator_id}),
+        }).fetchone()
+    return ClaimedLead(*row)
 
 
 # one round trip per timeline stamp: the first stamp wins, and the raw fact is kept beside it
@@ -63,54 +75,69 @@ def record(db, attempt_id: int, field: str, at: float, data: dict | None = None)
                                         json.dumps(data or {})))
 
 
+_END_ATTEMPT_SQL = """
+WITH a AS (UPDATE attempt SET ended_at = %(at)s, outcome = %(outcome)s, hangup_cause = %(cause)s,
+                              sip_code = %(sip_code)s, dial_status = %(dial_status)s, error = %(error)s,
+                              cause_text = %(cause_text)s
+            WHERE id = %(id)s AND ended_at IS NULL
+            RETURNING id, lead_id, operator_id, dial_started_at IS NOT NULL AS dialled),
+o AS (UPDATE operator SET attempt_id = NULL FROM a
+       WHERE %(outcome)s <> 'ANSWERED' AND operator.id = a.operator_id AND operator.attempt_id = a.id),
+e AS (INSERT INTO attempt_event (attempt_id, at, kind, data) SELECT id, %(at)s, 'ended', %(data)s FROM a)
+SELECT a.lead_id, a.dialled, l.attempts, c.max_attempts, c.retry_delay_s
+  FROM a JOIN lead l ON l.id = a.lead_id JOIN campaign c ON c.id = l.campaign_id"""
+
+_FINISH_WRAP_UP_SQL = """
+WITH a AS (UPDATE attempt SET wrap_up_result = %(result)s, wrap_up_comment = %(comment)s, wrap_up_at = %(at)s
+            WHERE id = %(id)s AND wrap_up_at IS NULL RETURNING id, lead_id),
+o AS (UPDATE operator SET attempt_id = NULL WHERE id = %(operator)s AND attempt_id = %(id)s),
+e AS (INSERT INTO attempt_event (attempt_id, at, kind, data) SELECT id, %(at)s, 'wrap_up', %(data)s FROM a)
+SELECT lead_id FROM a"""
+
+_UPDATE_LEAD_SQL = """
+UPDATE lead SET state = %(state)s, next_call_at = coalesce(%(next_call_at)s, next_call_at),
+                attempts = attempts - %(uncount)s, last_outcome = coalesce(%(outcome)s, last_outcome)
+ WHERE id = %(id)s"""
+
+
 def end_attempt(db, end: ev.EndAttempt) -> None:
+    """Close the attempt once (a second end changes nothing) and move its lead on, in one transaction."""
     facts = end.facts
     with db.atomic():
-        attempt = Attempt.select().where(Attempt.id == end.attempt_id).for_update().first()
-        if attempt is None or attempt.ended_at is not None:
+        row = db.execute_sql(_END_ATTEMPT_SQL, {
+            "id": end.attempt_id, "at": ts(end.at), "outcome": end.outcome, "cause": facts.cause,
+            "sip_code": facts.sip_code, "dial_status": facts.dial_status, "error": end.error,
+            "cause_text": end.cause_text,
+            "data": json.dumps({"outcome": end.outcome, "cause": facts.cause, "sip_code": facts.sip_code,
+                                "dial_status": facts.dial_status, "error": end.error}),
+        }).fetchone()
+        if row is None:
             return
-        Attempt.update(ended_at=ts(end.at), outcome=end.outcome, hangup_cause=facts.cause, sip_code=facts.sip_code,
-                       dial_status=facts.dial_status, error=end.error, cause_text=end.cause_text
-                       ).where(Attempt.id == attempt.id).execute()
-        lead = Lead.select().where(Lead.id == attempt.lead_id).for_update().get()
-        campaign = Campaign.get_by_id(lead.campaign_id)
-        placed = attempt.dial_started_at is not None or facts.answered
-        change = rules.after_attempt(lead.attempts, campaign.max_attempts, campaign.retry_delay_s, end.outcome,
-                                     ts(end.at), placed)
-        _apply(lead.id, change, last_outcome=end.outcome)
-        if end.outcome != "ANSWERED":
-            Operator.update(attempt_id=None).where(Operator.id == attempt.operator_id,
-                                                   Operator.attempt_id == attempt.id).execute()
-        AttemptEvent.create(attempt=attempt.id, at=ts(end.at), kind="ended",
-                            data={"outcome": end.outcome, "cause": facts.cause, "sip_code": facts.sip_code,
-                                  "dial_status": facts.dial_status, "error": end.error})
+        lead_id, dialled, attempts, max_attempts, retry_delay_s = row
+        change = rules.after_attempt(attempts, max_attempts, retry_delay_s, end.outcome, ts(end.at),
+                                     placed=dialled or facts.answered)
+        _apply(db, lead_id, change, end.outcome)
 
 
 def finish_wrap_up(db, operator_id: int, cmd: ev.FinishWrapUp) -> None:
     with db.atomic():
-        Attempt.update(wrap_up_result=cmd.result, wrap_up_comment=cmd.comment, wrap_up_at=ts(cmd.at)
-                       ).where(Attempt.id == cmd.attempt_id, Attempt.wrap_up_at.is_null()).execute()
-        attempt = Attempt.get_by_id(cmd.attempt_id)
-        _apply(attempt.lead_id, rules.after_wrap_up(cmd.postpone_minutes, ts(cmd.at)))
-        Operator.update(attempt_id=None).where(Operator.id == operator_id, Operator.attempt_id == cmd.attempt_id).execute()
-        AttemptEvent.create(attempt=cmd.attempt_id, at=ts(cmd.at), kind="wrap_up",
-                            data={"result": cmd.result, "postpone_minutes": cmd.postpone_minutes})
+        row = db.execute_sql(_FINISH_WRAP_UP_SQL, {
+            "id": cmd.attempt_id, "operator": operator_id, "result": cmd.result, "comment": cmd.comment,
+            "at": ts(cmd.at), "data": json.dumps({"result": cmd.result, "postpone_minutes": cmd.postpone_minutes}),
+        }).fetchone()
+        if row is not None:  # recorded now, not by an earlier submission
+            _apply(db, row[0], rules.after_wrap_up(cmd.postpone_minutes, ts(cmd.at)))
 
 
-def _apply(lead_id: int, change: rules.LeadChange, **extra) -> None:
-    values = {"state": change.state, **extra}
-    if change.uncount:
-        values["attempts"] = Lead.attempts - 1
-    if change.next_call_at is not None:
-        values["next_call_at"] = change.next_call_at
-    Lead.update(values).where(Lead.id == lead_id).execute()
+def _apply(db, lead_id: int, change: rules.LeadChange, outcome: str | None = None) -> None:
+    db.execute_sql(_UPDATE_LEAD_SQL, {"id": lead_id, "state": change.state, "next_call_at": change.next_call_at,
+                                      "uncount": 1 if change.uncount else 0, "outcome": outcome})
 
 
 def save_operator(db, operator_id: int, status: str, leg: str | None, bridge: str | None, status_changed: bool) -> None:
-    values = {"status": status, "leg_channel": leg, "bridge_id": bridge}
-    if status_changed:
-        values["status_since"] = fn.clock_timestamp()
-    Operator.update(values).where(Operator.id == operator_id).execute()
+    db.execute_sql("UPDATE operator SET status = %s, leg_channel = %s, bridge_id = %s, status_since = "
+                   "CASE WHEN %s THEN clock_timestamp() ELSE status_since END WHERE id = %s",
+                   (status, leg, bridge, status_changed, operator_id))
 
 
 @dataclass(frozen=True)

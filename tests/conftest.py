@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from dialer.testing import isolate, until  # noqa: E402,F401  (until: re-exported for tests)
+from dialer.testing import isolate
 
 isolate(os.environ.get("DIALER_TEST_STATE_DIR", "/var/lib/dialer-test"))
 
