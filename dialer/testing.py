@@ -11,8 +11,10 @@ from pathlib import Path
 
 from .settings import REPO_ROOT
 
-ISOLATED_PORTS = {"DIALER_DB_PORT": "5434", "DIALER_PBX_SIP_PORT": "5070", "DIALER_PBX_HTTP_PORT": "8188",
-                  "DIALER_WEB_PORT": "8180", "DIALER_AGI_PORT": "4574"}
+# ports and sim addresses of their own, so tests and benchmarks run beside a demo
+ISOLATED = {"DIALER_DB_PORT": "5434", "DIALER_PBX_SIP_PORT": "5070", "DIALER_PBX_HTTP_PORT": "8188",
+            "DIALER_WEB_PORT": "8180", "DIALER_AGI_PORT": "4574",
+            "DIALER_SIM_TRUNK_ADDRESS": "127.0.0.22", "DIALER_SIM_PHONES_ADDRESS": "127.0.0.23"}
 
 
 def isolate(state_dir: str) -> None:
@@ -20,8 +22,8 @@ def isolate(state_dir: str) -> None:
     from . import settings
 
     os.environ["DIALER_STATE_DIR"] = state_dir
-    for key, port in ISOLATED_PORTS.items():
-        os.environ.setdefault(key, port)  # a second isolated run beside this one sets its own
+    for key, value in ISOLATED.items():
+        os.environ.setdefault(key, value)  # a second isolated run beside this one sets its own
     settings.init_secrets(Path(state_dir))
 
 
