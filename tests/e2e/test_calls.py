@@ -83,7 +83,8 @@ def test_twenty_operators_ready_at_once_never_share_a_lead_and_no_lead_is_dialle
     unreserved = Attempt.select().where(Attempt.operator.is_null() | Attempt.operator_answered_at.is_null() |
                                         (Attempt.operator_answered_at > Attempt.dial_started_at)).count()
     assert unreserved == 0
-    assert Lead.select().where(Lead.state == "in_progress").count() == 0
+    until(lambda: Lead.select().where(Lead.state == "in_progress").count() == 0, 10,
+          message="answered leads to leave wrap-up")
 
 
 def test_sigkill_during_ten_live_calls_then_restart_loses_nothing(engine):
@@ -103,7 +104,8 @@ def test_sigkill_during_ten_live_calls_then_restart_loses_nothing(engine):
     until(lambda: Attempt.select().where(Attempt.wrap_up_at.is_null()).count() == 0, 15, message="wrap-ups")
     assert Lead.select().where(Lead.state == "in_progress").count() == 0
     assert {lead.state for lead in Lead.select()} == {"done"}
-    assert Operator.select().where(Operator.status.in_(["in_call", "wrap_up"])).count() == 0
+    until(lambda: Operator.select().where(Operator.status.in_(["in_call", "wrap_up"])).count() == 0, 10,
+          message="operators out of their calls")  # the status is written just after the wrap-up
 
 
 def test_sigkill_while_dialling_closes_and_classifies_the_attempts(engine):
