@@ -134,12 +134,14 @@ def test_asterisk_restart_during_live_calls_closes_every_attempt_and_dialling_re
     ops = make_operators(engine.settings, cid, 8)
     command_all([o["id"] for o in ops], "ready")
     until(lambda: Attempt.select().where(Attempt.bridged_at.is_null(False)).count() >= 4, 40, message="live calls")
+    live_at_restart = [a.id for a in Attempt.select().where(Attempt.ended_at.is_null())]
     instances.stop(engine.settings, "pbx")
     instances.start(engine.settings, "pbx")
     until(lambda: live_attempts() == 0, 40, message="attempts closed after the Asterisk restart")
-    attempts = list(Attempt.select())
-    for a in attempts:
-        assert a.outcome == ("ANSWERED" if a.bridged_at else "ERROR"), (a.id, a.outcome, a.error)
+    for a in Attempt.select().where(Attempt.id.in_(live_at_restart)):
+        # (a ring timeout falling between the snapshot and the stop is a genuine NO_ANSWER, cause 19)
+        expected = {"ANSWERED"} if a.bridged_at else {"ERROR"} if a.hangup_cause != 19 else {"NO_ANSWER"}
+        assert a.outcome in expected, (a.id, a.outcome, a.error)
     # the operators' phones went away with Asterisk: nobody is left Ready without a line
     until(lambda: Operator.select().where(Operator.status == "ready").count() == 0, 10, message="operators paused")
     until(lambda: Lead.select().where(Lead.state == "in_progress").count() ==
