@@ -161,7 +161,7 @@ class Engine:
                 continue
             actor = self.actors.get(cmd.operator_id)
             if actor is None:
-                records = [r for r in await self.db_run(store.load_operators) if r.operator_id == cmd.operator_id]
+                records = await self.db_run(store.load_operators, cmd.operator_id)
                 if not records:
                     await self.db_run(store.command_done, cmd.id, "operator-not-found")
                     continue

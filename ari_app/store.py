@@ -150,16 +150,17 @@ class OperatorRecord:
     attempt: dict | None  # the live or wrapping-up attempt, if any
 
 
-def load_operators(db) -> list[OperatorRecord]:
-    out = []
-    for op in Operator.select().order_by(Operator.id):
-        attempt = None
-        if op.attempt_id:
-            row = Attempt.select(Attempt, Campaign.auto_ready, Campaign.wrap_up_limit_s).join(Campaign).where(
-                Attempt.id == op.attempt_id).dicts().first()
-            attempt = row
-        out.append(OperatorRecord(op.id, op.login, op.server, op.status, op.leg_channel, attempt))
-    return out
+def load_operators(db, operator_id: int | None = None) -> list[OperatorRecord]:
+    """Every operator (or one) with the attempt they hold, in two queries rather than one per operator."""
+    query = Operator.select().order_by(Operator.id)
+    if operator_id is not None:
+        query = query.where(Operator.id == operator_id)
+    operators = list(query)
+    held = [op.attempt_id for op in operators if op.attempt_id]
+    attempts = {row["id"]: row for row in Attempt.select(Attempt, Campaign.auto_ready, Campaign.wrap_up_limit_s)
+                .join(Campaign).where(Attempt.id.in_(held)).dicts()} if held else {}
+    return [OperatorRecord(op.id, op.login, op.server, op.status, op.leg_channel, attempts.get(op.attempt_id))
+            for op in operators]
 
 
 def pending_commands(db, after_id: int) -> list[EngineCommand]:
