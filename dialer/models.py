@@ -1,8 +1,8 @@
 """peewee models over the tables of sql/ (the migrations own the schema; models only read and write)."""
 from __future__ import annotations
 
-from peewee import (BigAutoField, BigIntegerField, BooleanField, CompositeKey, ForeignKeyField,
-                    IntegerField, Model, TextField)
+from peewee import (BigAutoField, BigIntegerField, BooleanField, CompositeKey, DateField, DecimalField,
+                    ForeignKeyField, IntegerField, Model, TextField)
 from playhouse.postgres_ext import BinaryJSONField, DateTimeTZField
 
 
@@ -37,6 +37,19 @@ class Lead(Base):
     last_attempt_at = DateTimeTZField(null=True)
     last_outcome = TextField(null=True)
     created_at = DateTimeTZField(null=True)
+    country = TextField(default="")
+    region = TextField(default="")
+    city = TextField(default="")
+    amount = DecimalField(max_digits=14, decimal_places=2, null=True)
+    birth_date = DateField(null=True)
+    product = TextField(default="")
+    crm_status = TextField(default="")
+    priority = IntegerField(default=0)
+    attempts_today = IntegerField(default=0)
+    attempts_day = DateField(null=True)
+    assigned_operator_id = BigIntegerField(null=True)
+    time_zone = TextField(default="Europe/Moscow")
+    time_zone_source = TextField(default="default")
 
 
 class Operator(Base):
@@ -109,4 +122,13 @@ class EngineCommand(Base):
     error = TextField(null=True)
 
 
-ALL = [Campaign, Lead, Operator, OperatorCampaign, Attempt, AttemptEvent, EngineCommand]
+class CampaignResult(Base):
+    id = BigAutoField()
+    campaign = ForeignKeyField(Campaign, column_name="campaign_id", backref="results", on_delete="CASCADE")
+    code = TextField()
+    title = TextField()
+    position = IntegerField(default=0)
+    closes_lead = BooleanField(default=True)
+
+
+ALL = [Campaign, Lead, Operator, OperatorCampaign, Attempt, AttemptEvent, EngineCommand, CampaignResult]
