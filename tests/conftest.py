@@ -27,7 +27,8 @@ def pg(settings):
     return settings
 
 
-TABLES = "attempt_event, engine_command, attempt, operator_campaign, lead, operator, campaign"
+TABLES = ("audit_log, campaign_result, attempt_event, engine_command, attempt, operator_campaign, lead, operator,"
+          " campaign")
 
 
 @pytest.fixture
