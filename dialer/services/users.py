@@ -379,19 +379,23 @@ def sign_in(email, password, ip: str = "", user_agent: str = "") -> dict:
     except (VerificationError, InvalidHashError):
         good = False
     actor = audit.Actor(user["id"] if user else None, email[:254], "-", ip)
-    with audit.acting_as(actor), _db().atomic():
+    refusal = None
+    with audit.acting_as(actor), _db().atomic():  # the failure is recorded even though sign-in is refused
         if user and access.locked(user["locked_until"], now):
             audit.record(_db(), "custom", "session", "", name="Вход отклонён: учётная запись заблокирована",
                          new={"email": email})
-            raise Unauthorised("sign-in-locked", "too many failed attempts; try again later",
-                               message_ru="слишком много неудачных попыток; попробуйте позже")
-        if not good or not user["active"]:
+            refusal = Unauthorised("sign-in-locked", "too many failed attempts; try again later",
+                                   message_ru="слишком много неудачных попыток; попробуйте позже")
+        elif not good or not user["active"]:
             if user and not good:
                 failed, until = access.after_failure(user["failed_logins"], now)
                 _db().execute_sql("UPDATE app_user SET failed_logins = %s, locked_until = %s WHERE id = %s",
                                   (failed, until, user["id"]))
             audit.record(_db(), "custom", "session", "", name="Неудачный вход", new={"email": email})
-            raise _bad_sign_in()
+            refusal = _bad_sign_in()
+    if refusal is not None:
+        raise refusal
+    with _db().atomic():
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         _db().execute_sql("UPDATE app_user SET failed_logins = 0, locked_until = NULL, last_login_at = %s"
                           " WHERE id = %s", (now, user["id"]))
