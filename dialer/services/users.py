@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg2.errors import UniqueViolation
 
 from .. import access, audit
-from ..errors import Conflict, DomainError, Invalid, NotFound
+from ..errors import Conflict, DomainError, NotFound
 from ..permissions import BY_NAME, ROLES
 from . import fields as f
 
@@ -451,7 +451,3 @@ def record_denied(method: str, path: str, permission: str) -> None:
 
 def operators_for_select() -> list[dict]:
     return _rows("SELECT id, name, login FROM operator ORDER BY name, id")
-
-
-def invalid_form(message: str, message_ru: str, field: str) -> Invalid:
-    return f.invalid(field, message, message_ru)

@@ -79,8 +79,9 @@ async def logout(request: Request) -> Response:
 
 @get("/lang/{code:str}", opt=PUBLIC_OPT, include_in_schema=False)
 async def switch_language(request: Request, code: str) -> Response:
-    back = _safe_next(request.headers.get("referer", "/").split(request.url.netloc, 1)[-1]
-                      if request.url.netloc in request.headers.get("referer", "") else "/")
+    referer = urlsplit(request.headers.get("referer", ""))
+    same_site = referer.netloc == request.url.netloc
+    back = _safe_next(referer.path + (f"?{referer.query}" if referer.query else "")) if same_site else "/"
     response = Redirect(back)
     if code in i18n.LANGUAGES:
         response.set_cookie(auth.Cookies.LANG, code, path="/", samesite="lax", max_age=365 * 86400)
