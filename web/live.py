@@ -78,6 +78,7 @@ class Hub:
                 await asyncio.sleep(1)
 
     def publish(self, event: dict) -> None:
+        event["wire"] = format_event(event)  # once, not once per subscriber
         for sub in list(self.subscribers):
             if sees_event(sub.principal, event.get("permission", ""), event.get("operator_id")):
                 sub.put(event)
@@ -172,7 +173,7 @@ async def _stream(request: Request, hub: Hub, principal: Principal, after: int |
                 return
             if event["id"] > last:
                 last = event["id"]
-                yield format_event(event)
+                yield event.get("wire") or format_event(event)
     finally:
         hub.unsubscribe(sub)
 
