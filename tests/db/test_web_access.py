@@ -136,6 +136,16 @@ def test_oversized_form_and_unknown_ids_on_pages(app_client, db, roles):
     r = app_client.post("/access/users", data={"_csrf": token, "email": "x@example.org", "name": "X",
                                                "password": "short"})
     assert r.status_code == 422 and "от 10 до 256 символов" in r.text  # in the user's language
+    r = app_client.post("/access/users", data={"_csrf": token, "email": "y@example.org", "name": "Y",
+                                               "password": "long-enough-1", "role_ids": ["abc"]})
+    assert r.status_code == 422 and "списком номеров ролей" in r.text
+    r = app_client.post("/access/users", content=b"_csrf=" + token.encode() + b"&name=" + b"x" * (2 * 1024 * 1024),
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413
+    app_client.get("/lang/en")
+    r = app_client.post("/access/users", data={"_csrf": token, "email": "x@example.org", "name": "X",
+                                               "password": "short"})
+    assert r.status_code == 422 and "must be 10 to 256 characters" in r.text
     assert db.execute_sql("SELECT count(*) FROM app_user").fetchone()[0] == 1
 
 
