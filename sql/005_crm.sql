@@ -104,7 +104,7 @@ BEGIN
     INSERT INTO crm_outbox (connection_id, attempt_id, lead_id, external_id, result_code, operator_comment,
                             idempotency_key, next_try_at)
     SELECT l.crm_connection_id, NEW.id, l.id, l.external_id, NEW.wrap_up_result, coalesce(NEW.wrap_up_comment, ''),
-           'dialer-' || NEW.id || '-' || substr(md5(random()::text), 1, 8), clock_timestamp()
+           'dialer-' || NEW.id || '-' || substr(md5(random()::text), 1, 8), NEW.wrap_up_at
       FROM lead l JOIN crm_connection c ON c.id = l.crm_connection_id
      WHERE l.id = NEW.lead_id AND c.push_enabled
     ON CONFLICT (attempt_id) DO NOTHING;
