@@ -43,5 +43,7 @@ def start_jobs(settings, db) -> AsyncIOScheduler:
 
     scheduler.add_job(purge, "interval", hours=1, id="purge-commands", coalesce=True)
     scheduler.add_job(throughput, "interval", seconds=60, id="throughput-log", coalesce=True)
+    from .crm.jobs import register as register_crm
+    register_crm(scheduler, settings, db)
     scheduler.start()
     return scheduler

@@ -228,11 +228,17 @@ def fill(shop: Shop, count: int, call_status: str, start: int = 1) -> None:
         shop.add({"id": str(n), **sample_order(n, call_status)})
 
 
-def serve_forever(host: str, port: int, orders: int) -> None:
-    """`dialer fake-crm`: sample shops with `orders` orders each in their first status, until Ctrl-C."""
+def serve_forever(host: str, port: int, orders: int, demo_phones: bool = False) -> None:
+    """`dialer fake-crm`: sample shops with `orders` orders each in their first status, until Ctrl-C.
+
+    With `demo_phones` the numbers are the demo's mix the simulated network answers, busies, rejects."""
     fake = FakeCrm()
     for shop in fake.shops.values():
         fill(shop, orders, next(iter(shop.statuses)))
+        if demo_phones:
+            from ..demo import demo_phones as phones
+            for order, phone in zip(shop.orders.values(), phones(orders)):
+                order.update(phone=phone.lstrip("+"), country="RU")
     print(f"fake LeadVertex on http://{host}:{port}/<shop>/api/admin/<method>.html")
     for shop in fake.shops.values():
         print(f"  {shop.name}: token {shop.token}, {len(shop.orders)} orders, statuses "
