@@ -13,6 +13,7 @@ from dialer.settings import Settings
 from . import auth, errors
 from .api.attempts import AttemptController, health
 from .api.campaigns import CampaignController
+from .api.crm import CrmController, push_orders
 from .api.operators import COMMAND_ROUTES, OperatorController
 
 JSON_BODY_LIMIT = 1024 * 1024  # the CSV import raises its own limit
@@ -29,7 +30,7 @@ def create_app(settings: Settings, db: Database) -> Litestar:
     app = Litestar(
         route_handlers=[CampaignController, OperatorController,
                         Router(path="/api/operators", route_handlers=COMMAND_ROUTES),
-                        AttemptController, health],
+                        AttemptController, health, CrmController, push_orders],
         dependencies={"db": Provide(lambda: db, use_cache=True, sync_to_thread=False)},
         guards=[auth.require_permission],
         exception_handlers=errors.HANDLERS,
