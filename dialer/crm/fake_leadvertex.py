@@ -90,6 +90,7 @@ class FakeCrm:
         app.router.add_get("/_control", self.on_state)
         app.router.add_post("/_control/faults", self.on_faults)
         app.router.add_post("/_control/shops/{shop}/orders", self.on_add_orders)
+        app.router.add_get("/_control/shops/{shop}/writes", self.on_writes)
         app.router.add_post("/_control/shops/{shop}/orders/{id}", self.on_set_order)
         return app
 
@@ -113,6 +114,12 @@ class FakeCrm:
         if shop is None:
             return web.json_response({"error": "no such shop"}, status=404)
         return web.json_response({"ids": [shop.add(o) for o in await request.json()]})
+
+    async def on_writes(self, request):
+        shop = self.shops.get(request.match_info["shop"])
+        if shop is None:
+            return web.json_response({"error": "no such shop"}, status=404)
+        return web.json_response(shop.writes)
 
     async def on_set_order(self, request):
         shop = self.shops.get(request.match_info["shop"])
