@@ -129,7 +129,8 @@ async def measure_import(db, conn: dict, adapters) -> dict:
 
 
 async def measure_writeback(db, conn: dict, settings, count: int) -> dict:
-    """Wrap-ups one after another while the outbox job runs as in `dialer run`; latency to the CRM's OK."""
+    """Wrap-ups one after another while the outbox job runs as in `dialer run` (poll + NOTIFY wake-up);
+    latency from the wrap-up's commit to the CRM's OK."""
     confirmed: dict[str, float] = {}
 
     class Timed(LeadVertex):
@@ -137,18 +138,15 @@ async def measure_writeback(db, conn: dict, settings, count: int) -> dict:
             await super().push(push)
             confirmed[push.idempotency_key] = time.perf_counter()
 
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from dialer.crm.jobs import register
     adapters = Adapters(lambda c: Timed(c["base_url"], c["token"], c["key_field"]))
-    stop = asyncio.Event()
-
-    async def worker():
-        while not stop.is_set():
-            await outbox.deliver_due(db, adapters)
-            try:
-                await asyncio.wait_for(stop.wait(), settings.crm_outbox_poll_s)
-            except asyncio.TimeoutError:
-                pass
-
-    task = asyncio.create_task(worker())
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    register(scheduler, settings, db, adapters)  # the jobs exactly as `dialer run` has them
+    for job_id in ("crm-pull", "crm-alerts"):
+        scheduler.remove_job(job_id)
+    scheduler.start()
     wrapped: dict[int, float] = {}
     for _ in range(count):
         done = await run(db, wrap_up_one, db, conn["id"], conn["campaign_id"], "callback", sync.utcnow())
@@ -159,8 +157,7 @@ async def measure_writeback(db, conn: dict, settings, count: int) -> dict:
     deadline = time.monotonic() + 60
     while len([k for k in keys.values() if k in confirmed]) < len(keys) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    stop.set()
-    await task
+    scheduler.shutdown(wait=False)
     await adapters.close()
     latencies = [(confirmed[keys[a]] - t) * 1000 for a, t in wrapped.items() if keys[a] in confirmed]
     return {"writeback_count": len(latencies), "writeback_ms_p50": pct(latencies, 50),

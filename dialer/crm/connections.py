@@ -14,8 +14,6 @@ from ..services import fields as f
 from . import policy, store
 from .adapters import KINDS
 
-EDITABLE = ("name", "base_url", "token", "pull_interval_s", "alert_after_s", "key_field", "default_country",
-            "enabled", "push_enabled")
 SECRET = frozenset({"token", "inbound_token"})
 _KEY_FIELD = re.compile(r"^additional([1-9]|1[0-9]|2[0-5])$")
 
@@ -129,7 +127,7 @@ def update_connection(db, connection_id: int, changes: dict) -> dict:
     if not changed:
         return public(current)
     with db.atomic():
-        sets = ", ".join(f"{k} = %s" for k in changed)  # keys are from EDITABLE only
+        sets = ", ".join(f"{k} = %s" for k in changed)  # keys are CHECKS' names only
         db.execute_sql(f"UPDATE crm_connection SET {sets} WHERE id = %s", [*changed.values(), connection_id])
         audit.record(db, "updated", "crm_connection", connection_id, name=current["name"],
                      old={k: current[k] for k in changed}, new=changed, secret=SECRET)
