@@ -150,3 +150,30 @@ async def test_a_ten_minute_outage_loses_and_duplicates_nothing(db, fake, adapte
         expected[ext].append(attempt_id)
     assert dict(per_order) == dict(expected)  # in order per order
     assert (await run(db, store.connection, db, conn["id"]))["unreachable_since"] is None
+
+
+async def test_the_registered_job_delivers_on_notify_without_waiting_for_its_poll(db, fake, settings):
+    """The trigger's NOTIFY wakes the delivery job: with an hour-long poll the result still arrives."""
+    from dataclasses import replace
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from dialer.crm.jobs import register
+    from dialer.testing import until
+    adapters = quick_adapters()
+    conn = await _connected(db, fake, adapters, 1)
+    op = await run(db, operator_for, conn["campaign_id"], "ob4")
+    attempt = await run(db, claim_answered, db, op, step(T0, 1))
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    register(scheduler, replace(settings, crm_outbox_poll_s=3600), db, adapters)
+    scheduler.remove_job("crm-pull")  # the simulated clock of this test is not the jobs' clock
+    scheduler.start()
+    try:
+        import asyncio
+        await asyncio.sleep(0.5)  # the listener connects
+        await run(db, wrap_up, db, op, attempt.id, "accepted", step(T0, 30))
+        await asyncio.to_thread(until, lambda: fake.shops["shop-a"].writes, 10, 0.05, "the result in the CRM")
+    finally:
+        scheduler.shutdown(wait=False)
+        await adapters.close()
+    assert fake.shops["shop-a"].writes[0]["status"] == "3"
