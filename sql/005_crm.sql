@@ -12,6 +12,7 @@ CREATE TABLE crm_connection (
     alert_after_s   integer NOT NULL DEFAULT 300 CHECK (alert_after_s BETWEEN 30 AND 86400),
     key_field       text NOT NULL DEFAULT 'additional25',  -- order field holding the last idempotency key
     default_country text NOT NULL DEFAULT 'RU' CHECK (default_country ~ '^[A-Z]{2}$'),
+    order_url_template text NOT NULL DEFAULT '',  -- the order in the CRM's own UI, with {id}
     enabled         boolean NOT NULL DEFAULT true,
     push_enabled    boolean NOT NULL DEFAULT true,
     last_pull_at    timestamptz,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import phonenumbers
 
@@ -58,10 +58,35 @@ def _key_field(field, value):
     return value
 
 
+def _order_url_template(field, value):
+    value = f.text(field, value, max_len=500)
+    parts = urlsplit(value.replace("{id}", "1"))
+    if value and (parts.scheme not in ("http", "https") or not parts.hostname or "{id}" not in value):
+        raise f.invalid(field, "must be an http(s) URL containing {id}, e.g. https://shop.example/orders/{id}",
+                        "должен быть адресом http(s) с {id}, например https://shop.example/orders/{id}")
+    return value
+
+
+def order_url(template: str, external_id: str) -> str | None:
+    """The order in the CRM's UI (SPEC D5); None when the connection has no template."""
+    return template.replace("{id}", quote(external_id, safe="")) if template else None
+
+
+def lead_order_link(db, lead_id: int) -> dict:
+    row = db.execute_sql("SELECT l.external_id, c.id, c.name, c.order_url_template FROM lead l"
+                         " JOIN crm_connection c ON c.id = l.crm_connection_id WHERE l.id = %s", (lead_id,)).fetchone()
+    if row is None:
+        return {"lead_id": lead_id, "url": None}
+    external_id, connection_id, name, template = row
+    return {"lead_id": lead_id, "external_id": external_id, "connection_id": connection_id, "connection": name,
+            "url": order_url(template, external_id)}
+
+
 CHECKS = {"name": lambda k, v: f.text(k, v, max_len=200, min_len=1), "base_url": _url,
           "token": lambda k, v: f.text(k, v, max_len=200), "pull_interval_s": lambda k, v: f.integer(k, v, 5, 86400),
           "alert_after_s": lambda k, v: f.integer(k, v, 30, 86400), "key_field": _key_field,
-          "default_country": _country, "enabled": f.boolean, "push_enabled": f.boolean}
+          "default_country": _country, "enabled": f.boolean, "push_enabled": f.boolean,
+          "order_url_template": _order_url_template}
 
 
 def _validated(values: dict, problems: Problems, creating: bool) -> dict:

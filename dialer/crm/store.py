@@ -96,8 +96,14 @@ def upsert_orders(db, conn: dict, orders: list[Order], actions: dict, now: datet
                         " city, amount, product, attrs, crm_status, crm_status_applied, state, next_call_at) VALUES %s"
                         " ON CONFLICT DO NOTHING RETURNING external_id", inserts, fetch=True)}
             counts["imported"] = len(done)
-            counts["rejects"] += [{"external_id": v[2], "reason": "the campaign already has a lead with this id "
-                                   "from another source"} for v in inserts if v[2] not in done]
+            missed = [v[2] for v in inserts if v[2] not in done]
+            if missed:  # a concurrent pull got there first (ours), or another source holds the id (theirs)
+                cursor.execute("SELECT external_id FROM lead WHERE crm_connection_id = %s AND external_id = ANY(%s)",
+                               (conn["id"], missed))
+                ours = {r[0] for r in cursor.fetchall()}
+                counts["unchanged"] += len(ours)
+                counts["rejects"] += [{"external_id": e, "reason": "the campaign already has a lead with this id "
+                                       "from another source"} for e in missed if e not in ours]
         if updates:
             execute_values(cursor, _UPDATE_SQL, updates, template=_UPDATE_TEMPLATE)
             counts["updated"] = len(updates)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime, timezone
 
 import openpyxl
 import pytest
@@ -162,3 +163,24 @@ def test_delivery_state_and_unknown_connection(client):
     assert client.get("/api/crm/attempts/5/delivery").json() == {"attempt_id": 5, "state": "none"}
     r = client.get("/api/crm/connections/999")
     assert r.status_code == 404 and r.json()["error"] == "crm-connection-not-found"
+
+
+def test_the_order_card_links_to_the_order_in_the_crm(client, campaign):
+    conn = _create(client, campaign).json()
+    bad = client.patch(f"/api/crm/connections/{conn['id']}", json={"order_url_template": "https://shop/orders"})
+    assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "order_url_template"
+    ok = client.patch(f"/api/crm/connections/{conn['id']}",
+                      json={"order_url_template": "https://shop.leadvertex.ru/admin/order/view?id={id}"})
+    assert ok.status_code == 200
+    push = client.post("/api/crm/connections", json={"kind": "generic", "campaign_id": campaign, "name": "Push"})
+    assert push.status_code == 201
+    from dialer.crm import connections, store
+    from dialer.crm.orders import parse_order
+    lead_conn = store.connection(Lead._meta.database, conn["id"])
+    store.upsert_orders(Lead._meta.database, lead_conn, [parse_order("77/1", {"phone": "79161234567"})],
+                        {"": ("call", 60)}, datetime.now(timezone.utc))
+    lead = Lead.get(Lead.external_id == "77/1")
+    link = client.get(f"/api/crm/leads/{lead.id}/order-link").json()
+    assert link["url"] == "https://shop.leadvertex.ru/admin/order/view?id=77%2F1"
+    assert client.get("/api/crm/leads/999999/order-link").json()["url"] is None
+    assert connections.order_url("", "5") is None

@@ -147,3 +147,14 @@ async def test_a_wrong_token_is_a_refusal_not_an_outage(db, fake, adapters):
     assert "Invalid token" in result["error"]
     row = await run(db, store.connection, db, conn["id"])
     assert row["unreachable_since"] is None and "wrong-token" not in result["error"]
+
+
+async def test_an_id_taken_by_another_source_is_rejected_not_overwritten(db, fake, adapters):
+    from dialer.services import leads
+    conn = await _setup(db, fake, 3)
+    await run(db, leads.import_csv, conn["campaign_id"], "external_id,phone,name\n2,+79161234567,Из файла\n")
+    result = await _pull(db, conn, adapters)
+    assert result["imported"] == 2 and result["rejects"] == [
+        {"external_id": "2", "reason": "the campaign already has a lead with this id from another source"}]
+    again = await _pull(db, conn, adapters, step(T0, 30))
+    assert again["imported"] == 0 and again["unchanged"] == 2 and again["rejected"] == 1

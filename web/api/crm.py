@@ -146,6 +146,11 @@ class CrmController(Controller):
         """The call card's "result in the CRM" line."""
         return await run(db, outbox.delivery_state, db, attempt_id)
 
+    @get("/leads/{lead_id:int}/order-link", opt={"permission": CRM_READ})
+    async def order_link(self, lead_id: FromPath[int], db: NamedDependency[Database]) -> dict[str, Any]:
+        """The order card's link to the order in the CRM (url null when not configured)."""
+        return await run(db, connections.lead_order_link, db, lead_id)
+
     @post("/outbox/{outbox_id:int}/retry", status_code=200, opt={"permission": CRM_SYNC})
     async def retry(self, outbox_id: FromPath[int], db: NamedDependency[Database]) -> dict[str, Any]:
         if not await run(db, outbox.retry_now, db, outbox_id):
