@@ -32,6 +32,8 @@ def due_for_pull(conn: dict, now) -> bool:
 
 def register(scheduler, settings, db, adapters: Adapters | None = None) -> Adapters:
     adapters = adapters or Adapters()
+    # APScheduler logs every run at INFO; a job running each second would drown the log
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
     async def pull_due():
         now = sync.utcnow()
