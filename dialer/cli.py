@@ -120,6 +120,12 @@ def cmd_demo(args) -> None:
     demo(_settings(), operators=args.operators, leads=args.leads)
 
 
+def cmd_fake_crm(args) -> None:
+    from .crm.fake_leadvertex import serve_forever
+
+    serve_forever(args.host, args.port or _settings().fake_crm_port, args.orders, args.demo_phones)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dialer", description="Outbound call-centre dialer on Asterisk")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -158,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--operators", type=int, default=5)
     demo.add_argument("--leads", type=int, default=300)
     demo.set_defaults(func=cmd_demo)
+
+    fake_crm = sub.add_parser("fake-crm", help="run a fake LeadVertex CRM (tests, demo) until Ctrl-C")
+    fake_crm.add_argument("--host", default="127.0.0.1")
+    fake_crm.add_argument("--port", type=int, default=0, help="default: the fake_crm_port setting")
+    fake_crm.add_argument("--orders", type=int, default=100, help="sample orders per shop")
+    fake_crm.add_argument("--demo-phones", action="store_true", help="numbers the simulated network knows")
+    fake_crm.set_defaults(func=cmd_fake_crm)
 
     from .cli_control import register as register_control
     register_control(sub)

@@ -73,5 +73,7 @@ def start_jobs(settings, db) -> AsyncIOScheduler:
                       next_run_time=datetime.now(timezone.utc))  # also once at start
     scheduler.add_job(access_upkeep, "interval", minutes=10, id="access-upkeep", coalesce=True)
     scheduler.add_job(throughput, "interval", seconds=60, id="throughput-log", coalesce=True)
+    from .crm.jobs import register as register_crm
+    register_crm(scheduler, settings, db)
     scheduler.start()
     return scheduler

@@ -47,6 +47,9 @@ class Settings:
     # engine
     operator_leg_nailed: bool = True  # keep the operator's leg up between answered calls
     claim_retry_s: float = 1.0  # how often a Ready operator with nothing to call looks again
+    # CRM sync
+    crm_outbox_poll_s: float = 1.0  # how often waiting wrap-up results are looked for
+    fake_crm_port: int = 8099  # `dialer fake-crm` (tests, demo)
     # web
     web_host: str = "127.0.0.1"
     web_port: int = 8080

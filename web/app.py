@@ -20,6 +20,7 @@ from dialer.settings import Settings
 from . import auth, errors, i18n, live
 from .api.attempts import AttemptController, health
 from .api.campaigns import CampaignController
+from .api.crm import CrmController, push_orders
 from .api.operators import COMMAND_ROUTES, OperatorController
 from .api.users import USER_API_ROUTES
 from .pages import access as access_pages
@@ -68,7 +69,7 @@ def create_app(settings: Settings, db: Database, extra_routes: list | None = Non
     app = Litestar(
         route_handlers=[CampaignController, OperatorController,
                         Router(path="/api/operators", route_handlers=COMMAND_ROUTES),
-                        AttemptController, health, *USER_API_ROUTES, *PAGES, *(extra_routes or []),
+                        AttemptController, health, CrmController, push_orders, *USER_API_ROUTES, *PAGES, *(extra_routes or []),
                         create_static_files_router(path="/static", directories=[HERE / "static"],
                                                    opt={"permission": auth.PUBLIC}, include_in_schema=False)],
         dependencies={"db": Provide(lambda: db, use_cache=True, sync_to_thread=False)},

@@ -1,0 +1,1 @@
+"""CRM sync: adapters (LeadVertex, generic), the pull, the result outbox, the fake LeadVertex."""
