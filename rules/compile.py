@@ -1,10 +1,12 @@
 """A validated rule → a peewee expression over `lead` (parameterised SQL, never built from strings).
 
-`now` is any peewee node for the current moment (a `Value` of a datetime, or a parameter the claim
-fills in later). Every date the rule speaks of is the client's local date in the lead's IANA time
+`now` is the current moment: a datetime, or a peewee node the claim fills in later (a `Value` whose
+converter leaves it alone — next to a date column peewee would otherwise turn it into a date). Every date the rule speaks of is the client's local date in the lead's IANA time
 zone; `rules.evaluate` is the same logic in plain Python, and the property tests hold them equal.
 """
 from __future__ import annotations
+
+from datetime import datetime
 
 from peewee import SQL, Case, Cast, Expression, Value, fn
 
@@ -19,15 +21,24 @@ NUMBER_RE = r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$"
 
 def local_now(now):
     """The client's wall-clock time: `timezone(lead.time_zone, now)` (a timestamp without zone)."""
-    return fn.timezone(Lead.time_zone, now)
+    return fn.timezone(Lead.time_zone, moment(now))
 
 
 def local_today(now):
     return Cast(local_now(now), "date")
 
 
+def _plain(value):
+    return value
+
+
+def moment(now):
+    """A datetime as a parameter no column converter touches."""
+    return Value(now, converter=_plain) if isinstance(now, datetime) else now
+
+
 def attr_text(key: str):
-    return Expression(Lead.attrs, "->>", Value(key))
+    return Expression(Lead.attrs, "->>", Value(key, converter=_plain))  # a key, not a JSON document
 
 
 def attr_number(key: str):
@@ -146,7 +157,7 @@ def pause_over(rule: Rule, now):
     n = rule.limits.min_pause_minutes
     if not n:
         return SQL("TRUE")
-    return Lead.last_attempt_at.is_null() | (Lead.last_attempt_at <= now - fn.make_interval(0, 0, 0, 0, 0, n))
+    return Lead.last_attempt_at.is_null() | (Lead.last_attempt_at <= moment(now) - fn.make_interval(0, 0, 0, 0, 0, n))
 
 
 def not_listed():
@@ -156,7 +167,7 @@ def not_listed():
 
 def callable_now(now):
     """Shared by every selection: in a callable state, due, and not on the do-not-call list."""
-    return Lead.state.in_(CALLABLE_STATES) & (Lead.next_call_at <= now) & not_listed()
+    return Lead.state.in_(CALLABLE_STATES) & (Lead.next_call_at <= moment(now)) & not_listed()
 
 
 def limits(rule: Rule, now):

@@ -405,3 +405,37 @@ def valid_zone(name: str) -> bool:
     except (KeyError, ValueError, OSError):
         return False
     return True
+
+
+LABELS = {  # field → (Russian, English), for the selection editor
+    "country": ("Страна", "Country"), "region": ("Регион", "Region"), "city": ("Город", "City"),
+    "product": ("Товар", "Product"), "crm_status": ("Статус в CRM", "CRM status"), "name": ("Имя", "Name"),
+    "external_id": ("Номер заказа", "Order id"), "phone": ("Телефон", "Phone"),
+    "time_zone": ("Часовой пояс клиента", "Client's time zone"), "amount": ("Сумма", "Amount"),
+    "priority": ("Приоритет", "Priority"), "attempts": ("Попыток всего", "Attempts in total"),
+    "attempts_today": ("Попыток сегодня", "Attempts today"), "age": ("Возраст клиента", "Client's age"),
+    "birth_date": ("Дата рождения", "Birth date"), "created_at": ("Дата создания", "Created"),
+    "last_attempt_at": ("Последняя попытка", "Last attempt"), "next_call_at": ("Следующий звонок", "Next call"),
+}
+OP_LABELS = {
+    "eq": ("равно", "equals"), "ne": ("не равно", "not equals"), "gt": (">", ">"), "lt": ("<", "<"),
+    "ge": ("≥", "≥"), "le": ("≤", "≤"), "in": ("в списке", "in list"), "not_in": ("не в списке", "not in list"),
+    "contains": ("содержит", "contains"), "empty": ("пусто", "is empty"), "not_empty": ("не пусто", "is not empty"),
+    "between": ("между", "between"), "today": ("сегодня ± N дней", "today ± N days"),
+    "within": ("от сегодня + N до сегодня + M дней", "from today + N to today + M days"),
+}
+
+
+def catalogue() -> dict:
+    """What the editor offers: fields with their type and operators, orders, limits' ranges."""
+    return {
+        "fields": [{"field": name, "type": kind, "nullable": nullable, "ops": list(OPS[kind]),
+                    "label_ru": LABELS[name][0], "label_en": LABELS[name][1]}
+                   for name, (kind, nullable) in FIELDS.items()],
+        "attribute": {"prefix": ATTR_PREFIX, "ops": list(OPS[ATTR]),
+                      "label_ru": "Поле CRM", "label_en": "CRM field"},
+        "ops": {op: {"label_ru": ru, "label_en": en, "takes_value": op not in NO_VALUE}
+                for op, (ru, en) in OP_LABELS.items()},
+        "orders": list(ORDERS),
+        "limits": {"max_attempts": [1, 100], "max_per_day": [1, 50], "min_pause_minutes": [0, 525_600]},
+    }

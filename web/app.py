@@ -14,6 +14,7 @@ from . import auth, errors
 from .api.attempts import AttemptController, health
 from .api.campaigns import CampaignController
 from .api.operators import COMMAND_ROUTES, OperatorController
+from .api.selections import ROUTES as SELECTION_ROUTES
 
 JSON_BODY_LIMIT = 1024 * 1024  # the CSV import raises its own limit
 
@@ -29,7 +30,7 @@ def create_app(settings: Settings, db: Database) -> Litestar:
     app = Litestar(
         route_handlers=[CampaignController, OperatorController,
                         Router(path="/api/operators", route_handlers=COMMAND_ROUTES),
-                        AttemptController, health],
+                        AttemptController, health, *SELECTION_ROUTES],
         dependencies={"db": Provide(lambda: db, use_cache=True, sync_to_thread=False)},
         guards=[auth.require_permission],
         exception_handlers=errors.HANDLERS,
