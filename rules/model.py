@@ -115,6 +115,13 @@ class Problems:
                           message_ru=first["message_ru"] + more_ru, problems=self.items)
 
 
+def _key(parent: str, key) -> str:
+    """The path of an unknown key; a key that cannot be shown names its parent."""
+    if not isinstance(key, str) or not key or len(key) > 60 or has_control(key):
+        return parent or "rule"
+    return f"{parent}.{key}" if parent else key
+
+
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -237,7 +244,7 @@ def _condition(p: Problems, path: str, c) -> Condition | None:
         return None
     extra = sorted(set(c) - {"field", "op", "value"})
     if extra:
-        p.add(f"{path}.{extra[0]}", "unknown key", "неизвестный ключ")
+        p.add(_key(path, extra[0]), "unknown key", "неизвестный ключ")
     fname, op = c.get("field"), c.get("op")
     if not isinstance(fname, str) or not (fname in FIELDS or (
             fname.startswith(ATTR_PREFIX) and ATTR_KEY_RE.match(fname[len(ATTR_PREFIX):]))):
@@ -291,7 +298,7 @@ def _limits(p: Problems, raw) -> Limits:
         p.add("limits", "must be an object", "должно быть объектом")
         return Limits()
     for key in sorted(set(raw) - {"max_attempts", "max_per_day", "min_pause_minutes"}):
-        p.add(f"limits.{key}", "unknown limit", "неизвестное ограничение")
+        p.add(_key("limits", key), "unknown limit", "неизвестное ограничение")
     return Limits(_optional_int(p, raw, "max_attempts", 1, 100), _optional_int(p, raw, "max_per_day", 1, 50),
                   _optional_int(p, raw, "min_pause_minutes", 0, 525_600))
 
@@ -311,7 +318,7 @@ def _window(p: Problems, raw) -> Window | None:
         p.add("window", "must be an object", "должно быть объектом")
         return None
     for key in sorted(set(raw) - {"from", "to", "days", "holidays"}):
-        p.add(f"window.{key}", "unknown key", "неизвестный ключ")
+        p.add(_key("window", key), "unknown key", "неизвестный ключ")
     before = len(p.items)
     start = _clock(p, "window.from", raw.get("from", "00:00"))
     end = _clock(p, "window.to", raw.get("to", "24:00"), allow_24=True)
@@ -357,8 +364,7 @@ def validate(data) -> Rule:
         p.add("rule", "must be an object", "должно быть объектом")
         p.raise_if_any()
     for key in sorted(set(data) - set(KEYS)):
-        shown = key if len(key) <= 60 and not has_control(key) else "?"
-        p.add(shown, "unknown key", "неизвестный ключ")
+        p.add(_key("", key), "unknown key", "неизвестный ключ")
     groups = _groups(p, data.get("conditions"))
     limits = _limits(p, data.get("limits"))
     window = _window(p, data.get("window"))
