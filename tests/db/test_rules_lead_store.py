@@ -28,9 +28,9 @@ def test_import_fills_crm_columns_and_the_zone(db):
 
 def test_a_fixed_offset_is_never_stored_as_a_zone(db):
     import pytest
-    from peewee import IntegrityError
+    from peewee import DataError, IntegrityError
     from dialer.models import Campaign
     c = Campaign.create(name="z")
     for zone in ("UTC+3", "Etc/GMT-3", "MSK-3", "Europe/Nowhere"):
-        with pytest.raises(IntegrityError), db.atomic():
+        with pytest.raises((IntegrityError, DataError)), db.atomic():  # an unknown name fails the CHECK itself
             Lead.insert(campaign=c.id, external_id=zone, phone="+79001234567", time_zone=zone).execute()
