@@ -7,10 +7,11 @@ import json
 import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
 
 from .compile import CALLABLE_STATES, NUMBER_RE
-from .model import ATTR, ATTR_PREFIX, DATE, DATETIME, TEXT, Condition, Rule
+from .model import ATTR, ATTR_PREFIX, DATE, DATETIME, TEXT, Condition, Rule, Window, valid_zone
 
 _NUMBER = re.compile(NUMBER_RE)
 
@@ -147,3 +148,20 @@ def order_key(lead: dict, rule: Rule):
     if rule.order == "priority":
         return (not lead["callback"], -lead["priority"], lead["created_at"], lead["id"])
     return (not lead["callback"], lead["created_at"], lead["id"])
+
+
+ZONES = tuple(sorted(z for z in available_timezones() if valid_zone(z)))  # every zone a lead may have
+# held here so ZoneInfo's cache keeps them: otherwise each is read from disk again once collected
+_LOADED = tuple(ZoneInfo(z) for z in ZONES)
+
+
+def zones_open(window: Window, now: datetime) -> frozenset[str]:
+    """The zones whose local time is inside the window at `now`. Windows are whole minutes and zone
+    offsets whole quarter-hours, so the answer holds for the whole UTC minute of `now`."""
+    return _zones_open(window, now.replace(second=0, microsecond=0))
+
+
+@lru_cache(maxsize=512)
+def _zones_open(window: Window, minute: datetime) -> frozenset[str]:
+    rule = Rule(window=window)
+    return frozenset(z for z in ZONES if window_open({"time_zone": z}, rule, minute))

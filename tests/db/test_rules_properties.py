@@ -75,3 +75,23 @@ def test_amounts_compare_as_decimals(db):
     rule = validate({"conditions": [[{"field": "amount", "op": "eq", "value": 0.1}]]})
     assert Lead.select().where(c.conditions(rule, now)).count() == 1
     assert e.conditions(rows[0], rule, now)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                    HealthCheck.too_slow])
+@given(case=cases())
+def test_the_claims_statement_picks_the_evaluators_first_lead(db, case):
+    """The claim's own SQL (calling window as the zones open now) against the evaluator's order."""
+    from datetime import timedelta
+
+    from rules import claim
+    now, leads, raw, listed = case
+    rule = validate(raw)
+    cid, rows = load(leads, listed)
+    sql, params = claim.lead_query(rule, bound=False).sql()
+    values = {claim.NOW: now, claim.CAMPAIGN: cid, claim.OPERATOR: 1, claim.GRACE_END: now - timedelta(minutes=15),
+              claim.OPEN_ZONES: sorted(e.zones_open(rule.window, now)) if rule.window else []}
+    with db.atomic():
+        got = db.execute_sql(sql, [values[p] if isinstance(p, claim._Param) else p for p in params]).fetchone()
+    expected = sorted((r for r in rows if e.selects(r, rule, now, listed)), key=lambda r: e.order_key(r, rule))
+    assert (got[0] if got else None) == (expected[0]["id"] if expected else None)

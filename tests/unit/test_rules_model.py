@@ -161,3 +161,13 @@ def test_generated_rules_are_valid_and_round_trip(data):
     raw = data.draw(rs.rules(NOW))
     rule = validate(raw)
     assert validate(json.loads(json.dumps(to_json(rule)))) == rule
+
+
+@settings(max_examples=300, deadline=None)
+@given(now=rs.moments, window=rs.windows().filter(lambda w: w is not None), second=st.integers(0, 59))
+def test_the_claims_open_zones_agree_with_the_evaluator_for_every_zone(now, window, second):
+    from rules import evaluate as e
+    rule = validate({"window": window})
+    moment = now.replace(second=second, microsecond=second * 1000)
+    open_now = e.zones_open(rule.window, moment)
+    assert open_now == {z for z in e.ZONES if e.window_open({"time_zone": z}, rule, moment)}
