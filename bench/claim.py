@@ -76,8 +76,8 @@ def load(db, leads: int) -> None:
                                  crm_status, priority, attempts, created_at, next_call_at, attrs)
                SELECT %(c)s, i::text, '+7900' || lpad(i::text, 7, '0'),
                       (%(regions)s::text[])[1 + i %% 6], (%(zones)s::text[])[1 + i %% 6], 'region',
-                      (i * 7919 %% 100000) / 100.0, (%(products)s::text[])[1 + i %% 4],
-                      CASE WHEN i %% 50 = 0 THEN 'promised' ELSE '' END, i %% 5, i %% 3,
+                      (i::bigint * 7919 %% 100000) / 100.0, (%(products)s::text[])[1 + i %% 4],
+                      CASE WHEN i %% 50 = 0 THEN 'promised' ELSE '' END, (i::bigint * 2654435761 %% 1000003) %% 5, i %% 3,
                       now() - (i %% 20000) * interval '1 minute', now() - interval '1 minute',
                       CASE WHEN i %% 100 = 0 THEN '{"segment": "vip"}'::jsonb ELSE '{}'::jsonb END
                  FROM generate_series(%(lo)s, %(hi)s) AS i""",
@@ -164,8 +164,9 @@ def main(argv=None) -> dict:
         if not args.reuse or models.Lead.select().count() != args.leads:
             load(db, args.leads)
         else:  # back to the loaded state: nothing claimed yet
-            db.execute_sql("TRUNCATE attempt_event, engine_command, attempt, operator_campaign, operator "
-                           "RESTART IDENTITY CASCADE")
+            db.execute_sql("TRUNCATE attempt_event, engine_command, attempt RESTART IDENTITY")
+            db.execute_sql("DELETE FROM operator_campaign")
+            db.execute_sql("DELETE FROM operator")  # not TRUNCATE: that would cascade to the leads
             db.execute_sql("UPDATE lead SET state = 'new', attempts = id %% %s, attempts_today = 0, attempts_day = NULL,"
                            " last_attempt_at = NULL, next_call_at = now() - interval '1 minute' WHERE state <> 'new'"
                            " OR attempts_day IS NOT NULL", (3,))

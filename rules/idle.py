@@ -44,9 +44,10 @@ def _operators_online(campaign_id: int, skill: str | None, level: int | None) ->
 
 def _selection_counts(campaign_id: int, rule: Rule, now, online: int) -> dict:
     base = c.callable_now(now) & c.conditions(rule, now)
-    row = (Lead.select(_count(base), _count(base & ~c.window_open(rule, now)),
+    window = c.window_by_zones(rule, now)
+    row = (Lead.select(_count(base), _count(base & ~window),
                        _count(base & ~c.within_daily_limit(rule, now)), _count(base & ~c.pause_over(rule, now)),
-                       _count(base & ~c.attempts_left(rule, now)), _count(c.selects(rule, now)))
+                       _count(base & ~c.attempts_left(rule, now)), _count(c.selects(rule, now, window)))
            .where(Lead.campaign == campaign_id).tuples().first())
     counts = dict(zip(("matches", "window_closed", "daily_limit", "pause_between_attempts", "attempts_exhausted",
                        "callable_now"), row))

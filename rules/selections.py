@@ -138,6 +138,6 @@ def preview(campaign_id, rule, now: datetime | None = None) -> dict:
     now = now or datetime.now(timezone.utc)
     moment = now
     row = (Lead.select(fn.COUNT(Lead.id).filter(c.conditions(parsed, moment)),
-                       fn.COUNT(Lead.id).filter(c.selects(parsed, moment)))
+                       fn.COUNT(Lead.id).filter(c.selects(parsed, moment, c.window_by_zones(parsed, now))))
            .where(Lead.campaign == campaign.id).tuples().first())
     return {"campaign_id": campaign.id, "matches_conditions": row[0], "matches_now": row[1], "at": now.isoformat()}

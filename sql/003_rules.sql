@@ -59,6 +59,8 @@ CREATE INDEX lead_claim_created_idx ON lead (campaign_id, callback DESC, created
     WHERE state IN ('new', 'callable');
 CREATE INDEX lead_claim_priority_idx ON lead (campaign_id, callback DESC, priority DESC, created_at, id)
     WHERE state IN ('new', 'callable');
+-- a calling window open in none of a campaign's zones right now: found empty at once, not by a walk
+CREATE INDEX lead_claim_zone_idx ON lead (campaign_id, time_zone) WHERE state IN ('new', 'callable');
 -- callbacks bound to an operator: found first, without walking the campaign
 CREATE INDEX lead_assigned_idx ON lead (assigned_operator_id, next_call_at)
     WHERE assigned_operator_id IS NOT NULL AND state IN ('new', 'callable');

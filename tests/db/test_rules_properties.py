@@ -95,3 +95,15 @@ def test_the_claims_statement_picks_the_evaluators_first_lead(db, case):
         got = db.execute_sql(sql, [values[p] if isinstance(p, claim._Param) else p for p in params]).fetchone()
     expected = sorted((r for r in rows if e.selects(r, rule, now, listed)), key=lambda r: e.order_key(r, rule))
     assert (got[0] if got else None) == (expected[0]["id"] if expected else None)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(case=cases())
+def test_the_window_as_open_zones_selects_the_same_leads(db, case):
+    now, leads, raw, listed = case
+    rule = validate(raw)
+    cid, rows = load(leads, listed)
+    by_zone = {r[0] for r in Lead.select(Lead.id).where(
+        (Lead.campaign == cid) & c.selects(rule, now, c.window_by_zones(rule, now))).tuples()}
+    assert by_zone == {r["id"] for r in rows if e.selects(r, rule, now, listed)}
