@@ -5,7 +5,8 @@
 Each claimer is an operator in two campaigns' pools with its own connection; it claims through the
 engine's own `store.claim` (selections in priority order, window, limits, do-not-call, SKIP LOCKED,
 attempt opened and counted), ends the attempt as the engine does (no answer: the lead waits for its
-retry), then waits `--think-ms` (0: back to back) before the next claim.
+retry), then waits `--think-ms` (±50 %, 0: back to back) before the next claim; claimers start spread over
+one think time.
 
 Measures:
 - claim_ms_*: the time of one `store.claim` call, as the claimer sees it;
@@ -113,6 +114,7 @@ def claimer(db, operator_id: int, until: float, think_s: float, start: threading
     rnd = random.Random(operator_id)
     with db.connection_context():
         start.wait()
+        time.sleep(rnd.uniform(0, think_s))  # operators press Ready at different moments, not all in one ms
         while time.monotonic() < until:
             t0 = time.perf_counter()
             try:
