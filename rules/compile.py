@@ -195,4 +195,6 @@ def ordering(rule: Rule):
     """Due callbacks first, then the selection's order; matches the claim indexes of sql/003_rules.sql."""
     if rule.order == "priority":
         return [Lead.callback.desc(), Lead.priority.desc(), Lead.created_at, Lead.id]
-    return [Lead.callback.desc(), Lead.created_at, Lead.id]
+    if rule.order == "created_at":
+        return [Lead.callback.desc(), Lead.created_at, Lead.id]
+    return [Lead.callback.desc(), Lead.next_call_at, Lead.id]

@@ -147,7 +147,9 @@ def order_key(lead: dict, rule: Rule):
     """The claim's order as a sort key (ascending)."""
     if rule.order == "priority":
         return (not lead["callback"], -lead["priority"], lead["created_at"], lead["id"])
-    return (not lead["callback"], lead["created_at"], lead["id"])
+    if rule.order == "created_at":
+        return (not lead["callback"], lead["created_at"], lead["id"])
+    return (not lead["callback"], lead["next_call_at"], lead["id"])
 
 
 ZONES = tuple(sorted(z for z in available_timezones() if valid_zone(z)))  # every zone a lead may have

@@ -6,7 +6,7 @@ problem with its path (`conditions[0][1].value`) in English and Russian; nothing
     {"conditions": [[{"field": "region", "op": "eq", "value": "Москва"}, ...], ...],  # OR of AND groups
      "limits": {"max_attempts": 5, "max_per_day": 2, "min_pause_minutes": 60},
      "window": {"from": "09:00", "to": "21:00", "days": [1, 2, 3, 4, 5], "holidays": ["2026-01-01"]},
-     "order": "created_at" | "priority",          # due callbacks always come first
+     "order": "due" | "created_at" | "priority",  # due callbacks always come first
      "skill": {"name": "debt", "level": 5},        # or null
      "exhausted_status": "no_answer_final"}        # CRM status when the attempts run out ("" keeps it)
 """
@@ -48,7 +48,7 @@ OPS[DATETIME] = OPS[DATE]
 ALL_OPS = sorted({op for ops in OPS.values() for op in ops})
 NO_VALUE = ("empty", "not_empty")
 
-ORDERS = ("created_at", "priority")
+ORDERS = ("due", "created_at", "priority")  # due: by next call time, the oldest due first
 MAX_GROUPS, MAX_CONDITIONS, MAX_LIST = 20, 50, 500
 MAX_TEXT = 200
 MAX_ABS_NUMBER = Decimal("1e12")
@@ -91,7 +91,7 @@ class Rule:
     groups: tuple[tuple[Condition, ...], ...] = ()  # OR of AND groups; no groups: every lead
     limits: Limits = field(default_factory=Limits)
     window: Window | None = None
-    order: str = "created_at"
+    order: str = "due"
     skill: str | None = None
     skill_level: int | None = None
     exhausted_status: str = ""
@@ -368,7 +368,7 @@ def validate(data) -> Rule:
     groups = _groups(p, data.get("conditions"))
     limits = _limits(p, data.get("limits"))
     window = _window(p, data.get("window"))
-    order = data.get("order", "created_at")
+    order = data.get("order", "due")
     if order not in ORDERS:
         p.add("order", f"must be one of: {', '.join(ORDERS)}", f"допустимые значения: {', '.join(ORDERS)}")
     skill, level = _skill(p, data.get("skill"))

@@ -52,9 +52,11 @@ ALTER TABLE attempt ADD COLUMN selection_id bigint REFERENCES selection(id) ON D
 -- C6: a lead postponed by an operator (a callback) is called before the rest of its selection
 ALTER TABLE lead ADD COLUMN callback boolean NOT NULL DEFAULT false;
 
--- The claim: per campaign, callable leads in the selection's order. Two orders exist (by creation
--- date, by priority); both put callbacks first. Conditions and the due time filter the walk.
+-- The claim: per campaign, callable leads in the selection's order. Three orders exist (by due time,
+-- by creation date, by priority); all put callbacks first. Conditions and the due time filter the walk.
 DROP INDEX lead_claim_idx;
+CREATE INDEX lead_claim_due_idx ON lead (campaign_id, callback DESC, next_call_at, id)
+    WHERE state IN ('new', 'callable');
 CREATE INDEX lead_claim_created_idx ON lead (campaign_id, callback DESC, created_at, id)
     WHERE state IN ('new', 'callable');
 CREATE INDEX lead_claim_priority_idx ON lead (campaign_id, callback DESC, priority DESC, created_at, id)

@@ -113,5 +113,5 @@ def rules(now: datetime):
             "max_attempts": st.integers(1, 4), "max_per_day": st.integers(1, 3),
             "min_pause_minutes": st.sampled_from([0, 30, 60, 24 * 60])}),
         "window": windows(),
-        "order": st.sampled_from(["created_at", "priority"]),
+        "order": st.sampled_from(["due", "created_at", "priority"]),
     })

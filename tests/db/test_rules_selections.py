@@ -3,14 +3,11 @@ skills, do-not-call), and the claim that follows saved rules at once."""
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ari_app import store
-from dialer.models import Attempt, Campaign, Lead, Operator, OperatorCampaign, Selection, SelectionVersion
+from dialer.models import Attempt, Campaign, Lead, Operator, OperatorCampaign, SelectionVersion
 from rules import idle, selections
-
-MOSCOW_NOON = {"window": {"from": "00:00", "to": "24:00"}}
 
 
 def campaign_with_leads(client, rows):
