@@ -17,7 +17,7 @@ _NUMBER = re.compile(NUMBER_RE)
 
 
 def local_now(lead: dict, now: datetime) -> datetime:
-    return now.astimezone(ZoneInfo(lead["time_zone"])).replace(tzinfo=None)
+    return now.astimezone(_zone(lead["time_zone"])).replace(tzinfo=None)
 
 
 def local_today(lead: dict, now: datetime) -> date:
@@ -152,9 +152,25 @@ def order_key(lead: dict, rule: Rule):
     return (not lead["callback"], lead["next_call_at"], lead["id"])
 
 
-ZONES = tuple(sorted(z for z in available_timezones() if valid_zone(z)))  # every zone a lead may have
-# held here so ZoneInfo's cache keeps them: otherwise each is read from disk again once collected
-_LOADED = tuple(ZoneInfo(z) for z in ZONES)
+TZDATA = "/usr/share/zoneinfo/tzdata.zi"  # one file naming every zone and link: read in a millisecond
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> tuple[str, ...]:
+    """Every zone a lead may have (computed on first use: scanning the zone directory takes ~1 s,
+    too long for the engine's start)."""
+    try:
+        with open(TZDATA, encoding="utf-8") as f:
+            names = {parts[1] if parts[0] == "Z" else parts[2] for parts in (line.split() for line in f)
+                     if parts and parts[0] in ("Z", "L") and len(parts) >= 2 + (parts[0] == "L")}
+    except OSError:
+        names = available_timezones()
+    return tuple(sorted(z for z in names if valid_zone(z)))
+
+
+@lru_cache(maxsize=None)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)  # held here so ZoneInfo's own cache does not drop it and read it from disk again
 
 
 def zones_open(window: Window, now: datetime) -> frozenset[str]:
@@ -166,4 +182,4 @@ def zones_open(window: Window, now: datetime) -> frozenset[str]:
 @lru_cache(maxsize=512)
 def _zones_open(window: Window, minute: datetime) -> frozenset[str]:
     rule = Rule(window=window)
-    return frozenset(z for z in ZONES if window_open({"time_zone": z}, rule, minute))
+    return frozenset(z for z in zone_names() if window_open({"time_zone": z}, rule, minute))

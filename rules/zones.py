@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import phonenumbers
-from phonenumbers import timezone as phone_zones
 
 from .model import valid_zone
 
@@ -69,6 +68,8 @@ def resolve(region: str, city: str, phone: str | None, default: str = DEFAULT_ZO
     if region and (zone := REGIONS.get(_key(region))):
         return zone, "region"
     if phone:
+        from phonenumbers import timezone as phone_zones  # large tables: loaded by the first import, not at start
+
         try:
             zones = phone_zones.time_zones_for_number(phonenumbers.parse(phone))
         except phonenumbers.NumberParseException:
