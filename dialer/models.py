@@ -50,6 +50,7 @@ class Lead(Base):
     assigned_operator_id = BigIntegerField(null=True)
     time_zone = TextField(default="Europe/Moscow")
     time_zone_source = TextField(default="default")
+    callback = BooleanField(default=False)
 
 
 class Operator(Base):
@@ -99,6 +100,7 @@ class Attempt(Base):
     wrap_up_result = TextField(null=True)
     wrap_up_comment = TextField(null=True)
     wrap_up_at = DateTimeTZField(null=True)
+    selection_id = BigIntegerField(null=True)
 
     TIMELINE = ("reserved_at", "offered_at", "operator_answered_at", "dial_started_at", "ringing_at",
                 "answered_at", "bridged_at", "ended_at", "wrap_up_at")
@@ -131,4 +133,48 @@ class CampaignResult(Base):
     closes_lead = BooleanField(default=True)
 
 
-ALL = [Campaign, Lead, Operator, OperatorCampaign, Attempt, AttemptEvent, EngineCommand, CampaignResult]
+class DoNotCall(Base):
+    phone = TextField(primary_key=True)
+    added_at = DateTimeTZField(null=True)
+    reason = TextField(default="")
+    source = TextField(default="operator")
+    attempt_id = BigIntegerField(null=True)
+
+
+class OperatorSkill(Base):
+    operator = ForeignKeyField(Operator, column_name="operator_id", on_delete="CASCADE")
+    skill = TextField()
+    level = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("operator", "skill")
+
+
+class Selection(Base):
+    id = BigAutoField()
+    campaign = ForeignKeyField(Campaign, column_name="campaign_id", backref="selections", on_delete="CASCADE")
+    name = TextField()
+    position = IntegerField(default=0)
+    enabled = BooleanField(default=True)
+    rule = BinaryJSONField()
+    version = IntegerField(default=1)
+    skill = TextField(null=True)
+    skill_level = IntegerField(null=True)
+    created_at = DateTimeTZField(null=True)
+    updated_at = DateTimeTZField(null=True)
+
+
+class SelectionVersion(Base):
+    selection = ForeignKeyField(Selection, column_name="selection_id", on_delete="CASCADE")
+    version = IntegerField()
+    name = TextField()
+    enabled = BooleanField()
+    rule = BinaryJSONField()
+    saved_at = DateTimeTZField(null=True)
+
+    class Meta:
+        primary_key = CompositeKey("selection", "version")
+
+
+ALL = [Campaign, Lead, Operator, OperatorCampaign, Attempt, AttemptEvent, EngineCommand, CampaignResult,
+       DoNotCall, OperatorSkill, Selection, SelectionVersion]
