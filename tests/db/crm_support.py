@@ -14,7 +14,7 @@ from dialer.crm.adapters import Adapters
 from dialer.crm.leadvertex import LeadVertex
 from dialer.models import Attempt, Lead, Operator
 from dialer.services import campaigns, operators
-from rules.callable import next_lead_query
+from rules.claim import next_lead
 
 STATUS_ACTIONS = {"1": "call", "2": "postpone", "3": "final", "4": "final", "5": "hold", "9": "final"}
 RESULTS = [{"result_code": "accepted", "status_id": "3", "comment_template": "{result_title}: {comment}"},
@@ -58,9 +58,10 @@ def operator_for(campaign_id: int, login: str) -> int:
 def claim_answered(db, operator_id: int, now: datetime) -> Attempt | None:
     """What the engine does up to "answered and hung up": the claim, the attempt, the lead in progress."""
     with db.atomic():
-        lead = next_lead_query(operator_id, now).first()
-        if lead is None:
+        choice = next_lead(db, operator_id, now)
+        if choice is None:
             return None
+        lead = Lead.get_by_id(choice.lead_id)
         attempt = Attempt.create(lead=lead.id, campaign=lead.campaign_id, operator=operator_id, phone=lead.phone,
                                  reserved_at=now, answered_at=now, ended_at=now, outcome="ANSWERED")
         Lead.update(state="in_progress", attempts=Lead.attempts + 1).where(Lead.id == lead.id).execute()
