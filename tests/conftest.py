@@ -28,7 +28,7 @@ def pg(settings):
 
 
 TABLES = ("audit_log, campaign_result, attempt_event, engine_command, attempt, operator_campaign, lead, operator,"
-          " campaign")
+          " campaign, live_event, web_session, user_permission, user_role, role_permission, role, app_user")
 
 
 @pytest.fixture
