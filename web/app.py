@@ -24,12 +24,13 @@ from .api.crm import CrmController, push_orders
 from .api.operators import COMMAND_ROUTES, OperatorController
 from .api.users import USER_API_ROUTES
 from .pages import access as access_pages
+from .pages import crm as crm_pages
 from .pages import session as session_pages
 
 JSON_BODY_LIMIT = 1024 * 1024  # the CSV import raises its own limit
 HERE = Path(__file__).parent
 # further pages of other parts are added here; their templates extend base.html (docs/access.md)
-PAGES = [*session_pages.ROUTES, *access_pages.ROUTES, live.events]
+PAGES = [*session_pages.ROUTES, *access_pages.ROUTES, *crm_pages.ROUTES, live.events]
 
 
 def _openapi() -> OpenAPIConfig:
@@ -82,7 +83,7 @@ def create_app(settings: Settings, db: Database, extra_routes: list | None = Non
         logging_config=None,  # the process (dialer run) owns logging; keep one log format
         on_startup=[start],
         on_shutdown=[hub.stop],
-        state=State({"api_token": settings.api_token, "db": db, "hub": hub}),
+        state=State({"api_token": settings.api_token, "db": db, "hub": hub, "settings": settings}),
     )
     app.state.served_paths = frozenset(route.path for route in app.routes)
     closed = auth.undeclared_routes(app)
