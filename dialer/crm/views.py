@@ -117,3 +117,31 @@ class Uploads:
                     path.unlink(missing_ok=True)
             except OSError:
                 continue
+
+
+_REASONS_RU = [  # the parser's and the store's reject reasons (English in the log) as a Russian reader sees them
+    (re.compile(r"^expected (\d+) columns, got (\d+)$"), r"ожидалось столбцов: \1, в строке: \2"),
+    (re.compile(r"^duplicate external_id (.*) \(first on line (\d+)\)$"), r"повтор номера заказа \1 (впервые в строке \2)"),
+    (re.compile(r"^expected text, got (\w+)$"), r"ожидался текст, получено \1"),
+    (re.compile(r"^phone is empty$"), "телефон не указан"),
+    (re.compile(r"^invalid phone number (.*) for country (\w+)$"), r"неверный номер телефона \1 для страны \2"),
+    (re.compile(r"^invalid phone number (.*)$"), r"неверный номер телефона \1"),
+    (re.compile(r"^total is not a number: (.*)$"), r"сумма не число: \1"),
+    (re.compile(r"^total out of range: (.*)$"), r"сумма вне допустимого диапазона: \1"),
+    (re.compile(r"^order id is empty, too long or has control characters$"),
+     "номер заказа пуст, слишком длинный или содержит управляющие символы"),
+    (re.compile(r"^order is not an object$"), "заказ не является объектом"),
+    (re.compile(r"^name longer than (\d+) characters or has control characters$"),
+     r"имя длиннее \1 символов или содержит управляющие символы"),
+    (re.compile(r"^CRM status (.*) is not mapped to an action$"), r"статусу CRM \1 не назначено действие"),
+    (re.compile(r"^the campaign already has a lead with this id from another source$"),
+     "в кампании уже есть заказ с этим номером из другого источника"),
+]
+
+
+def reason_ru(reason: str) -> str:
+    """A reject reason in Russian; one the table does not know stays as written."""
+    for pattern, replacement in _REASONS_RU:
+        if pattern.match(reason):
+            return pattern.sub(replacement, reason, count=1)
+    return reason

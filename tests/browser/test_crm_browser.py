@@ -3,8 +3,9 @@ again, a CSV import with a bad row reported by its line."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
-from dialer.crm import connections, store
+from dialer.crm import connections, generic, store
 from dialer.crm.adapter import CrmStatus
 from dialer.models import CampaignResult, Lead
 from dialer.services import campaigns
@@ -70,10 +71,17 @@ def test_admin_edits_the_status_mapping_and_imports_a_csv(accounts, new_page, db
     rejected = page.locator("#rejects tbody tr")
     assert rejected.count() == 1
     assert rejected.locator("td").nth(0).inner_text() == "3"
-    assert "phone" in rejected.locator("td").nth(1).inner_text().lower()
+    assert "неверный номер телефона" in rejected.locator("td").nth(1).inner_text()
     assert page.locator("[data-count=imported]").inner_text() == "2"
     assert sorted(lead.external_id for lead in Lead.select()) == ["B-1", "B-3"]
     assert {lead.city for lead in Lead.select()} == {"Москва", "Сочи"}
 
     page.click("a:has-text('Журнал импорта и доставка')")
     assert page.locator("#imports tbody tr").first.locator("td").nth(1).inner_text() == "файл"
+    assert page.locator("#imports tbody tr").count() == 1
+
+    # an inbound push elsewhere appears in the open log without a reload (live event crm.import)
+    generic.push_orders(db, conn["id"], {"orders": [{"id": "B-9", "phone": "+79123456709", "fio": "Вера"}]},
+                        datetime.now(timezone.utc))
+    page.wait_for_function("document.querySelectorAll('#imports tbody tr').length === 2", timeout=10_000)
+    assert page.locator("#imports tbody tr").first.locator("td").nth(1).inner_text() == "входящий API"

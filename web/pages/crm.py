@@ -47,6 +47,10 @@ def _int_or_raw(value: str):
     return int(value) if _INT.match(value) else value
 
 
+def _reason(reason: str) -> str:
+    return i18n.pick(views.reason_ru(reason), reason)
+
+
 def field_errors(error: DomainError) -> dict[str, str]:
     """{field: message in the user's language} from a service's per-field problems (or its one message)."""
     d = error.as_dict()
@@ -328,7 +332,8 @@ async def import_file(request: Request, connection_id: FromPath[int]) -> Respons
         errors = field_errors(e) or {"_": i18n.error_text(e.as_dict())}
         return _preview_page(request, conn, preview, upload_id, filename, e.status, errors, mapping)
     uploads.drop(upload_id)
-    return page(request, "crm/imported.html", c=connections.public(conn), r=result, filename=filename, tab="import")
+    return page(request, "crm/imported.html", c=connections.public(conn), r=result, filename=filename, tab="import",
+                reason=_reason)
 
 
 # ---- import log and delivery ----------------------------------------------------------------------
@@ -345,7 +350,7 @@ async def log_page(request: Request, connection_id: FromPath[int]) -> Response:
                 connection_id, 30), outbox=await run(db, views.outbox, db, connection_id, state),
                 health=await run(db, views.health, db, conn), state=state or "",
                 pulled=int(pulled) if pulled.isdigit() and len(pulled) < 19 else None,
-                retried=request.query_params.get("retried", ""), tab="log",
+                retried=request.query_params.get("retried", ""), tab="log", reason=_reason,
                 now=sync.utcnow().isoformat()[:19].replace("T", " ") + " UTC")
 
 
