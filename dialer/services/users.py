@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg2.errors import UniqueViolation
 
 from .. import access, audit
-from ..errors import Conflict, DomainError, Invalid, NotFound
+from ..errors import Conflict, DomainError, NotFound
 from ..permissions import BY_NAME, ROLES
 from . import fields as f
 
@@ -313,6 +313,18 @@ def delete_user(user_id) -> None:
         audit.record(_db(), "deleted", "user", user_id, name=f"Пользователь {before['email']} удалён", old=old)
 
 
+def change_own_password(user_id: int, current, new) -> None:
+    """A user's own password change: the current password is checked first."""
+    rows = _rows("SELECT password_hash FROM app_user WHERE id = %s AND active", (user_id,))
+    try:
+        if not rows or not isinstance(current, str):
+            raise VerificationError()
+        _hasher.verify(rows[0]["password_hash"], current)
+    except (VerificationError, InvalidHashError):
+        raise f.invalid("current_password", "is not right", "указан неверно") from None
+    update_user(user_id, password=new)
+
+
 def create_first_admin(email: str = "admin@dialer.local") -> tuple[str, str] | None:
     """The set-up's first administrator: (e-mail, password) once, or None when users already exist."""
     seed_roles()
@@ -451,7 +463,3 @@ def record_denied(method: str, path: str, permission: str) -> None:
 
 def operators_for_select() -> list[dict]:
     return _rows("SELECT id, name, login FROM operator ORDER BY name, id")
-
-
-def invalid_form(message: str, message_ru: str, field: str) -> Invalid:
-    return f.invalid(field, message, message_ru)

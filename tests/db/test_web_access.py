@@ -136,6 +136,16 @@ def test_oversized_form_and_unknown_ids_on_pages(app_client, db, roles):
     r = app_client.post("/access/users", data={"_csrf": token, "email": "x@example.org", "name": "X",
                                                "password": "short"})
     assert r.status_code == 422 and "от 10 до 256 символов" in r.text  # in the user's language
+    r = app_client.post("/access/users", data={"_csrf": token, "email": "y@example.org", "name": "Y",
+                                               "password": "long-enough-1", "role_ids": ["abc"]})
+    assert r.status_code == 422 and "списком номеров ролей" in r.text
+    r = app_client.post("/access/users", content=b"_csrf=" + token.encode() + b"&name=" + b"x" * (2 * 1024 * 1024),
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413
+    app_client.get("/lang/en")
+    r = app_client.post("/access/users", data={"_csrf": token, "email": "x@example.org", "name": "X",
+                                               "password": "short"})
+    assert r.status_code == 422 and "must be 10 to 256 characters" in r.text
     assert db.execute_sql("SELECT count(*) FROM app_user").fetchone()[0] == 1
 
 
@@ -186,3 +196,23 @@ def test_audit_filter_refuses_bad_values(params, field):
     with pytest.raises(Invalid) as e:
         audit_log.parse_filter(params)
     assert e.value.details["field"] == field
+
+
+def test_own_password_change_checks_the_current_one(app_client, roles):
+    users.create_user("me@example.org", "Me", PASSWORD, [roles["operator"]])
+    _sign_in(app_client, "me@example.org")
+    token = _csrf(app_client, "/me")
+    wrong = app_client.post("/me/password", data={"_csrf": token, "current_password": "not-it-at-all",
+                                                  "new_password": "brand-new-pass", "repeat_password": "brand-new-pass"})
+    assert wrong.status_code == 422 and "указан неверно" in wrong.text
+    differ = app_client.post("/me/password", data={"_csrf": token, "current_password": PASSWORD,
+                                                   "new_password": "brand-new-pass", "repeat_password": "brand-new-pasz"})
+    assert differ.status_code == 422
+    users.sign_in("me@example.org", PASSWORD)  # still the old password
+    ok = app_client.post("/me/password", data={"_csrf": token, "current_password": PASSWORD,
+                                               "new_password": "brand-new-pass", "repeat_password": "brand-new-pass"},
+                         follow_redirects=False)
+    assert ok.status_code in (302, 303)
+    users.sign_in("me@example.org", "brand-new-pass")
+    with pytest.raises(users.Unauthorised):
+        users.sign_in("me@example.org", PASSWORD)
