@@ -12,9 +12,9 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Response
 
 from dialer.crm import adapters as adapters_mod
-from dialer.crm import connections, generic, policy, store, sync, views
-from dialer.crm.adapter import CrmError
+from dialer.crm import connections, generic, health, policy, store, sync, views
 from dialer.crm import outbox as outbox_mod
+from dialer.crm.adapter import CrmError
 from dialer.db import run
 from dialer.errors import DomainError, Invalid
 
@@ -85,14 +85,9 @@ async def _list_page(request: Request, status: int = 200, errors: dict | None = 
                      draft: dict | None = None) -> Response:
     db = _db(request)
     found = await run(db, connections.list_connections, db)
-    alerts = {a["connection_id"]: a for a in await run(db, _alerts, db)}
+    alerts = {a["connection_id"]: a for a in await run(db, health.open_alerts, db)}
     return page(request, "crm/connections.html", status_code=status, connections=found, alerts=alerts,
                 campaigns=await run(db, views.campaigns, db), errors=errors or {}, draft=draft or {})
-
-
-def _alerts(db) -> list[dict]:
-    from dialer.crm import health
-    return health.open_alerts(db)
 
 
 @get("/crm", opt=CRM_READ, include_in_schema=False)
