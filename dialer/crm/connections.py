@@ -142,17 +142,28 @@ def create_connection(db, values: dict) -> dict:
 def update_connection(db, connection_id: int, changes: dict) -> dict:
     current = store.connection(db, connection_id)
     problems = Problems()
+    changes = dict(changes)
+    campaign_id = changes.pop("campaign_id", current["campaign_id"])
+    if campaign_id != current["campaign_id"]:
+        if not f.is_id(campaign_id) or db.execute_sql("SELECT 1 FROM campaign WHERE id = %s",
+                                                      (campaign_id,)).fetchone() is None:
+            problems.add("campaign_id", f"campaign {campaign_id} does not exist", f"кампания {campaign_id} не найдена")
     values = _validated(changes, problems, False)
+    if campaign_id != current["campaign_id"]:
+        values["campaign_id"] = campaign_id  # new orders go there; leads already imported stay where they are
     if current["kind"] == "leadvertex":
         for required in ("base_url", "token"):
             if required in values and not values[required]:
                 problems.add(required, f"{required}: required for LeadVertex", f"{required}: обязательно для LeadVertex")
+    if values.get("name") and values["name"] != current["name"] and db.execute_sql(
+            "SELECT 1 FROM crm_connection WHERE name = %s AND id <> %s", (values["name"], connection_id)).fetchone():
+        problems.add("name", "name: a connection with this name exists", "name: подключение с таким именем уже есть")
     problems.raise_any()
     changed = {k: v for k, v in values.items() if current[k] != v}
     if not changed:
         return public(current)
     with db.atomic():
-        sets = ", ".join(f"{k} = %s" for k in changed)  # keys are CHECKS' names only
+        sets = ", ".join(f"{k} = %s" for k in changed)  # keys are CHECKS' names (and campaign_id) only
         db.execute_sql(f"UPDATE crm_connection SET {sets} WHERE id = %s", [*changed.values(), connection_id])
         audit.record(db, "updated", "crm_connection", connection_id, name=current["name"],
                      old={k: current[k] for k in changed}, new=changed, secret=SECRET)

@@ -132,16 +132,20 @@ async def _deliver_connection(db, adapter_for, connection_id, rows, now, run, st
     conn = await run(db, store.connection, db, connection_id)
     adapter = adapter_for(conn)
     counts = {"delivered": 0, "retry": 0}
-    for i, row in enumerate(rows):
-        row = await run(db, prepare, db, row)
-        outcome = await deliver_one(db, adapter, row, now, run)
-        counts["delivered" if outcome == "delivered" else "retry"] += 1
-        if outcome == "outage":  # do not hammer a CRM that is down: the rest wait for the next round
-            await run(db, release, db, rows[i + 1:])
-            await run(db, store.mark_reachability, db, connection_id, "result delivery failed", now)
-            return counts
-    await run(db, store.mark_reachability, db, connection_id, None, now)
-    return counts
+    try:
+        for i, row in enumerate(rows):
+            row = await run(db, prepare, db, row)
+            outcome = await deliver_one(db, adapter, row, now, run)
+            counts["delivered" if outcome == "delivered" else "retry"] += 1
+            if outcome == "outage":  # do not hammer a CRM that is down: the rest wait for the next round
+                await run(db, release, db, rows[i + 1:])
+                await run(db, store.mark_reachability, db, connection_id, "result delivery failed", now)
+                return counts
+        await run(db, store.mark_reachability, db, connection_id, None, now)
+        return counts
+    finally:  # one event per round and connection, not per result: open delivery pages refresh once
+        if counts["delivered"] or counts["retry"]:
+            await run(db, store.live_event, db, "crm.delivery", {"connection_id": connection_id, **counts})
 
 
 async def deliver_one(db, adapter: CrmAdapter, row: dict, now: datetime, run) -> str:

@@ -141,9 +141,21 @@ def _changed(lead: dict, o: Order, action, minutes: int, now: datetime) -> tuple
             o.crm_status, applied, step.state if step else None, step.next_call_at if step else None)
 
 
+def live_event(db, kind: str, data: dict) -> None:
+    """Tell open CRM pages (holders of crm.read) that something changed; they refresh what they show."""
+    db.execute_sql("INSERT INTO live_event (kind, permission, data) VALUES (%s, 'crm.read', %s)", (kind, Json(data)))
+
+
 def log_import(db, connection_id: int, source: str, started: datetime, finished: datetime, seen: int,
                counts: dict, error: str | None = None) -> int:
     rejects = counts.get("rejects", [])
+    with db.atomic():
+        log_id = _log_import(db, connection_id, source, started, finished, seen, counts, rejects, error)
+        live_event(db, "crm.import", {"connection_id": connection_id, "import_id": log_id})
+    return log_id
+
+
+def _log_import(db, connection_id, source, started, finished, seen, counts, rejects, error) -> int:
     return db.execute_sql(
         "INSERT INTO crm_import_log (connection_id, source, started_at, finished_at, seen, imported, updated,"
         " unchanged, rejected, rejects, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",

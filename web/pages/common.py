@@ -32,6 +32,7 @@ class Section:
 NAV: tuple[Section, ...] = (
     Section("supervisor", N_("Supervisor"), "/supervisor", ("supervisor.view",)),
     Section("campaigns", N_("Campaigns"), "/campaigns", ("campaigns.read",)),
+    Section("crm", N_("CRM"), "/crm", ("crm.read",)),
     Section("search", N_("Search"), "/search", ("leads.read",)),
     Section("monitoring", N_("Monitoring"), "/monitoring", ("monitoring.read", "reports.read")),
     Section("operators", N_("Operators"), "/operators", ("operators.read",)),
