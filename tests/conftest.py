@@ -27,7 +27,7 @@ def pg(settings):
     return settings
 
 
-TABLES = ("audit_log, campaign_result, attempt_event, engine_command, attempt, operator_campaign, lead, operator,"
+TABLES = ("alert, missed_offer, audit_log, campaign_result, attempt_event, engine_command, attempt, operator_campaign, lead, operator,"
           " campaign")
 
 
