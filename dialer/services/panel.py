@@ -98,18 +98,20 @@ def call_card(operator_id: int, attempt_id) -> dict:
 
 def history(a: Attempt) -> list[dict]:
     """Every earlier attempt to this client (the same order, or the same number in any campaign)."""
-    rows = (Attempt.select(Attempt, Operator.name, Campaign.name)
+    rows = (Attempt.select(Attempt.id, Attempt.reserved_at, Attempt.outcome, Attempt.wrap_up_result,
+                           Attempt.wrap_up_comment, Attempt.manual, Operator.name.alias("operator_name"),
+                           Campaign.name.alias("campaign_name"))
             .join(Operator, JOIN.LEFT_OUTER).switch(Attempt).join(Campaign)
             .where(((Attempt.lead == a.lead_id) | (Attempt.phone == a.phone)), Attempt.id != a.id,
                    Attempt.ended_at.is_null(False))
-            .order_by(Attempt.reserved_at.desc(), Attempt.id.desc()).limit(HISTORY_LIMIT))
+            .order_by(Attempt.reserved_at.desc(), Attempt.id.desc()).limit(HISTORY_LIMIT).dicts())
     out = []
     for h in rows:
-        outcome = Outcome(h.outcome)
-        out.append({"attempt_id": h.id, "at": f.iso(h.reserved_at), "outcome": outcome.value,
+        outcome = Outcome(h["outcome"])
+        out.append({"attempt_id": h["id"], "at": f.iso(h["reserved_at"]), "outcome": outcome.value,
                     "outcome_ru": outcome.label_ru, "outcome_en": outcome.label_en, "colour": outcome.colour,
-                    "operator": h.operator.name if h.operator_id else None, "campaign": h.campaign.name,
-                    "result": h.wrap_up_result, "comment": h.wrap_up_comment or "", "manual": h.manual})
+                    "operator": h["operator_name"], "campaign": h["campaign_name"], "result": h["wrap_up_result"],
+                    "comment": h["wrap_up_comment"] or "", "manual": h["manual"]})
     return out
 
 
