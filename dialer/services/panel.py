@@ -43,7 +43,14 @@ def state(operator_id: int) -> dict:
     card = call_card(operator_id, o.attempt_id) if o.attempt_id else None
     return {"operator_id": o.id, "name": o.name, "login": o.login, "status": o.status,
             "status_since": f.iso(o.status_since), "auto_answer": o.auto_answer, "missed_offers": o.missed_offers,
-            "now": f.iso(datetime.now(timezone.utc)), "call": card}
+            "now": f.iso(datetime.now(timezone.utc)), "call": card, "campaigns": _campaigns(o.id)}
+
+
+def _campaigns(operator_id: int) -> list[dict]:
+    """The operator's campaigns (manual dial may name one)."""
+    rows = (Campaign.select(Campaign.id, Campaign.name).join(OperatorCampaign)
+            .where(OperatorCampaign.operator == operator_id).order_by(Campaign.name).tuples())
+    return [{"id": cid, "name": name} for cid, name in rows]
 
 
 def _phase(a: Attempt) -> str:

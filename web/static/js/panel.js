@@ -1,0 +1,93 @@
+/* Operator panel: one Alpine component. The server is the truth: every live event about this operator
+ * (`panel.changed`, sent through Dialer.live over SSE) makes the panel read /api/panel/state again;
+ * requests go to /api/panel/* and their effect arrives the same way. Timers tick locally, corrected by
+ * the server's clock. */
+(function () {
+  "use strict";
+  const RU = { ready: "Готов", in_call: "В разговоре", wrap_up: "Постобработка", paused: "Пауза", lunch: "Обед", offline: "Не в сети",
+               offer: "Предложен звонок", connecting: "Соединение с оператором", dialling: "Набор номера", talking: "Разговор", ended: "Завершён" };
+  const EN = { ready: "Ready", in_call: "In a call", wrap_up: "Wrap-up", paused: "Pause", lunch: "Lunch", offline: "Offline",
+               offer: "Call offered", connecting: "Connecting you", dialling: "Dialling", talking: "Talking", ended: "Ended" };
+  const POSTPONE = [[30, "30 мин", "30 min"], [60, "1 ч", "1 h"], [120, "2 ч", "2 h"], [180, "3 ч", "3 h"]];
+
+  window.operatorPanel = function () {
+    const lang = document.body.dataset.lang || "ru";
+    const words = lang === "en" ? EN : RU;
+    return {
+      lang, s: { status: "offline", campaigns: [] }, call: null, error: "", skew: 0, now: Date.now(), loading: null, again: false,
+      w: { result: "", comment: "", postpone_minutes: null, postpone_until: "", do_not_call: false }, wrapFor: null,
+      d: { value: "", kind: "phone", campaign_id: "" },
+      postpones: POSTPONE.map(([m, ru, en]) => ({ minutes: m, label: lang === "en" ? en : ru })),
+
+      init() {
+        this.load();
+        window.Dialer.live.on("panel.changed", () => this.load());
+        setInterval(() => { this.now = Date.now(); }, 250);
+      },
+      async load() {  // one read at a time; a change during a read asks for one more
+        if (this.loading) { this.again = true; return; }
+        this.loading = fetch("/api/panel/state", { headers: { Accept: "application/json" } });
+        try {
+          const r = await this.loading;
+          const body = await r.json();
+          if (!r.ok) { this.error = this.message(body); return; }
+          this.skew = Date.parse(body.now) - Date.now();
+          this.s = body;
+          this.call = body.call;
+          if (this.call && this.call.phase === "wrap_up" && this.wrapFor !== this.call.attempt_id) {
+            this.wrapFor = this.call.attempt_id;
+            this.w = { result: "", comment: "", postpone_minutes: null, postpone_until: "", do_not_call: false };
+          }
+          if (this.call) document.body.dataset.cardShown = String(this.call.attempt_id) + ":" + this.call.phase;
+        } catch (e) { this.error = String(e); } finally {
+          this.loading = null;
+          if (this.again) { this.again = false; this.load(); }
+        }
+      },
+      message(body) { return (lang === "ru" && body.message_ru) || body.message || body.error || "error"; },
+      async post(path, data) {
+        this.error = "";
+        const r = await fetch("/api/panel/" + path, { method: "POST", body: JSON.stringify(data || {}),
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": window.Dialer.csrf(), Accept: "application/json" } });
+        const body = await r.json().catch(() => ({}));
+        if (!r.ok) { this.error = this.message(body); return null; }
+        return body;
+      },
+      status(kind) { return this.post("status", { status: kind }); },
+      autoAnswer(on) { return this.post("auto-answer", { on }); },
+      act(what) { return this.call && this.post("calls/" + this.call.attempt_id + "/" + what); },
+      postpone(minutes) { this.w.postpone_minutes = this.w.postpone_minutes === minutes ? null : minutes; this.w.postpone_until = ""; this.w.do_not_call = false; },
+      async wrapUp() {
+        const w = this.w, body = { result: w.result, comment: w.comment, do_not_call: !!w.do_not_call };
+        if (w.postpone_minutes) body.postpone_minutes = w.postpone_minutes;
+        if (w.postpone_until) body.postpone_until = w.postpone_until.length === 16 ? w.postpone_until + ":00" : w.postpone_until;
+        await this.post("calls/" + this.call.attempt_id + "/wrap-up", body);
+      },
+      async dial() {
+        const body = this.d.kind === "order" ? { order_id: this.d.value.trim() } : { phone: this.d.value.trim() };
+        if (this.d.campaign_id) body.campaign_id = Number(this.d.campaign_id);
+        if (await this.post("dial", body)) this.d.value = "";
+      },
+
+      serverNow() { return this.now + this.skew; },
+      secondsSince(iso) { return iso ? Math.max(0, Math.floor((this.serverNow() - Date.parse(iso)) / 1000)) : null; },
+      since(iso) { const s = this.secondsSince(iso); return s === null ? "" : this.clock(s); },
+      talkSeconds() {
+        if (!this.call || !this.call.bridged_at) return null;
+        const end = this.call.ended_at ? Date.parse(this.call.ended_at) : this.serverNow();
+        return Math.max(0, Math.floor((end - Date.parse(this.call.bridged_at)) / 1000));
+      },
+      wrapSeconds() { return this.call && this.call.ended_at ? this.secondsSince(this.call.ended_at) : 0; },
+      offerSeconds() { return this.call && this.call.offer_expires_at ? Math.max(0, Math.ceil((Date.parse(this.call.offer_expires_at) - this.serverNow()) / 1000)) : 0; },
+      clock(total) {
+        if (total === null || total === undefined) return "";
+        const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+        const two = (n) => String(n).padStart(2, "0");
+        return (h ? h + ":" + two(m) : String(m)) + ":" + two(s);
+      },
+      when(iso) { return iso ? new Date(iso).toLocaleString(lang === "en" ? "en-GB" : "ru-RU") : ""; },
+      statusLabel(s) { return words[s] || s; },
+      phaseLabel(p) { return words[p] || p; },
+    };
+  };
+})();
