@@ -280,3 +280,6 @@ class FinishWrapUp:
     comment: str
     postpone_minutes: int | None
     at: float
+    # when unset, the store takes them from the operator's submitted wrap-up command
+    postpone_until: float | None = None  # absolute time to call again
+    do_not_call: bool = False  # «Больше не звонить»: the number goes on the do-not-call list

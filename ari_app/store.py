@@ -9,6 +9,8 @@ from peewee import fn
 
 from dialer.models import Attempt, Campaign, EngineCommand, Operator
 from rules import callable as rules
+from rules import claim as selections
+from rules import dnc
 
 from . import events as ev
 
@@ -32,12 +34,15 @@ class ClaimedLead:
 # rather than queries rebuilt by the ORM each time (that was half the engine's CPU under load).
 _OPEN_ATTEMPT_SQL = """
 WITH n AS (SELECT nextval(pg_get_serial_sequence('attempt', 'id')) AS id),
-l AS (UPDATE lead SET state = 'in_progress', attempts = attempts + 1, last_attempt_at = %(now)s
+l AS (UPDATE lead SET state = 'in_progress', attempts = attempts + 1, last_attempt_at = %(now)s, callback = false,
+                      attempts_today = CASE WHEN attempts_day = timezone(time_zone, %(now)s)::date
+                                            THEN attempts_today + 1 ELSE 1 END,
+                      attempts_day = timezone(time_zone, %(now)s)::date
        WHERE id = %(lead)s RETURNING id, campaign_id, phone),
 a AS (INSERT INTO attempt (id, lead_id, campaign_id, operator_id, server, phone, reserved_at, offered_at,
-                           operator_answered_at, client_channel)
+                           operator_answered_at, client_channel, selection_id)
       SELECT n.id, l.id, l.campaign_id, %(operator)s, %(server)s, l.phone, %(now)s, %(now)s, %(answered)s,
-             'at' || n.id || '-' || %(nonce)s
+             'at' || n.id || '-' || %(nonce)s, %(selection)s
         FROM n, l
       RETURNING id, client_channel, campaign_id, phone),
 o AS (UPDATE operator SET attempt_id = (SELECT id FROM a) WHERE id = %(operator)s),
@@ -47,15 +52,17 @@ SELECT a.id, a.client_channel, a.phone, c.caller_id, c.ring_timeout_s, c.auto_re
 
 
 def claim(db, operator_id: int, server: str, nonce: str, at: float, leg_up_at: float | None) -> ClaimedLead | None:
-    """Reserve the next callable lead for a Ready operator and open its attempt, in one transaction."""
+    """Reserve the next lead the selection rules give this Ready operator and open its attempt (counting it
+    against the lead's limits), in one transaction."""
     now = ts(at)
     with db.atomic():
-        lead = rules.next_lead_query(operator_id, now).first()
-        if lead is None:
+        choice = selections.next_lead(db, operator_id, now)
+        if choice is None:
             return None
         row = db.execute_sql(_OPEN_ATTEMPT_SQL, {
-            "now": now, "lead": lead.id, "operator": operator_id, "server": server, "nonce": nonce,
-            "answered": ts(leg_up_at) if leg_up_at else now, "data": json.dumps({"operator_id": operator_id}),
+            "now": now, "lead": choice.lead_id, "operator": operator_id, "server": server, "nonce": nonce,
+            "answered": ts(leg_up_at) if leg_up_at else now, "selection": choice.selection_id,
+            "data": json.dumps({"operator_id": operator_id, "selection_id": choice.selection_id}),
         }).fetchone()
     return ClaimedLead(*row)
 
@@ -91,8 +98,19 @@ _FINISH_WRAP_UP_SQL = """
 WITH a AS (UPDATE attempt SET wrap_up_result = %(result)s, wrap_up_comment = %(comment)s, wrap_up_at = %(at)s
             WHERE id = %(id)s AND wrap_up_at IS NULL RETURNING id, lead_id),
 o AS (UPDATE operator SET attempt_id = NULL WHERE id = %(operator)s AND attempt_id = %(id)s),
-e AS (INSERT INTO attempt_event (attempt_id, at, kind, data) SELECT id, %(at)s, 'wrap_up', %(data)s FROM a)
-SELECT lead_id FROM a"""
+e AS (INSERT INTO attempt_event (attempt_id, at, kind, data) SELECT id, %(at)s, 'wrap_up', %(data)s FROM a),
+c AS (SELECT payload FROM engine_command
+       WHERE kind = 'wrap_up' AND operator_id = %(operator)s AND payload->>'attempt_id' = %(id_text)s
+         AND payload->>'result' = %(result)s
+       ORDER BY id LIMIT 1)
+SELECT a.lead_id, l.phone, (SELECT payload->>'postpone_until' FROM c),
+       coalesce((SELECT payload->>'do_not_call' FROM c) = 'true', false)
+  FROM a JOIN lead l ON l.id = a.lead_id"""
+
+_WRAP_UP_LEAD_SQL = """
+UPDATE lead SET state = %(state)s, next_call_at = coalesce(%(next_call_at)s, next_call_at), callback = %(callback)s,
+                assigned_operator_id = CASE WHEN %(callback)s THEN %(operator)s ELSE assigned_operator_id END
+ WHERE id = %(id)s"""
 
 _UPDATE_LEAD_SQL = """
 UPDATE lead SET state = %(state)s, next_call_at = coalesce(%(next_call_at)s, next_call_at),
@@ -120,13 +138,25 @@ def end_attempt(db, end: ev.EndAttempt) -> None:
 
 
 def finish_wrap_up(db, operator_id: int, cmd: ev.FinishWrapUp) -> None:
+    """Record the wrap-up once; postpone makes the lead this operator's callback, do-not-call closes it
+    and lists its number — all in one transaction."""
     with db.atomic():
         row = db.execute_sql(_FINISH_WRAP_UP_SQL, {
-            "id": cmd.attempt_id, "operator": operator_id, "result": cmd.result, "comment": cmd.comment,
-            "at": ts(cmd.at), "data": json.dumps({"result": cmd.result, "postpone_minutes": cmd.postpone_minutes}),
+            "id": cmd.attempt_id, "id_text": str(cmd.attempt_id), "operator": operator_id, "result": cmd.result,
+            "comment": cmd.comment, "at": ts(cmd.at),
+            "data": json.dumps({"result": cmd.result, "postpone_minutes": cmd.postpone_minutes}),
         }).fetchone()
-        if row is not None:  # recorded now, not by an earlier submission
-            _apply(db, row[0], rules.after_wrap_up(cmd.postpone_minutes, ts(cmd.at)))
+        if row is None:  # recorded by an earlier submission
+            return
+        lead_id, phone, submitted_until, submitted_dnc = row
+        until = ts(cmd.postpone_until) if cmd.postpone_until is not None else (
+            datetime.fromisoformat(submitted_until) if submitted_until else None)
+        do_not_call = cmd.do_not_call or submitted_dnc
+        change = rules.after_wrap_up(cmd.postpone_minutes, ts(cmd.at), until, do_not_call)
+        if do_not_call:
+            dnc.add(phone, reason=cmd.result, source="operator", attempt_id=cmd.attempt_id)
+        db.execute_sql(_WRAP_UP_LEAD_SQL, {"id": lead_id, "state": change.state, "next_call_at": change.next_call_at,
+                                           "callback": change.callback, "operator": operator_id})
 
 
 def _apply(db, lead_id: int, change: rules.LeadChange, outcome: str | None = None) -> None:

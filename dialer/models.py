@@ -53,6 +53,7 @@ class Lead(Base):
     assigned_operator_id = BigIntegerField(null=True)
     time_zone = TextField(default="Europe/Moscow")
     time_zone_source = TextField(default="default")
+    callback = BooleanField(default=False)
 
 
 class Operator(Base):
@@ -104,6 +105,7 @@ class Attempt(Base):
     wrap_up_result = TextField(null=True)
     wrap_up_comment = TextField(null=True)
     wrap_up_at = DateTimeTZField(null=True)
+    selection_id = BigIntegerField(null=True)
     manual = BooleanField(default=False)
     offer_expires_at = DateTimeTZField(null=True)
     offer_accepted_at = DateTimeTZField(null=True)
@@ -139,6 +141,49 @@ class CampaignResult(Base):
     closes_lead = BooleanField(default=True)
 
 
+class DoNotCall(Base):
+    phone = TextField(primary_key=True)
+    added_at = DateTimeTZField(null=True)
+    reason = TextField(default="")
+    source = TextField(default="operator")
+    attempt_id = BigIntegerField(null=True)
+
+
+class OperatorSkill(Base):
+    operator = ForeignKeyField(Operator, column_name="operator_id", on_delete="CASCADE")
+    skill = TextField()
+    level = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("operator", "skill")
+
+
+class Selection(Base):
+    id = BigAutoField()
+    campaign = ForeignKeyField(Campaign, column_name="campaign_id", backref="selections", on_delete="CASCADE")
+    name = TextField()
+    position = IntegerField(default=0)
+    enabled = BooleanField(default=True)
+    rule = BinaryJSONField()
+    version = IntegerField(default=1)
+    skill = TextField(null=True)
+    skill_level = IntegerField(null=True)
+    created_at = DateTimeTZField(null=True)
+    updated_at = DateTimeTZField(null=True)
+
+
+class SelectionVersion(Base):
+    selection = ForeignKeyField(Selection, column_name="selection_id", on_delete="CASCADE")
+    version = IntegerField()
+    name = TextField()
+    enabled = BooleanField()
+    rule = BinaryJSONField()
+    saved_at = DateTimeTZField(null=True)
+
+    class Meta:
+        primary_key = CompositeKey("selection", "version")
+
+
 class MissedOffer(Base):
     id = BigAutoField()
     operator = ForeignKeyField(Operator, column_name="operator_id", on_delete="CASCADE")
@@ -159,5 +204,6 @@ class Alert(Base):
     acknowledged_at = DateTimeTZField(null=True)
 
 
-ALL = [Campaign, Lead, Operator, OperatorCampaign, Attempt, AttemptEvent, EngineCommand, CampaignResult]
+ALL = [Campaign, Lead, Operator, OperatorCampaign, Attempt, AttemptEvent, EngineCommand, CampaignResult,
+       DoNotCall, OperatorSkill, Selection, SelectionVersion]
 ALL += [MissedOffer, Alert]

@@ -1,33 +1,14 @@
-"""The simple callability rule of the foundation — one replaceable place.
+"""Where a lead goes after an attempt or a wrap-up (pure). Which lead is called next is `rules.claim`.
 
-A lead is callable when it is not finished, its next-call time has passed, and its campaign is
-active and in the operator's pool. Attempts running out moves a lead to `exhausted` when the
-attempt ends, so the claim itself never needs the campaign's limits.
+Attempts running out moves a lead to `exhausted` when the attempt ends (the campaign's limit); a
+selection's own limits only narrow what it picks.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dialer.models import Campaign, Lead, OperatorCampaign
-
 CALLABLE_STATES = ("new", "callable")
-
-
-def operator_campaigns(operator_id: int):
-    return (OperatorCampaign.select(OperatorCampaign.campaign)
-            .join(Campaign).where(OperatorCampaign.operator == operator_id, Campaign.active == True))  # noqa: E712
-
-
-def next_lead_query(operator_id: int, now: datetime):
-    """The next callable lead for this operator, locked for this transaction; others skip it."""
-    return (Lead.select()
-            .where(Lead.campaign.in_(operator_campaigns(operator_id)),
-                   Lead.state.in_(CALLABLE_STATES),
-                   Lead.next_call_at <= now)
-            .order_by(Lead.next_call_at, Lead.id)
-            .limit(1)
-            .for_update("FOR UPDATE SKIP LOCKED"))
 
 
 @dataclass(frozen=True)
@@ -35,6 +16,7 @@ class LeadChange:
     state: str
     next_call_at: datetime | None = None
     uncount: bool = False  # give the attempt back: it never reached the network
+    callback: bool = False  # postponed by the operator: called before the rest of its selection
 
 
 def after_attempt(attempts: int, max_attempts: int, retry_delay_s: int, outcome: str, now: datetime,
@@ -52,7 +34,13 @@ def after_attempt(attempts: int, max_attempts: int, retry_delay_s: int, outcome:
     return LeadChange("callable", now + timedelta(seconds=retry_delay_s))
 
 
-def after_wrap_up(postpone_minutes: int | None, now: datetime) -> LeadChange:
+def after_wrap_up(postpone_minutes: int | None, now: datetime, postpone_until: datetime | None = None,
+                  do_not_call: bool = False) -> LeadChange:
+    """Do-not-call closes the lead whatever else was chosen; a postpone makes it a callback."""
+    if do_not_call:
+        return LeadChange("done")
+    if postpone_until is not None:
+        return LeadChange("callable", postpone_until, callback=True)
     if postpone_minutes:
-        return LeadChange("callable", now + timedelta(minutes=postpone_minutes))
+        return LeadChange("callable", now + timedelta(minutes=postpone_minutes), callback=True)
     return LeadChange("done")

@@ -27,8 +27,8 @@ def pg(settings):
     return settings
 
 
-TABLES = ("alert, missed_offer, audit_log, campaign_result, attempt_event, engine_command, attempt, operator_campaign, lead, operator,"
-          " campaign")
+TABLES = ("alert, missed_offer, audit_log, do_not_call, operator_skill, selection_version, selection, campaign_result,"
+          " attempt_event, engine_command, attempt, operator_campaign, lead, operator, campaign")
 
 
 @pytest.fixture

@@ -47,6 +47,8 @@ class WrapUp(msgspec.Struct, forbid_unknown_fields=True):
     result: str
     comment: str = ""
     postpone_minutes: int | None = None
+    postpone_until: str | None = None  # ISO 8601; without an offset: the client's local time
+    do_not_call: bool = False  # «Больше не звонить»
 
 
 def strict(raw: bytes, schema: type[msgspec.Struct]):

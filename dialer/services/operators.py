@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime, timezone
 
 from peewee import IntegrityError
 
+from rules import postpone
+
 from ..errors import Conflict, NotFound
-from ..models import Campaign, EngineCommand, Operator, OperatorCampaign
+from ..models import Attempt, Campaign, EngineCommand, Lead, Operator, OperatorCampaign
 from . import fields as f
 
 LOGIN_RE = re.compile(r"^[a-z0-9_.-]{2,40}$")
@@ -143,10 +146,22 @@ def request(operator_id, kind) -> dict:
     return _command(operator_id, kind, {})
 
 
-def submit_wrap_up(operator_id, result, comment="", postpone_minutes=None) -> dict:
+def submit_wrap_up(operator_id, result, comment="", postpone_minutes=None, postpone_until=None,
+                   do_not_call=False) -> dict:
+    """The operator's wrap-up: a result, and optionally when to call again or «Больше не звонить».
+
+    `postpone_until` is ISO 8601: with an offset it is absolute, without one it is the client's local
+    time in the lead's time zone; it is stored resolved (UTC) in the command to the engine."""
     result = f.text("result", result, min_len=1, max_len=100)
     comment = f.text("comment", comment, max_len=2000, multiline=True)
     postpone_minutes = f.optional_integer("postpone_minutes", postpone_minutes, 1, 525_600)
+    do_not_call = f.boolean("do_not_call", do_not_call)
+    if postpone_until is not None and postpone_minutes is not None:
+        raise f.invalid("postpone_until", "give either postpone_minutes or postpone_until, not both",
+                        "укажите либо postpone_minutes, либо postpone_until, но не оба")
+    if do_not_call and (postpone_until is not None or postpone_minutes is not None):
+        raise f.invalid("do_not_call", "a number marked do-not-call cannot be postponed",
+                        "номер с пометкой «Больше не звонить» нельзя отложить")
     with f.database().atomic():
         # the lock keeps the status read and the command insert consistent with the engine's writes
         o = existing_operator(operator_id, lock=True)
@@ -154,8 +169,17 @@ def submit_wrap_up(operator_id, result, comment="", postpone_minutes=None) -> di
             raise Conflict("operator-not-in-wrap-up", f"operator {o.id} is {o.status}, not in wrap-up",
                            operator_id=o.id, status=o.status,
                            message_ru=f"оператор {o.id} не в постобработке (статус {o.status})")
-        return _command(o.id, "wrap_up", {"attempt_id": o.attempt_id, "result": result,
-                                          "comment": comment, "postpone_minutes": postpone_minutes})
+        payload = {"attempt_id": o.attempt_id, "result": result, "comment": comment,
+                   "postpone_minutes": postpone_minutes}
+        if postpone_until is not None:
+            lead = Lead.select(Lead.time_zone).join(Attempt, on=(Attempt.lead == Lead.id)).where(
+                Attempt.id == o.attempt_id).first()
+            zone = lead.time_zone if lead is not None else "UTC"
+            payload["postpone_until"] = postpone.resolve_until(
+                postpone_until, zone, datetime.now(timezone.utc)).isoformat()
+        if do_not_call:
+            payload["do_not_call"] = True
+        return _command(o.id, "wrap_up", payload)
 
 
 def sip_devices() -> list[tuple[str, str]]:

@@ -55,7 +55,7 @@ class OperatorController(Controller):
                       db: NamedDependency[Database]) -> dict[str, Any]:
         data = strict(body, WrapUp)
         return await run(db, operators.submit_wrap_up, operator_id, data.result, data.comment,
-                         data.postpone_minutes)
+                         data.postpone_minutes, data.postpone_until, data.do_not_call)
 
 
 COMMAND_ROUTES = [_command_route(kind) for kind in operators.REQUESTS]
