@@ -97,7 +97,10 @@ def missed_offers_alert(db, operator_id: int, count: int) -> None:
 # ---- manual dial ------------------------------------------------------------------------------------
 _OPEN_MANUAL_SQL = """
 WITH n AS (SELECT nextval(pg_get_serial_sequence('attempt', 'id')) AS id),
-l AS (UPDATE lead SET state = 'in_progress', attempts = attempts + 1, last_attempt_at = %(now)s
+l AS (UPDATE lead SET state = 'in_progress', attempts = attempts + 1, last_attempt_at = %(now)s,
+                      attempts_today = CASE WHEN attempts_day = timezone(time_zone, %(now)s)::date
+                                            THEN attempts_today + 1 ELSE 1 END,
+                      attempts_day = timezone(time_zone, %(now)s)::date
        WHERE id = %(lead)s AND state <> 'in_progress' RETURNING id, campaign_id, phone),
 a AS (INSERT INTO attempt (id, lead_id, campaign_id, operator_id, server, phone, reserved_at, offered_at,
                            operator_answered_at, client_channel, manual, offer_accepted_at)

@@ -26,10 +26,10 @@ def claim(db, op):
     return store.claim(db, op.id, "pbx", "t", time.time(), None)
 
 
-def answered_call(db, op, at=None):
-    """A claimed, answered and ended call: the operator is in wrap-up with it."""
-    lead = claim(db, op)
+def answered_call(db, op, at=None, lead_id=None):
+    """A claimed (or manually dialled), answered and ended call: the operator is in wrap-up with it."""
     at = at or time.time()
+    lead = (offer_store.open_manual_attempt(db, op.id, "pbx", "t", at, lead_id) if lead_id else claim(db, op))
     for field in ("dial_started_at", "answered_at", "bridged_at"):
         store.record(db, lead.attempt_id, field, at)
     store.end_attempt(db, ev.EndAttempt(lead.attempt_id, "ANSWERED", AttemptFacts(answered=True, bridged=True, cause=16),
@@ -43,8 +43,7 @@ def test_the_card_shows_client_campaign_order_crm_link_and_every_earlier_attempt
     c, (op, other) = setup()
     first = answered_call(db, op, at=time.time() - 100)
     store.finish_wrap_up(db, op.id, ev.FinishWrapUp(first, "callback", "перезвонить вечером", 1, time.time() - 90))
-    Lead.update(next_call_at=Lead.created_at).execute()
-    second = answered_call(db, other)  # the same client again, by another operator
+    second = answered_call(db, other, lead_id=Attempt.get_by_id(first).lead_id)  # the same client, manually
     lead = Attempt.get_by_id(second).lead
     assert lead.id == Attempt.get_by_id(first).lead_id
     card = panel.call_card(other.id, second)
@@ -182,3 +181,18 @@ def test_manual_attempt_opens_for_the_chosen_lead_and_refuses_leads_outside_the_
     with pytest.raises(offer_store.ManualDialRefused) as e:
         offer_store.open_manual_attempt(db, outsider.id, "pbx", "t", time.time(), lead.id)
     assert e.value.code == "lead-not-found"
+
+
+def test_a_do_not_call_number_is_refused_with_a_clear_message_before_anything_is_dialled(db, unchanged):
+    from rules import dnc
+
+    c, (op, _) = setup()
+    dnc.add("+79000000001", reason="просил не звонить")
+    with unchanged():
+        for kw in (dict(phone="8 900 000 00 01"), dict(order_id="A-1")):
+            with pytest.raises(Conflict) as e:
+                panel.manual_dial(op.id, **kw)
+            assert e.value.code == "do-not-call" and "Больше не звонить" in e.value.details["message_ru"]
+        with pytest.raises(offer_store.ManualDialRefused) as e:  # listed after the request: the engine checks too
+            offer_store.open_manual_attempt(db, op.id, "pbx", "t", time.time(), Lead.get(Lead.external_id == "A-1").id)
+        assert e.value.code == "do-not-call"
