@@ -22,9 +22,36 @@ def cmd_setup(args) -> None:
     pg.start(s)
     applied = migrate.migrate(s)
     print(f"database ready on {s.db_host}:{s.db_port} ({len(applied)} migrations applied)")
+    _first_administrator(s)
     if not args.no_asterisk:
         root = sandbox.ensure_root(s)
         print(f"Asterisk sandbox ready in {root}")
+
+
+def _first_administrator(s) -> None:
+    """The set-up creates the first administrator and prints the password once (SPEC H)."""
+    from .db import connect
+    from .services import users
+
+    db = connect(s)
+    with db.connection_context():
+        made = users.create_first_admin()
+    if made:
+        print(f"first administrator: {made[0]}  password: {made[1]}  (shown once; change it after signing in)")
+
+
+def cmd_permissions(args) -> None:
+    """The permission catalogue (SPEC H1): `--count` prints how many there are."""
+    from .permissions import AREAS, CATALOGUE, ROLES
+
+    if args.count:
+        print(len(CATALOGUE))
+        return
+    for p in CATALOGUE:
+        print(f"{p.name:30} {AREAS[p.area][1]:26} {p.title_en} / {p.title_ru}")
+    if args.roles:
+        for code, _, title_en, perms in ROLES:
+            print(f"\n{code} ({title_en}): {len(perms)}\n  " + " ".join(sorted(perms)))
 
 
 def cmd_db(args) -> None:
@@ -83,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="the PostgreSQL cluster and migrations")
     db.add_argument("action", choices=["start", "stop", "migrate", "status"])
     db.set_defaults(func=cmd_db)
+
+    perms = sub.add_parser("permissions", help="list the permission catalogue")
+    perms.add_argument("--count", action="store_true", help="print only how many permissions there are")
+    perms.add_argument("--roles", action="store_true", help="also list the seeded roles and their permissions")
+    perms.set_defaults(func=cmd_permissions)
 
     from .asterisk.cli import register as register_asterisk
     register_asterisk(sub)

@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(postgresql-15 debootstrap python3-venv python3-dev gcc ca-certificates)
-[ "${DIALER_SETUP_BROWSER:-0}" = 1 ] && packages+=(chromium)
+# chromium and fonts: the browser tests drive Debian's headless Chromium (playwright cannot fetch its own)
+packages=(postgresql-15 debootstrap python3-venv python3-dev gcc ca-certificates chromium fonts-dejavu-core
+          fonts-liberation2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

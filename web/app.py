@@ -1,21 +1,34 @@
 """Composition root of the web process: one function builds the app from settings and a database."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Litestar, Router
+from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 from peewee import Database
 
+from dialer.db import run
 from dialer.settings import Settings
 
-from . import auth, errors
+from . import auth, errors, i18n, live
 from .api.attempts import AttemptController, health
 from .api.campaigns import CampaignController
 from .api.operators import COMMAND_ROUTES, OperatorController
+from .api.users import USER_API_ROUTES
+from .pages import access as access_pages
+from .pages import session as session_pages
 
 JSON_BODY_LIMIT = 1024 * 1024  # the CSV import raises its own limit
+HERE = Path(__file__).parent
+# further pages of other parts are added here; their templates extend base.html (docs/access.md)
+PAGES = [*session_pages.ROUTES, *access_pages.ROUTES, live.events]
 
 
 def _openapi() -> OpenAPIConfig:
@@ -25,20 +38,52 @@ def _openapi() -> OpenAPIConfig:
                                                opt={"permission": auth.PUBLIC}))
 
 
-def create_app(settings: Settings, db: Database) -> Litestar:
+def show_value(value) -> str:
+    """A value of the audit log as a person reads it."""
+    if value is None:
+        return "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(show_value, value)) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {show_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def templates() -> TemplateConfig:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["show"] = show_value
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
+
+
+def create_app(settings: Settings, db: Database, extra_routes: list | None = None) -> Litestar:
+    hub = live.Hub(settings)
+
+    async def start() -> None:
+        from dialer.services import users
+        await run(db, users.seed_roles)
+        await hub.start()
+
     app = Litestar(
         route_handlers=[CampaignController, OperatorController,
                         Router(path="/api/operators", route_handlers=COMMAND_ROUTES),
-                        AttemptController, health],
+                        AttemptController, health, *USER_API_ROUTES, *PAGES, *(extra_routes or []),
+                        create_static_files_router(path="/static", directories=[HERE / "static"],
+                                                   opt={"permission": auth.PUBLIC}, include_in_schema=False)],
         dependencies={"db": Provide(lambda: db, use_cache=True, sync_to_thread=False)},
+        middleware=[auth.PrincipalMiddleware()],
         guards=[auth.require_permission],
         exception_handlers=errors.HANDLERS,
         openapi_config=_openapi(),
+        template_config=templates(),
         request_max_body_size=JSON_BODY_LIMIT,
         logging_config=None,  # the process (dialer run) owns logging; keep one log format
-        state=State(
-            {"api_token": settings.api_token}),
+        on_startup=[start],
+        on_shutdown=[hub.stop],
+        state=State({"api_token": settings.api_token, "db": db, "hub": hub}),
     )
+    app.state.served_paths = frozenset(route.path for route in app.routes)
     closed = auth.undeclared_routes(app)
     if closed:  # a route without a permission is a programming error: fail at start, not per request
         raise RuntimeError(f"routes without a declared permission: {closed}")

@@ -1,17 +1,41 @@
 """Security by default: every route names the permission it needs; one guard enforces it.
 
-Today a non-public permission needs the installation's API token; sign-in with users and roles
-(SPEC H) will replace `_allowed` and keep the rest.
+Who is asking is settled once per request by `PrincipalMiddleware`: a browser session (cookie
+`dialer_session`, server-side row in `web_session`) or the installation's API token
+(`Authorization: Bearer …`, a system principal holding every permission, for machine clients).
+The middleware also names that principal as the actor of every audit entry the request writes.
+The guard then checks the route's declared permission and, for state-changing calls made with a
+session, the CSRF token (header `X-CSRF-Token` or form field `_csrf`).
 """
 from __future__ import annotations
 
 import hmac
+import secrets
+from urllib.parse import quote
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
 
+from dialer import audit
+from dialer.access import SIGNED_IN, SYSTEM, Principal, allowed
+from dialer.db import run
 from dialer.permissions import BY_NAME, PUBLIC
+
+from . import i18n
+
+
+
+class Cookies:
+    SESSION = "dialer_session"
+    CSRF = "dialer_csrf"  # double-submit token for forms shown before sign-in
+    LANG = "dialer_lang"
+
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 # route permissions come from the catalogue (dialer/permissions.py, SPEC H1); the app refuses others
 CAMPAIGNS_CREATE = "campaigns.create"
@@ -29,6 +53,10 @@ assert {CAMPAIGNS_CREATE, CAMPAIGNS_READ, CAMPAIGNS_UPDATE, LEADS_IMPORT, LEADS_
         OPERATORS_READ, OPERATORS_POOLS, OPERATORS_CONTROL, OPERATORS_WRAP_UP, ATTEMPTS_READ} <= BY_NAME.keys()
 
 
+class CsrfRefused(PermissionDeniedException):
+    pass
+
+
 def declared_permission(handler: BaseRouteHandler) -> str | None:
     return handler.opt.get("permission")
 
@@ -38,22 +66,97 @@ def _bearer(connection: ASGIConnection) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def _allowed(connection: ASGIConnection, permission: str) -> bool:
-    expected = connection.app.state.api_token
-    given = _bearer(connection)
-    # an installation without a token refuses every protected call rather than allowing them
-    return bool(expected) and given is not None and hmac.compare_digest(given.encode(), expected.encode())
+def _is_api(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
 
 
-def require_permission(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+def principal_of(connection: ASGIConnection) -> Principal | None:
+    return connection.scope.get("principal")  # type: ignore[return-value]
+
+
+def client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else ""
+
+
+class PrincipalMiddleware(ASGIMiddleware):
+    """Resolve the principal and the language once per request; name the principal in audit entries."""
+
+    exclude_path_pattern = ("^/static/",)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        connection = ASGIConnection(scope)
+        app_state = scope["litestar_app"].state
+        principal: Principal | None = None
+        via = None
+        header = connection.headers.get("authorization")
+        token = _bearer(connection)
+        if header is not None:
+            expected = app_state.api_token
+            # an installation without a token refuses every protected call rather than allowing them
+            if token and expected and hmac.compare_digest(token.encode(), expected.encode()):
+                principal, via = SYSTEM, "token"
+            else:
+                via = "bad-token"
+        else:
+            cookie = connection.cookies.get(Cookies.SESSION)
+            if cookie:
+                from dialer.services import users
+                principal = await run(app_state.db, users.session_principal, cookie)
+                via = "session" if principal else None
+        scope["principal"] = principal
+        scope["auth_via"] = via
+        lang = connection.cookies.get(Cookies.LANG)
+        i18n.set_language(lang if lang in i18n.LANGUAGES else (principal.language if principal else i18n.DEFAULT))
+        actor = (audit.Actor(principal.user_id, principal.name, principal.role_label, client_ip(scope))
+                 if principal else audit.Actor(None, "anonymous", "-", client_ip(scope)))
+        with audit.acting_as(actor):
+            await next_app(scope, receive, send)
+
+
+async def _csrf_ok(connection: ASGIConnection) -> bool:
+    via = connection.scope.get("auth_via")
+    if via == "token":  # no cookies involved: a forged cross-site request cannot carry the token
+        return True
+    principal = principal_of(connection)
+    expected = principal.session_csrf if principal and via == "session" else connection.cookies.get(Cookies.CSRF)
+    given = connection.headers.get("x-csrf-token")
+    if not given and isinstance(connection, Request):
+        content_type = connection.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            given = (await connection.form()).get("_csrf")
+    return bool(expected) and isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+async def _record_denied(connection: ASGIConnection, permission: str) -> None:
+    from dialer.services import users
+    await run(connection.scope["litestar_app"].state.db, users.record_denied, connection.scope["method"],
+              connection.scope["path"], permission)
+
+
+async def require_permission(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     permission = declared_permission(handler)
     if not permission:
         raise PermissionDeniedException("this route declares no permission and is closed")
-    if permission == PUBLIC:
-        return
-    if not _allowed(connection, permission):
-        raise NotAuthorizedException("a valid 'Authorization: Bearer <token>' header is required",
-                                     headers={"WWW-Authenticate": "Bearer"})
+    principal = principal_of(connection)
+    if permission != PUBLIC and not allowed(principal, permission):
+        if principal is None:
+            raise NotAuthorizedException("sign in, or send a valid 'Authorization: Bearer <token>' header",
+                                         headers={"WWW-Authenticate": "Bearer"})
+        await _record_denied(connection, permission)
+        raise PermissionDeniedException(f"the permission {permission!r} is required")
+    if connection.scope["method"] in UNSAFE and connection.scope.get("auth_via") != "bad-token" \
+            and not await _csrf_ok(connection):
+        await _record_denied(connection, "csrf")
+        raise CsrfRefused("a valid CSRF token is required (header X-CSRF-Token or form field _csrf)")
+
+
+def new_csrf_cookie_value() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def login_url(next_path: str) -> str:
+    return "/login?next=" + quote(next_path, safe="/")
 
 
 def _is_auto_options(handler) -> bool:
@@ -61,8 +164,12 @@ def _is_auto_options(handler) -> bool:
     return getattr(handler, "http_methods", None) == {"OPTIONS"} and handler.handler_name == "options_handler"
 
 
+ALLOWED_DECLARATIONS = BY_NAME.keys() | {PUBLIC, SIGNED_IN}
+
+
 def undeclared_routes(app) -> list[str]:
     """Paths of handlers without a catalogued permission: the app refuses to start with any."""
     return [f"{sorted(getattr(h, 'http_methods', ()))} {route.path}" for route in app.routes
             for h in route.route_handlers
-            if not _is_auto_options(h) and declared_permission(h) not in BY_NAME.keys() | {PUBLIC}]
+            if not _is_auto_options(h) and getattr(h, "http_methods", None) is not None
+            and declared_permission(h) not in ALLOWED_DECLARATIONS]

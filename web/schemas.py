@@ -64,3 +64,12 @@ def strict(raw: bytes, schema: type[msgspec.Struct]):
                                   extra=[{"key": "body", "message": str(e)}]) from None
     except msgspec.DecodeError as e:
         raise ValidationException(f"malformed JSON: {e}") from None
+
+
+class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+    name: str
+    password: str
+    role_ids: list[int] = []
+    operator_id: int | None = None
+    language: str = "ru"

@@ -1,0 +1,74 @@
+/* Dialer page support: CSRF on every htmx request, and the live-event subscriber.
+ *
+ *   Dialer.live.on("operator.status", (data, id) => { ... })   // any page script
+ *
+ * One EventSource per page on /events (server-sent events, no polling: it keeps working in a
+ * background tab). The browser reconnects by itself and sends Last-Event-ID, and the server first
+ * replays what was missed. If the server refuses a reconnect (e.g. the session ended), we retry
+ * with a growing delay, passing the last id we saw. */
+(function () {
+  "use strict";
+  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  document.addEventListener("htmx:configRequest", (e) => { e.detail.headers["X-CSRF-Token"] = csrf(); });
+
+  const STATUS = {
+    ru: { offline: "Не в сети", paused: "Пауза", ready: "Готов", in_call: "Разговор", wrap_up: "Постобработка", lunch: "Обед" },
+    en: { offline: "Offline", paused: "Paused", ready: "Ready", in_call: "In a call", wrap_up: "Wrap-up", lunch: "Lunch" },
+  };
+  const lang = () => document.body.dataset.lang || "ru";
+  const statusLabel = (s) => (STATUS[lang()] || STATUS.ru)[s] || s;
+
+  const handlers = {};
+  let source = null, lastId = null, delay = 1000;
+  const dot = () => document.getElementById("live-status");
+  const show = (state) => { const d = dot(); if (d) d.dataset.state = state; };
+
+  function dispatch(kind, ev) {
+    if (ev.lastEventId) lastId = ev.lastEventId;
+    let data = null;
+    try { data = JSON.parse(ev.data); } catch (_) { return; }
+    (handlers[kind] || []).forEach((fn) => { try { fn(data, ev.lastEventId); } catch (err) { console.error(err); } });
+  }
+
+  function connect() {
+    const url = "/events" + (lastId ? "?last_id=" + encodeURIComponent(lastId) : "");
+    source = new EventSource(url);
+    source.onopen = () => { delay = 1000; show("open"); };
+    source.onerror = () => {
+      if (source.readyState === EventSource.CLOSED) {  // refused: the browser will not retry by itself
+        show("closed");
+        setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 30000);
+      } else { show("connecting"); }
+    };
+    Object.keys(handlers).forEach((kind) => source.addEventListener(kind, (ev) => dispatch(kind, ev)));
+  }
+
+  const live = {
+    on(kind, fn) {
+      if (!handlers[kind]) {
+        handlers[kind] = [];
+        if (source) source.addEventListener(kind, (ev) => dispatch(kind, ev));
+      }
+      handlers[kind].push(fn);
+    },
+    statusLabel,
+    get lastId() { return lastId; },
+  };
+
+  // built-in: any element marked data-live-operator-status="<id>" follows that operator's status
+  live.on("operator.status", (op) => {
+    document.querySelectorAll('[data-live-operator-status="' + op.id + '"]').forEach((el) => {
+      el.textContent = statusLabel(op.status); el.dataset.status = op.status;
+    });
+    document.querySelectorAll('[data-live-operator-since="' + op.id + '"]').forEach((el) => {
+      el.textContent = (op.since || "").slice(11, 19);
+    });
+  });
+
+  window.Dialer = { csrf, live };
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("[data-live-operator-status]").forEach((el) => { el.textContent = statusLabel(el.dataset.status); });
+    if (document.body.dataset.live === "on") connect();
+  });
+})();
