@@ -47,11 +47,49 @@ CREATE INDEX alert_open_idx ON alert (created_at) WHERE acknowledged_at IS NULL;
 CREATE TRIGGER alert_event_notify AFTER INSERT OR UPDATE OF acknowledged_at ON alert
     FOR EACH ROW EXECUTE FUNCTION dialer_event_notify();
 
--- the panel follows the offer and the auto-answer switch too
-CREATE TRIGGER operator_panel_notify AFTER UPDATE OF auto_answer, missed_offers ON operator
-    FOR EACH ROW EXECUTE FUNCTION dialer_event_notify();
-CREATE TRIGGER attempt_panel_notify AFTER UPDATE OF offer_expires_at, offer_accepted_at, bridged_at, wrap_up_at
-    ON attempt FOR EACH ROW EXECUTE FUNCTION dialer_event_notify();
+-- Live events for the panel (web/live.py): `panel.changed` whenever what an operator's panel shows
+-- changes. The permission is the supervisor's, so other operators never see it; the operator it
+-- concerns does (dialer.access.sees_event). The panel then reads its state again.
+CREATE FUNCTION panel_live_event(operator_id bigint, what text, attempt_id bigint) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO live_event (kind, permission, operator_id, data)
+    VALUES ('panel.changed', 'supervisor.view', operator_id,
+            json_build_object('operator_id', operator_id, 'what', what, 'attempt_id', attempt_id));
+$$;
+
+CREATE FUNCTION operator_panel_live_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (OLD.status, OLD.attempt_id, OLD.auto_answer, OLD.missed_offers)
+       IS DISTINCT FROM (NEW.status, NEW.attempt_id, NEW.auto_answer, NEW.missed_offers) THEN
+        PERFORM panel_live_event(NEW.id, 'operator', NEW.attempt_id);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER operator_panel_live_event AFTER UPDATE OF status, attempt_id, auto_answer, missed_offers ON operator
+    FOR EACH ROW EXECUTE FUNCTION operator_panel_live_event();
+
+CREATE FUNCTION attempt_panel_live_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.operator_id IS NOT NULL THEN
+        PERFORM panel_live_event(NEW.operator_id, 'attempt', NEW.id);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER attempt_panel_live_event
+    AFTER UPDATE OF offer_expires_at, offer_accepted_at, dial_started_at, answered_at, bridged_at, ended_at, wrap_up_at
+    ON attempt FOR EACH ROW EXECUTE FUNCTION attempt_panel_live_event();
+
+CREATE FUNCTION alert_live_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO live_event (kind, permission, operator_id, data)
+    VALUES ('alert', 'supervisor.view', NULL,
+            json_build_object('id', NEW.id, 'kind', NEW.kind, 'campaign_id', NEW.campaign_id,
+                              'operator_id', NEW.operator_id, 'text_ru', NEW.text_ru, 'text_en', NEW.text_en,
+                              'acknowledged_at', NEW.acknowledged_at));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER alert_live_event AFTER INSERT OR UPDATE OF acknowledged_at ON alert
+    FOR EACH ROW EXECUTE FUNCTION alert_live_event();
 
 -- the engine's new commands: accept an offer, manual dial, switch auto-answer
 ALTER TABLE engine_command DROP CONSTRAINT engine_command_kind_check;
