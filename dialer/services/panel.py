@@ -54,12 +54,12 @@ def _campaigns(operator_id: int) -> list[dict]:
 
 
 def _phase(a: Attempt) -> str:
-    """Where the call stands, as the panel names it."""
+    """Where the call stands, as the panel names it (web/static/js/panel.js `phaseOf` mirrors this)."""
     if a.ended_at is not None:
         return "wrap_up" if a.outcome == Outcome.ANSWERED and a.wrap_up_at is None else "ended"
     if a.offer_expires_at is not None and a.offer_accepted_at is None:
         return "offer"
-    if a.bridged_at is not None:
+    if a.answered_at is not None:
         return "talking"
     return "dialling" if a.dial_started_at is not None else "connecting"
 
@@ -98,6 +98,8 @@ def call_card(operator_id: int, attempt_id) -> dict:
                      "wrap_up_limit_s": campaign.wrap_up_limit_s},
         "order_url": order_url(campaign, lead), "attrs": lead.attrs or {},
         "offered_at": f.iso(a.offered_at), "offer_expires_at": f.iso(a.offer_expires_at),
+        "offer_accepted_at": f.iso(a.offer_accepted_at), "dial_started_at": f.iso(a.dial_started_at),
+        "wrap_up_at": f.iso(a.wrap_up_at),
         "answered_at": f.iso(a.answered_at), "bridged_at": f.iso(a.bridged_at), "ended_at": f.iso(a.ended_at),
         "outcome": a.outcome, "results": results, "history": history(a),
     }

@@ -10,6 +10,13 @@
                offer: "Call offered", connecting: "Connecting you", dialling: "Dialling", talking: "Talking", ended: "Ended" };
   const POSTPONE = [[30, "30 мин", "30 min"], [60, "1 ч", "1 h"], [120, "2 ч", "2 h"], [180, "3 ч", "3 h"]];
 
+  function phaseOf(c) {  // mirrors dialer/services/panel.py `_phase`
+    if (c.ended_at) return c.outcome === "ANSWERED" && !c.wrap_up_at ? "wrap_up" : "ended";
+    if (c.offer_expires_at && !c.offer_accepted_at) return "offer";
+    if (c.answered_at) return "talking";
+    return c.dial_started_at ? "dialling" : "connecting";
+  }
+
   window.operatorPanel = function () {
     const lang = document.body.dataset.lang || "ru";
     const words = lang === "en" ? EN : RU;
@@ -21,7 +28,7 @@
 
       init() {
         this.load();
-        window.Dialer.live.on("panel.changed", () => this.load());
+        window.Dialer.live.on("panel.changed", (data) => { this.apply(data); this.load(); });
         setInterval(() => { this.now = Date.now(); }, 250);
       },
       async load() {  // one read at a time; a change during a read asks for one more
@@ -43,6 +50,12 @@
           this.loading = null;
           if (this.again) { this.again = false; this.load(); }
         }
+      },
+      apply(data) {  // the call's new timeline comes with the event: show it before the full read returns
+        if (!data || !data.call || !this.call || data.attempt_id !== this.call.attempt_id) return;
+        Object.assign(this.call, data.call);
+        this.call.phase = phaseOf(this.call);
+        document.body.dataset.cardShown = String(this.call.attempt_id) + ":" + this.call.phase;
       },
       message(body) { return (lang === "ru" && body.message_ru) || body.message || body.error || "error"; },
       async post(path, data) {
