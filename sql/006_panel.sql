@@ -49,19 +49,22 @@ CREATE TRIGGER alert_event_notify AFTER INSERT OR UPDATE OF acknowledged_at ON a
 
 -- Live events for the panel (web/live.py): `panel.changed` whenever what an operator's panel shows
 -- changes. The permission is the supervisor's, so other operators never see it; the operator it
--- concerns does (dialer.access.sees_event). The panel then reads its state again.
-CREATE FUNCTION panel_live_event(operator_id bigint, what text, attempt_id bigint, call jsonb) RETURNS void
+-- concerns does (dialer.access.sees_event). The new facts ride along (`operator`: status, auto-answer;
+-- `attempt`: the call's timeline), so the panel reads its whole state only for a new call.
+CREATE FUNCTION panel_live_event(operator_id bigint, what text, attempt_id bigint, facts jsonb) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO live_event (kind, permission, operator_id, data)
     VALUES ('panel.changed', 'supervisor.view', operator_id,
-            jsonb_build_object('operator_id', operator_id, 'what', what, 'attempt_id', attempt_id, 'call', call));
+            jsonb_build_object('operator_id', operator_id, 'what', what, 'attempt_id', attempt_id, what, facts));
 $$;
 
 CREATE FUNCTION operator_panel_live_event() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF (OLD.status, OLD.attempt_id, OLD.auto_answer, OLD.missed_offers)
        IS DISTINCT FROM (NEW.status, NEW.attempt_id, NEW.auto_answer, NEW.missed_offers) THEN
-        PERFORM panel_live_event(NEW.id, 'operator', NEW.attempt_id, NULL);
+        PERFORM panel_live_event(NEW.id, 'operator', NEW.attempt_id, jsonb_build_object(
+            'status', NEW.status, 'status_since', NEW.status_since, 'auto_answer', NEW.auto_answer,
+            'missed_offers', NEW.missed_offers));
     END IF;
     RETURN NULL;
 END $$;
@@ -71,7 +74,6 @@ CREATE TRIGGER operator_panel_live_event AFTER UPDATE OF status, attempt_id, aut
 CREATE FUNCTION attempt_panel_live_event() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.operator_id IS NOT NULL THEN
-        -- the call's timeline rides along: the panel shows an answer at once, then reads the rest
         PERFORM panel_live_event(NEW.operator_id, 'attempt', NEW.id, jsonb_build_object(
             'offer_expires_at', NEW.offer_expires_at, 'offer_accepted_at', NEW.offer_accepted_at,
             'dial_started_at', NEW.dial_started_at, 'answered_at', NEW.answered_at, 'bridged_at', NEW.bridged_at,

@@ -1,7 +1,7 @@
 /* Operator panel: one Alpine component. The server is the truth: every live event about this operator
- * (`panel.changed`, sent through Dialer.live over SSE) makes the panel read /api/panel/state again;
- * requests go to /api/panel/* and their effect arrives the same way. Timers tick locally, corrected by
- * the server's clock. */
+ * (`panel.changed`, sent through Dialer.live over SSE) carries the new facts (status, the call's timeline);
+ * only a new call makes the panel read /api/panel/state. Requests go to /api/panel/* and their effect
+ * arrives the same way. Timers tick locally, corrected by the server's clock. */
 (function () {
   "use strict";
   const RU = { ready: "Готов", in_call: "В разговоре", wrap_up: "Постобработка", paused: "Пауза", lunch: "Обед", offline: "Не в сети",
@@ -21,40 +21,49 @@
     const lang = document.body.dataset.lang || "ru";
     const words = lang === "en" ? EN : RU;
     return {
-      lang, s: { status: "offline", campaigns: [] }, call: null, error: "", skew: 0, now: Date.now(), loading: null, again: false,
+      lang, s: { status: "offline", campaigns: [] }, call: null, error: "", skew: 0, now: Date.now(), asked: 0, shown: 0,
       w: { result: "", comment: "", postpone_minutes: null, postpone_until: "", do_not_call: false }, wrapFor: null,
       d: { value: "", kind: "phone", campaign_id: "" },
       postpones: POSTPONE.map(([m, ru, en]) => ({ minutes: m, label: lang === "en" ? en : ru })),
 
       init() {
         this.load();
-        window.Dialer.live.on("panel.changed", (data) => { this.apply(data); this.load(); });
+        window.Dialer.live.on("panel.changed", (data) => { if (!this.apply(data)) this.load(); });
         setInterval(() => { this.now = Date.now(); }, 250);
       },
-      async load() {  // one read at a time; a change during a read asks for one more
-        if (this.loading) { this.again = true; return; }
-        this.loading = fetch("/api/panel/state", { headers: { Accept: "application/json" } });
+      async load() {  // every change starts a read at once; an answer older than one already shown is dropped
+        const seq = ++this.asked;
         try {
-          const r = await this.loading;
+          const r = await fetch("/api/panel/state", { headers: { Accept: "application/json" } });
           const body = await r.json();
+          if (seq < this.shown) return;
+          this.shown = seq;
           if (!r.ok) { this.error = this.message(body); return; }
           this.skew = Date.parse(body.now) - Date.now();
           this.s = body;
           this.call = body.call;
-          if (this.call && this.call.phase === "wrap_up" && this.wrapFor !== this.call.attempt_id) {
-            this.wrapFor = this.call.attempt_id;
-            this.w = { result: "", comment: "", postpone_minutes: null, postpone_until: "", do_not_call: false };
-          }
-          if (this.call) document.body.dataset.cardShown = String(this.call.attempt_id) + ":" + this.call.phase;
-        } catch (e) { this.error = String(e); } finally {
-          this.loading = null;
-          if (this.again) { this.again = false; this.load(); }
-        }
+          this.shownCall();
+        } catch (e) { if (seq >= this.shown) this.error = String(e); }
       },
-      apply(data) {  // the call's new timeline comes with the event: show it before the full read returns
-        if (!data || !data.call || !this.call || data.attempt_id !== this.call.attempt_id) return;
-        Object.assign(this.call, data.call);
+      apply(data) {  // the event carries the new facts; only a new call needs the whole state read
+        if (!data) return false;
+        const current = this.call ? this.call.attempt_id : null;
+        if (data.operator) {
+          Object.assign(this.s, data.operator);
+          return (data.attempt_id || null) === current;
+        }
+        if (!data.attempt || data.attempt_id !== current) return false;
+        Object.assign(this.call, data.attempt);
         this.call.phase = phaseOf(this.call);
+        this.shownCall();
+        return true;
+      },
+      shownCall() {  // a new wrap-up starts with an empty form; the page says which card it shows (tests, bench)
+        if (!this.call) { delete document.body.dataset.cardShown; return; }
+        if (this.call.phase === "wrap_up" && this.wrapFor !== this.call.attempt_id) {
+          this.wrapFor = this.call.attempt_id;
+          this.w = { result: "", comment: "", postpone_minutes: null, postpone_until: "", do_not_call: false };
+        }
         document.body.dataset.cardShown = String(this.call.attempt_id) + ":" + this.call.phase;
       },
       message(body) { return (lang === "ru" && body.message_ru) || body.message || body.error || "error"; },
