@@ -178,3 +178,30 @@ def test_manual_dial_is_refused_outside_pause_and_idle_ready(setup):
 def test_manual_lead_refused_by_the_store_leaves_the_operator_as_they_were():
     s, trace = run([ev.DialRequested(55, at=1), ev.NothingToCall(at=2)], paused())
     assert trace[-1] == [] and s.status == om.PAUSED and not s.claiming
+
+
+# ---- after an engine restart -------------------------------------------------------------------------
+def _record(**attempt):
+    from ari_app.store import OperatorRecord
+
+    base = {"id": 100, "client_channel": "at100-n", "ended_at": None, "bridged_at": None, "answered_at": None,
+            "ringing_at": None, "dial_started_at": None, "auto_ready": True, "wrap_up_limit_s": 0,
+            "offer_expires_at": None, "offer_accepted_at": None, "manual": False, "wrap_up_at": None, "outcome": None}
+    return OperatorRecord(OP, "op7", "pbx", om.READY, None, {**base, **attempt}, auto_answer=False, missed_offers=2)
+
+
+def test_a_waiting_offer_survives_a_restart_as_an_offer_and_the_resync_withdraws_it_without_a_miss():
+    from ari_app.engine import restore_state
+
+    s = restore_state(_record(offer_expires_at="t"), "n2", True)
+    assert s.call.waiting_for_answer and not s.auto_answer and s.missed_offers == 2
+    s, cmds = step(s, ev.Resync(frozenset(), frozenset(), at=5))
+    assert cmds[0] == ev.ReleaseOffer(100, 5, False) and s.call is None
+    assert cmds[1] == ev.Claim(None) and s.claiming  # offered afresh
+
+
+def test_an_accepted_manual_call_is_restored_as_accepted():
+    from ari_app.engine import restore_state
+
+    s = restore_state(_record(offer_expires_at=None, offer_accepted_at="t", manual=True, dial_started_at="t"), "n2", True)
+    assert s.call.accepted and s.call.manual and s.call.phase == "dialing"
