@@ -279,9 +279,10 @@ def _on_do_not_call(phone: str) -> bool:
     return dnc.contains(phone)
 
 
-def not_an_operator() -> Forbidden:
-    return Forbidden("not-an-operator", "your account is not linked to an operator",
-                     message_ru="ваша учётная запись не связана с оператором")
+def not_an_operator() -> NotFound:
+    """The user may use the panel but no operator is theirs (e.g. an administrator): nothing to show."""
+    return NotFound("not-an-operator", "your account is not linked to an operator",
+                    message_ru="ваша учётная запись не связана с оператором")
 
 
 __all__ = ["Forbidden", "Invalid", "state", "call_card", "set_status", "set_auto_answer", "answer", "hang_up",

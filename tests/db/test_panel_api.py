@@ -111,9 +111,13 @@ def test_bad_requests_are_refused_and_change_nothing(world, unchanged, path, bod
 
 def test_a_user_who_is_not_an_operator_is_refused(world, unchanged):
     _, _, sv = world["sessions"]
+    admin_role = {r["code"]: r["id"] for r in users.list_roles()}["admin"]
+    users.create_user("admin@example.org", "Админ", PASSWORD, [admin_role])
+    admin = users.sign_in("admin@example.org", PASSWORD)
     with unchanged():
-        r = world["client"].get("/api/panel/state", headers=as_user(sv))
-    assert r.status_code == 403
+        assert world["client"].get("/api/panel/state", headers=as_user(sv)).status_code == 403  # no panel.use
+        r = world["client"].post("/api/panel/status", headers=as_user(admin), json={"status": "ready"})
+        assert (r.status_code, r.json()["error"]) == (404, "not-an-operator")  # may, but is no operator
 
 
 def test_without_csrf_token_a_request_is_refused(world, unchanged):
