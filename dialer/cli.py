@@ -54,6 +54,28 @@ def cmd_permissions(args) -> None:
             print(f"\n{code} ({title_en}): {len(perms)}\n  " + " ".join(sorted(perms)))
 
 
+def cmd_users(args) -> None:
+    """`dialer users password EMAIL`: set a new generated password and print it once."""
+    import secrets
+
+    from .db import connect
+    from .errors import NotFound
+    from .services import users
+
+    db = connect(_settings())
+    with db.connection_context():
+        users.seed_roles()
+        found = users.list_users(args.email)
+        match = [u for u in found if u["email"] == args.email.lower()]
+        if not match:
+            raise NotFound("user-not-found", f"no user with e-mail {args.email}")
+        password = secrets.token_urlsafe(12)
+        users.update_user(match[0]["id"], password=password)
+        if not match[0]["active"]:
+            users.set_active(match[0]["id"], True)
+    print(f"{match[0]['email']}  password: {password}")
+
+
 def cmd_db(args) -> None:
     from . import migrate, pg
 
@@ -115,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     perms.add_argument("--count", action="store_true", help="print only how many permissions there are")
     perms.add_argument("--roles", action="store_true", help="also list the seeded roles and their permissions")
     perms.set_defaults(func=cmd_permissions)
+
+    usr = sub.add_parser("users", help="user accounts: set a new password")
+    usr.add_argument("action", choices=["password"])
+    usr.add_argument("email")
+    usr.set_defaults(func=cmd_users)
 
     from .asterisk.cli import register as register_asterisk
     register_asterisk(sub)

@@ -56,6 +56,22 @@ def load_demo(settings, db, n_operators: int, n_leads: int) -> list[int]:
     return ids
 
 
+DEMO_SUPERVISOR = ("supervisor@demo.local", "demo-supervisor")
+DEMO_OPERATOR_PASSWORD = "demo-operator-{n}"  # operator{n}@demo.local works as demo operator n
+
+
+def demo_accounts(db, operator_ids: list[int]) -> tuple[str, str] | None:
+    """The first administrator (password returned once), a supervisor and one user per demo operator."""
+    from .services import users
+    with db.connection_context():
+        first = users.create_first_admin()
+        users.ensure_user(DEMO_SUPERVISOR[0], "Супервайзер (демо)", DEMO_SUPERVISOR[1], "supervisor")
+        for n, oid in enumerate(operator_ids, 1):
+            users.ensure_user(f"operator{n}@demo.local", f"Оператор {n}", DEMO_OPERATOR_PASSWORD.format(n=n),
+                              "operator", operator_id=oid)
+    return first
+
+
 async def _ready_when_running(db, operator_ids: list[int]) -> None:
     await asyncio.sleep(2)  # let the engine connect to ARI first; commands would wait for it anyway
     def ready():
@@ -78,8 +94,17 @@ def demo(settings, operators: int = 5, leads: int = 300) -> None:
     db = connect(settings)
     try:
         operator_ids = load_demo(settings, db, operators, leads)
+        first_admin = demo_accounts(db, operator_ids)
         print("\n" + "=" * 72)
         print(f"Dialer demo is running: {operators} operators, campaign «{CAMPAIGN}»")
+        print(f"  Web:      http://{settings.web_host}:{settings.web_port}/")
+        if first_admin:
+            print(f"  Sign in:  {first_admin[0]}  password {first_admin[1]}  (shown once)")
+        else:
+            print("  Sign in:  admin@dialer.local (password shown at the first set-up;"
+                  " `dialer users password admin@dialer.local` sets a new one)")
+        print(f"            {DEMO_SUPERVISOR[0]} / {DEMO_SUPERVISOR[1]};"
+              f" operator1@demo.local / {DEMO_OPERATOR_PASSWORD.format(n=1)} (… operator{operators})")
         print(f"  API:      http://{settings.web_host}:{settings.web_port}/api  (OpenAPI: /api/schema)")
         print(f"  Login:    Authorization: Bearer {settings.api_token}")
         print(f"  Try:      curl -H 'Authorization: Bearer {settings.api_token}' "

@@ -27,6 +27,25 @@ def calls_last_minute() -> dict:
     return counts
 
 
+AUDIT_MONTHS_AHEAD = 3
+LIVE_EVENTS_KEPT = timedelta(hours=1)
+
+
+def audit_partitions(months_ahead: int = AUDIT_MONTHS_AHEAD) -> int:
+    """The audit log's monthly partitions are made months ahead (a row needs its month's partition)."""
+    from .services.audit_log import ensure_partitions
+    return ensure_partitions(months_ahead)
+
+
+def purge_access() -> tuple[int, int]:
+    """Expired sessions, and live events older than any reconnect needs to catch up."""
+    from .services.users import purge_sessions
+    db = Attempt._meta.database
+    cutoff = datetime.now(timezone.utc) - LIVE_EVENTS_KEPT
+    events = db.execute_sql("DELETE FROM live_event WHERE at < %s", (cutoff,)).rowcount
+    return purge_sessions(), events
+
+
 def start_jobs(settings, db) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
 
@@ -41,7 +60,18 @@ def start_jobs(settings, db) -> AsyncIOScheduler:
             log.info("last minute: %d calls — %s", sum(counts.values()),
                      ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
+    async def partitions():
+        made = await dbm.run(db, audit_partitions)
+        if made:
+            log.info("created %d audit log partitions", made)
+
+    async def access_upkeep():
+        await dbm.run(db, purge_access)
+
     scheduler.add_job(purge, "interval", hours=1, id="purge-commands", coalesce=True)
+    scheduler.add_job(partitions, "interval", hours=6, id="audit-partitions", coalesce=True,
+                      next_run_time=datetime.now(timezone.utc))  # also once at start
+    scheduler.add_job(access_upkeep, "interval", minutes=10, id="access-upkeep", coalesce=True)
     scheduler.add_job(throughput, "interval", seconds=60, id="throughput-log", coalesce=True)
     scheduler.start()
     return scheduler

@@ -98,7 +98,7 @@ READ_ONLY = frozenset(n for n in ALL if n.endswith(".read") or n in {"supervisor
 OPERATOR = frozenset({"panel.use", "panel.status", "panel.call_control", "panel.wrap_up", "panel.manual_dial"})
 SUPERVISOR = (ALL - {"users.create", "users.update", "users.deactivate", "users.delete", "roles.edit",
                      "audit.export", "telephony.settings", "crm.edit", "campaigns.delete", "leads.delete",
-                     "operators.delete", "crm.push"}) - OPERATOR
+                     "operators.delete", "crm.push", "monitoring.read"}) - OPERATOR
 
 # the six seeded roles: (code, Russian, English, permissions)
 ROLES: tuple[tuple[str, str, str, frozenset[str]], ...] = (

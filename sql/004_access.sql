@@ -113,3 +113,20 @@ BEGIN
 END $$;
 CREATE TRIGGER attempt_live_event AFTER INSERT OR UPDATE OF outcome, answered_at ON attempt
     FOR EACH ROW EXECUTE FUNCTION attempt_live_event();
+
+-- a change of who may see what: open live streams re-read their user's permissions at once
+CREATE FUNCTION access_changed_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('access_changed', TG_TABLE_NAME);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER user_role_changed AFTER INSERT OR UPDATE OR DELETE ON user_role
+    FOR EACH STATEMENT EXECUTE FUNCTION access_changed_notify();
+CREATE TRIGGER user_permission_changed AFTER INSERT OR UPDATE OR DELETE ON user_permission
+    FOR EACH STATEMENT EXECUTE FUNCTION access_changed_notify();
+CREATE TRIGGER role_permission_changed AFTER INSERT OR UPDATE OR DELETE ON role_permission
+    FOR EACH STATEMENT EXECUTE FUNCTION access_changed_notify();
+CREATE TRIGGER web_session_ended AFTER DELETE ON web_session
+    FOR EACH STATEMENT EXECUTE FUNCTION access_changed_notify();
+CREATE TRIGGER app_user_changed AFTER UPDATE OF active, operator_id ON app_user
+    FOR EACH STATEMENT EXECUTE FUNCTION access_changed_notify();

@@ -26,6 +26,9 @@ from . import auth
 
 log = logging.getLogger(__name__)
 CHANNEL = "live_event"
+ACCESS_CHANNEL = "access_changed"  # roles, grants, sessions or users changed: streams re-read their principal
+REFRESH = {"refresh": True}
+KEEP_ALIVE = {"keep-alive": True}
 QUEUE_SIZE = 1000       # a client this far behind is dropped; it reconnects and catches up from the table
 HEARTBEAT_S = 15.0      # also when the session is checked again (sign-out everywhere ends the stream)
 CATCH_UP_MAX = 1000
@@ -46,7 +49,7 @@ class Hub:
         def connect():
             conn = psycopg2.connect(**self.settings.dsn, application_name="dialer-live")
             conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
-            conn.cursor().execute(f"LISTEN {CHANNEL}")
+            conn.cursor().execute(f"LISTEN {CHANNEL}; LISTEN {ACCESS_CHANNEL}")
             return conn
         self.conn = await asyncio.to_thread(connect)
         self._loop.add_reader(self.conn.fileno(), self._on_readable)
@@ -59,13 +62,20 @@ class Hub:
             self._loop.remove_reader(self.conn.fileno())
             self._loop.create_task(self._reconnect())
             return
+        refresh = False
         while self.conn.notifies:
             note = self.conn.notifies.pop(0)
+            if note.channel == ACCESS_CHANNEL:
+                refresh = True
+                continue
             try:
                 event = json.loads(note.payload)
             except ValueError:
                 continue
             self.publish(event)
+        if refresh:
+            for sub in list(self.subscribers):
+                sub.put(REFRESH)
 
     async def _reconnect(self) -> None:
         while True:
@@ -78,6 +88,7 @@ class Hub:
                 await asyncio.sleep(1)
 
     def publish(self, event: dict) -> None:
+        event["wire"] = format_event(event)  # once, not once per subscriber
         for sub in list(self.subscribers):
             if sees_event(sub.principal, event.get("permission", ""), event.get("operator_id")):
                 sub.put(event)
@@ -160,21 +171,32 @@ async def _stream(request: Request, hub: Hub, principal: Principal, after: int |
             try:
                 event = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
             except asyncio.TimeoutError:
-                if request.scope.get("auth_via") == "session":
-                    from dialer.services import users
-                    fresh = await run(db, users.session_principal, token or "")
-                    if fresh is None:
-                        return  # signed out or deactivated: the stream ends, the reconnect is refused
-                    sub.principal = fresh  # role changes take effect on the open stream too
-                yield ": keep-alive\n\n"
+                event = KEEP_ALIVE
+            if event is KEEP_ALIVE or event is REFRESH:
+                if await _stale(db, request, sub, token):
+                    return
+                if event is KEEP_ALIVE:
+                    yield ": keep-alive\n\n"
                 continue
             if event is None:  # too far behind, or the listener reconnected: the client catches up
                 return
             if event["id"] > last:
                 last = event["id"]
-                yield format_event(event)
+                yield event.get("wire") or format_event(event)
     finally:
         hub.unsubscribe(sub)
+
+
+async def _stale(db, request: Request, sub: Subscriber, token: str | None) -> bool:
+    """Re-read the session's user: True when the session is gone (signed out, deactivated)."""
+    if request.scope.get("auth_via") != "session":
+        return False
+    from dialer.services import users
+    fresh = await run(db, users.session_principal, token or "")
+    if fresh is None:
+        return True  # the stream ends; the reconnect is refused
+    sub.principal = fresh  # role and grant changes apply to the open stream at once
+    return False
 
 
 @get("/events", opt={"permission": SIGNED_IN}, summary="Live events (server-sent events)")

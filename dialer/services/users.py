@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg2.errors import UniqueViolation
 
 from .. import access, audit
-from ..errors import Conflict, DomainError, Invalid, NotFound
+from ..errors import Conflict, DomainError, NotFound
 from ..permissions import BY_NAME, ROLES
 from . import fields as f
 
@@ -313,6 +313,18 @@ def delete_user(user_id) -> None:
         audit.record(_db(), "deleted", "user", user_id, name=f"Пользователь {before['email']} удалён", old=old)
 
 
+def change_own_password(user_id: int, current, new) -> None:
+    """A user's own password change: the current password is checked first."""
+    rows = _rows("SELECT password_hash FROM app_user WHERE id = %s AND active", (user_id,))
+    try:
+        if not rows or not isinstance(current, str):
+            raise VerificationError()
+        _hasher.verify(rows[0]["password_hash"], current)
+    except (VerificationError, InvalidHashError):
+        raise f.invalid("current_password", "is not right", "указан неверно") from None
+    update_user(user_id, password=new)
+
+
 def create_first_admin(email: str = "admin@dialer.local") -> tuple[str, str] | None:
     """The set-up's first administrator: (e-mail, password) once, or None when users already exist."""
     seed_roles()
@@ -379,19 +391,23 @@ def sign_in(email, password, ip: str = "", user_agent: str = "") -> dict:
     except (VerificationError, InvalidHashError):
         good = False
     actor = audit.Actor(user["id"] if user else None, email[:254], "-", ip)
-    with audit.acting_as(actor), _db().atomic():
+    refusal = None
+    with audit.acting_as(actor), _db().atomic():  # the failure is recorded even though sign-in is refused
         if user and access.locked(user["locked_until"], now):
             audit.record(_db(), "custom", "session", "", name="Вход отклонён: учётная запись заблокирована",
                          new={"email": email})
-            raise Unauthorised("sign-in-locked", "too many failed attempts; try again later",
-                               message_ru="слишком много неудачных попыток; попробуйте позже")
-        if not good or not user["active"]:
+            refusal = Unauthorised("sign-in-locked", "too many failed attempts; try again later",
+                                   message_ru="слишком много неудачных попыток; попробуйте позже")
+        elif not good or not user["active"]:
             if user and not good:
                 failed, until = access.after_failure(user["failed_logins"], now)
                 _db().execute_sql("UPDATE app_user SET failed_logins = %s, locked_until = %s WHERE id = %s",
                                   (failed, until, user["id"]))
             audit.record(_db(), "custom", "session", "", name="Неудачный вход", new={"email": email})
-            raise _bad_sign_in()
+            refusal = _bad_sign_in()
+    if refusal is not None:
+        raise refusal
+    with _db().atomic():
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         _db().execute_sql("UPDATE app_user SET failed_logins = 0, locked_until = NULL, last_login_at = %s"
                           " WHERE id = %s", (now, user["id"]))
@@ -447,7 +463,3 @@ def record_denied(method: str, path: str, permission: str) -> None:
 
 def operators_for_select() -> list[dict]:
     return _rows("SELECT id, name, login FROM operator ORDER BY name, id")
-
-
-def invalid_form(message: str, message_ru: str, field: str) -> Invalid:
-    return f.invalid(field, message, message_ru)

@@ -79,8 +79,9 @@ async def logout(request: Request) -> Response:
 
 @get("/lang/{code:str}", opt=PUBLIC_OPT, include_in_schema=False)
 async def switch_language(request: Request, code: str) -> Response:
-    back = _safe_next(request.headers.get("referer", "/").split(request.url.netloc, 1)[-1]
-                      if request.url.netloc in request.headers.get("referer", "") else "/")
+    referer = urlsplit(request.headers.get("referer", ""))
+    same_site = referer.netloc == request.url.netloc
+    back = _safe_next(referer.path + (f"?{referer.query}" if referer.query else "")) if same_site else "/"
     response = Redirect(back)
     if code in i18n.LANGUAGES:
         response.set_cookie(auth.Cookies.LANG, code, path="/", samesite="lax", max_age=365 * 86400)
@@ -109,12 +110,40 @@ async def access_home(request: Request) -> Response:
                              ("audit.read", "/access/audit")):
         if principal.may(permission):
             return Redirect(href)
-    raise_forbidden()
+    return Redirect("/")  # none is open to this user: the navigation does not show the section either
 
 
-def raise_forbidden():
-    from litestar.exceptions import PermissionDeniedException
-    raise PermissionDeniedException("no access page is open to this user")
+@get("/me", opt={"permission": SIGNED_IN}, include_in_schema=False)
+async def my_profile(request: Request) -> Response:
+    return page(request, "me.html", error="", saved=request.query_params.get("saved") == "1",
+                groups=_my_permissions(request))
 
 
-ROUTES = [login_form, login, logout, switch_language, home, access_home]
+def _my_permissions(request: Request) -> list[dict]:
+    from .common import permission_groups
+    mine = auth.principal_of(request).permissions
+    groups = [{**g, "permissions": [p for p in g["permissions"] if p["name"] in mine]} for g in permission_groups()]
+    return [g for g in groups if g["permissions"]]
+
+
+@post("/me/password", opt={"permission": SIGNED_IN}, include_in_schema=False)
+async def change_password(request: Request) -> Response:
+    principal = auth.principal_of(request)
+    if principal.user_id is None:  # the API token has no password of its own
+        return page(request, "me.html", status_code=409, error=i18n.pick("У API-токена нет пароля",
+                                                                         "The API token has no password"),
+                    saved=False, groups=_my_permissions(request))
+    form = await form_data(request)
+    if one(form, "new_password") != one(form, "repeat_password"):
+        return page(request, "me.html", status_code=422, saved=False, groups=_my_permissions(request),
+                    error=i18n.pick("Новый пароль и повтор не совпадают", "The new password and its repeat differ"))
+    try:
+        await run(request.app.state.db, users.change_own_password, principal.user_id,
+                  one(form, "current_password"), one(form, "new_password"))
+    except DomainError as e:
+        return page(request, "me.html", status_code=e.status, error=i18n.error_text(e.as_dict()), saved=False,
+                    groups=_my_permissions(request))
+    return Redirect("/me?saved=1")
+
+
+ROUTES = [login_form, login, logout, switch_language, home, access_home, my_profile, change_password]
