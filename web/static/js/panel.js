@@ -21,7 +21,7 @@
     const lang = document.body.dataset.lang || "ru";
     const words = lang === "en" ? EN : RU;
     return {
-      lang, s: { status: "offline", campaigns: [] }, call: null, error: "", skew: 0, now: Date.now(), asked: 0, shown: 0,
+      lang, s: { status: "offline", campaigns: [] }, call: null, error: "", skew: 0, now: Date.now(), asked: 0, shown: 0, reading: 0, pending: {},
       w: { result: "", comment: "", postpone_minutes: null, postpone_until: "", do_not_call: false }, wrapFor: null,
       d: { value: "", kind: "phone", campaign_id: "" },
       postpones: POSTPONE.map(([m, ru, en]) => ({ minutes: m, label: lang === "en" ? en : ru })),
@@ -33,6 +33,7 @@
       },
       async load() {  // every change starts a read at once; an answer older than one already shown is dropped
         const seq = ++this.asked;
+        this.reading++;
         try {
           const r = await fetch("/api/panel/state", { headers: { Accept: "application/json" } });
           const body = await r.json();
@@ -42,8 +43,16 @@
           this.skew = Date.parse(body.now) - Date.now();
           this.s = body;
           this.call = body.call;
+          const facts = this.call && this.pending[this.call.attempt_id];
+          if (facts) {  // what arrived while this read was under way (timeline fields only ever get set)
+            for (const [k, v] of Object.entries(facts)) if (v !== null && this.call[k] === null) this.call[k] = v;
+            this.call.phase = phaseOf(this.call);
+          }
+          if (this.call) {  // facts of this call and of earlier ones are done with
+            for (const id of Object.keys(this.pending)) if (Number(id) <= this.call.attempt_id) delete this.pending[id];
+          }
           this.shownCall();
-        } catch (e) { if (seq >= this.shown) this.error = String(e); }
+        } catch (e) { if (seq >= this.shown) this.error = String(e); } finally { this.reading--; }
       },
       apply(data) {  // the event carries the new facts; only a new call needs the whole state read
         if (!data) return false;
@@ -52,7 +61,11 @@
           Object.assign(this.s, data.operator);
           return (data.attempt_id || null) === current;
         }
-        if (!data.attempt || data.attempt_id !== current) return false;
+        if (!data.attempt) return false;
+        if (data.attempt_id !== current) {  // a new call whose card is being read: keep the facts for it
+          this.pending[data.attempt_id] = Object.assign(this.pending[data.attempt_id] || {}, data.attempt);
+          return this.reading > 0;
+        }
         Object.assign(this.call, data.attempt);
         this.call.phase = phaseOf(this.call);
         this.shownCall();
