@@ -132,8 +132,8 @@ def measure(settings, db, operators: int, calls: int) -> dict:
                     Attempt.select(Attempt.id, Attempt.answered_at).where(Attempt.answered_at.is_null(False))}
         # where the time goes: the engine writing the answer (its live event's insert time), then the rest
         written = dict(db.execute_sql(
-            "SELECT (data->>'attempt_id')::bigint, extract(epoch FROM min(at)) * 1000 FROM live_event"
-            " WHERE kind = 'panel.changed' AND data->'attempt'->>'answered_at' IS NOT NULL GROUP BY 1").fetchall())
+            "SELECT (data->>'id')::bigint, extract(epoch FROM min(at)) * 1000 FROM live_event"
+            " WHERE kind = 'attempt' AND data->>'answered_at' IS NOT NULL GROUP BY 1").fetchall())
     latencies = [shown[a] - t for a, t in answered.items() if a in shown]
     to_db = [float(written[a]) - t for a, t in answered.items() if a in written]
     db_to_card = [shown[a] - float(written[a]) for a in answered if a in shown and a in written]

@@ -47,28 +47,31 @@ CREATE INDEX alert_open_idx ON alert (created_at) WHERE acknowledged_at IS NULL;
 CREATE TRIGGER alert_event_notify AFTER INSERT OR UPDATE OF acknowledged_at ON alert
     FOR EACH ROW EXECUTE FUNCTION dialer_event_notify();
 
--- Live events for the panel (web/live.py): `panel.changed` whenever what an operator's panel shows
--- changes. The permission is the supervisor's, so other operators never see it; the operator it
--- concerns does (dialer.access.sees_event). The new facts ride along (`operator`: status, auto-answer;
--- `attempt`: the call's timeline), so the panel reads its whole state only for a new call.
+-- Live events for the panel (web/live.py). The panel follows the web foundation's own events about its
+-- operator (`operator.status` on a status change, `attempt` on a new call, its answer and its end) and
+-- `panel.changed` for everything else it shows: the call changing without a status change, auto-answer,
+-- missed offers, and the rest of the call's timeline. No permission opens `panel.changed` (''): only the
+-- operator it concerns receives it (dialer.access.sees_event). The new facts ride along, so the panel
+-- reads its whole state only for a new call.
 CREATE FUNCTION panel_live_event(operator_id bigint, what text, attempt_id bigint, facts jsonb) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO live_event (kind, permission, operator_id, data)
-    VALUES ('panel.changed', 'supervisor.view', operator_id,
+    VALUES ('panel.changed', '', operator_id,
             jsonb_build_object('operator_id', operator_id, 'what', what, 'attempt_id', attempt_id, what, facts));
 $$;
 
 CREATE FUNCTION operator_panel_live_event() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF (OLD.status, OLD.attempt_id, OLD.auto_answer, OLD.missed_offers)
-       IS DISTINCT FROM (NEW.status, NEW.attempt_id, NEW.auto_answer, NEW.missed_offers) THEN
+    IF OLD.status IS NOT DISTINCT FROM NEW.status  -- a status change has its own event, with the call
+       AND (OLD.attempt_id, OLD.auto_answer, OLD.missed_offers)
+           IS DISTINCT FROM (NEW.attempt_id, NEW.auto_answer, NEW.missed_offers) THEN
         PERFORM panel_live_event(NEW.id, 'operator', NEW.attempt_id, jsonb_build_object(
             'status', NEW.status, 'status_since', NEW.status_since, 'auto_answer', NEW.auto_answer,
             'missed_offers', NEW.missed_offers));
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER operator_panel_live_event AFTER UPDATE OF status, attempt_id, auto_answer, missed_offers ON operator
+CREATE TRIGGER operator_panel_live_event AFTER UPDATE OF attempt_id, auto_answer, missed_offers ON operator
     FOR EACH ROW EXECUTE FUNCTION operator_panel_live_event();
 
 CREATE FUNCTION attempt_panel_live_event() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -81,8 +84,9 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+-- (answered_at and the end: the web foundation's `attempt` event)
 CREATE TRIGGER attempt_panel_live_event
-    AFTER UPDATE OF offer_expires_at, offer_accepted_at, dial_started_at, answered_at, bridged_at, ended_at, wrap_up_at
+    AFTER UPDATE OF offer_expires_at, offer_accepted_at, dial_started_at, bridged_at, wrap_up_at
     ON attempt FOR EACH ROW EXECUTE FUNCTION attempt_panel_live_event();
 
 CREATE FUNCTION alert_live_event() RETURNS trigger LANGUAGE plpgsql AS $$

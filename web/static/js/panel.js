@@ -1,7 +1,7 @@
 /* Operator panel: one Alpine component. The server is the truth: every live event about this operator
- * (`panel.changed`, sent through Dialer.live over SSE) carries the new facts (status, the call's timeline);
- * only a new call makes the panel read /api/panel/state. Requests go to /api/panel/* and their effect
- * arrives the same way. Timers tick locally, corrected by the server's clock. */
+ * (`operator.status`, `attempt` and `panel.changed`, through Dialer.live over SSE) carries the new facts
+ * (status, the call's timeline); only a new call makes the panel read /api/panel/state. Requests go to
+ * /api/panel/* and their effect arrives the same way. Timers tick locally, corrected by the server's clock. */
 (function () {
   "use strict";
   const RU = { ready: "Готов", in_call: "В разговоре", wrap_up: "Постобработка", paused: "Пауза", lunch: "Обед", offline: "Не в сети",
@@ -28,7 +28,13 @@
 
       init() {
         this.load();
-        window.Dialer.live.on("panel.changed", (data) => { if (!this.apply(data)) this.load(); });
+        const on = (facts) => { if (!this.apply(facts)) this.load(); };
+        const mine = (id) => this.s.operator_id === undefined || id === this.s.operator_id;
+        window.Dialer.live.on("panel.changed", (d) => on(d));
+        window.Dialer.live.on("operator.status", (d) => mine(d.id) &&
+          on({ operator: { status: d.status, status_since: d.since }, attempt_id: d.attempt_id }));
+        window.Dialer.live.on("attempt", (d) => mine(d.operator_id) &&
+          on({ attempt: { outcome: d.outcome, answered_at: d.answered_at, ended_at: d.ended_at }, attempt_id: d.id }));
         setInterval(() => { this.now = Date.now(); }, 250);
       },
       async load() {  // every change starts a read at once; an answer older than one already shown is dropped
