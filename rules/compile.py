@@ -1,10 +1,12 @@
 """A validated rule → a peewee expression over `lead` (parameterised SQL, never built from strings).
 
-`now` is any peewee node for the current moment (a `Value` of a datetime, or a parameter the claim
-fills in later). Every date the rule speaks of is the client's local date in the lead's IANA time
+`now` is the current moment: a datetime, or a peewee node the claim fills in later (a `Value` whose
+converter leaves it alone — next to a date column peewee would otherwise turn it into a date). Every date the rule speaks of is the client's local date in the lead's IANA time
 zone; `rules.evaluate` is the same logic in plain Python, and the property tests hold them equal.
 """
 from __future__ import annotations
+
+from datetime import datetime
 
 from peewee import SQL, Case, Cast, Expression, Value, fn
 
@@ -19,15 +21,24 @@ NUMBER_RE = r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$"
 
 def local_now(now):
     """The client's wall-clock time: `timezone(lead.time_zone, now)` (a timestamp without zone)."""
-    return fn.timezone(Lead.time_zone, now)
+    return fn.timezone(Lead.time_zone, moment(now))
 
 
 def local_today(now):
     return Cast(local_now(now), "date")
 
 
+def _plain(value):
+    return value
+
+
+def moment(now):
+    """A datetime as a parameter no column converter touches."""
+    return Value(now, converter=_plain) if isinstance(now, datetime) else now
+
+
 def attr_text(key: str):
-    return Expression(Lead.attrs, "->>", Value(key))
+    return Expression(Lead.attrs, "->>", Value(key, converter=_plain))  # a key, not a JSON document
 
 
 def attr_number(key: str):
@@ -132,6 +143,16 @@ def window_open(rule: Rule, now):
     return _all(parts)
 
 
+def window_by_zones(rule: Rule, now: datetime):
+    """The same as `window_open` for a known moment, as the list of zones where the window is open:
+    no clock conversion for every row (the claim, the preview and the idle counts use it)."""
+    from .evaluate import zones_open  # the evaluator owns the per-zone arithmetic
+
+    if rule.window is None:
+        return SQL("TRUE")
+    return Lead.time_zone.in_(sorted(zones_open(rule.window, now)) or [""])
+
+
 def within_daily_limit(rule: Rule, now):
     n = rule.limits.max_per_day
     return SQL("TRUE") if n is None else column("attempts_today", now) < n
@@ -146,7 +167,7 @@ def pause_over(rule: Rule, now):
     n = rule.limits.min_pause_minutes
     if not n:
         return SQL("TRUE")
-    return Lead.last_attempt_at.is_null() | (Lead.last_attempt_at <= now - fn.make_interval(0, 0, 0, 0, 0, n))
+    return Lead.last_attempt_at.is_null() | (Lead.last_attempt_at <= moment(now) - fn.make_interval(0, 0, 0, 0, 0, n))
 
 
 def not_listed():
@@ -156,20 +177,24 @@ def not_listed():
 
 def callable_now(now):
     """Shared by every selection: in a callable state, due, and not on the do-not-call list."""
-    return Lead.state.in_(CALLABLE_STATES) & (Lead.next_call_at <= now) & not_listed()
+    return Lead.state.in_(CALLABLE_STATES) & (Lead.next_call_at <= moment(now)) & not_listed()
 
 
 def limits(rule: Rule, now):
     return attempts_left(rule, now) & within_daily_limit(rule, now) & pause_over(rule, now)
 
 
-def selects(rule: Rule, now):
-    """Everything a rule asks of a lead to be called at `now` (the campaign is added by the caller)."""
-    return callable_now(now) & conditions(rule, now) & window_open(rule, now) & limits(rule, now)
+def selects(rule: Rule, now, window=None):
+    """Everything a rule asks of a lead to be called at `now` (the campaign is added by the caller);
+    `window` replaces the calling-window part (see `window_by_zones`)."""
+    return (callable_now(now) & conditions(rule, now) & (window_open(rule, now) if window is None else window)
+            & limits(rule, now))
 
 
 def ordering(rule: Rule):
     """Due callbacks first, then the selection's order; matches the claim indexes of sql/003_rules.sql."""
     if rule.order == "priority":
         return [Lead.callback.desc(), Lead.priority.desc(), Lead.created_at, Lead.id]
-    return [Lead.callback.desc(), Lead.created_at, Lead.id]
+    if rule.order == "created_at":
+        return [Lead.callback.desc(), Lead.created_at, Lead.id]
+    return [Lead.callback.desc(), Lead.next_call_at, Lead.id]

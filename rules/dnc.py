@@ -9,7 +9,6 @@ from dialer import audit
 from dialer.errors import Invalid
 from dialer.models import DoNotCall, Lead
 from dialer.services import fields as f
-from dialer.services.lead_csv import normalise_phone
 
 SOURCES = ("operator", "supervisor", "import", "crm")
 DEFAULT_REGION = "RU"  # a number written without a country code is read as a Russian one
@@ -18,6 +17,8 @@ MAX_REASON = 500
 
 def phone_number(value, region: str = DEFAULT_REGION) -> str:
     """E.164 of a number as people write it, or `Invalid` naming the field `phone`."""
+    from dialer.services.lead_csv import normalise_phone  # phone tables load on first use, not at the engine's start
+
     if not isinstance(value, str) or not value.strip() or len(value) > 40 or f.has_control(value):
         raise _bad_phone(value)
     phone = normalise_phone(value.strip(), region)

@@ -6,7 +6,7 @@ problem with its path (`conditions[0][1].value`) in English and Russian; nothing
     {"conditions": [[{"field": "region", "op": "eq", "value": "Москва"}, ...], ...],  # OR of AND groups
      "limits": {"max_attempts": 5, "max_per_day": 2, "min_pause_minutes": 60},
      "window": {"from": "09:00", "to": "21:00", "days": [1, 2, 3, 4, 5], "holidays": ["2026-01-01"]},
-     "order": "created_at" | "priority",          # due callbacks always come first
+     "order": "due" | "created_at" | "priority",  # due callbacks always come first
      "skill": {"name": "debt", "level": 5},        # or null
      "exhausted_status": "no_answer_final"}        # CRM status when the attempts run out ("" keeps it)
 """
@@ -48,7 +48,7 @@ OPS[DATETIME] = OPS[DATE]
 ALL_OPS = sorted({op for ops in OPS.values() for op in ops})
 NO_VALUE = ("empty", "not_empty")
 
-ORDERS = ("created_at", "priority")
+ORDERS = ("due", "created_at", "priority")  # due: by next call time, the oldest due first
 MAX_GROUPS, MAX_CONDITIONS, MAX_LIST = 20, 50, 500
 MAX_TEXT = 200
 MAX_ABS_NUMBER = Decimal("1e12")
@@ -91,7 +91,7 @@ class Rule:
     groups: tuple[tuple[Condition, ...], ...] = ()  # OR of AND groups; no groups: every lead
     limits: Limits = field(default_factory=Limits)
     window: Window | None = None
-    order: str = "created_at"
+    order: str = "due"
     skill: str | None = None
     skill_level: int | None = None
     exhausted_status: str = ""
@@ -113,6 +113,13 @@ class Problems:
             more_ru = f" (и ещё {len(self.items) - 1})" if len(self.items) > 1 else ""
             raise Invalid("invalid-rule", first["message"] + more, field=first["field"],
                           message_ru=first["message_ru"] + more_ru, problems=self.items)
+
+
+def _key(parent: str, key) -> str:
+    """The path of an unknown key; a key that cannot be shown names its parent."""
+    if not isinstance(key, str) or not key or len(key) > 60 or has_control(key):
+        return parent or "rule"
+    return f"{parent}.{key}" if parent else key
 
 
 def _is_int(v) -> bool:
@@ -237,7 +244,7 @@ def _condition(p: Problems, path: str, c) -> Condition | None:
         return None
     extra = sorted(set(c) - {"field", "op", "value"})
     if extra:
-        p.add(f"{path}.{extra[0]}", "unknown key", "неизвестный ключ")
+        p.add(_key(path, extra[0]), "unknown key", "неизвестный ключ")
     fname, op = c.get("field"), c.get("op")
     if not isinstance(fname, str) or not (fname in FIELDS or (
             fname.startswith(ATTR_PREFIX) and ATTR_KEY_RE.match(fname[len(ATTR_PREFIX):]))):
@@ -291,7 +298,7 @@ def _limits(p: Problems, raw) -> Limits:
         p.add("limits", "must be an object", "должно быть объектом")
         return Limits()
     for key in sorted(set(raw) - {"max_attempts", "max_per_day", "min_pause_minutes"}):
-        p.add(f"limits.{key}", "unknown limit", "неизвестное ограничение")
+        p.add(_key("limits", key), "unknown limit", "неизвестное ограничение")
     return Limits(_optional_int(p, raw, "max_attempts", 1, 100), _optional_int(p, raw, "max_per_day", 1, 50),
                   _optional_int(p, raw, "min_pause_minutes", 0, 525_600))
 
@@ -311,7 +318,7 @@ def _window(p: Problems, raw) -> Window | None:
         p.add("window", "must be an object", "должно быть объектом")
         return None
     for key in sorted(set(raw) - {"from", "to", "days", "holidays"}):
-        p.add(f"window.{key}", "unknown key", "неизвестный ключ")
+        p.add(_key("window", key), "unknown key", "неизвестный ключ")
     before = len(p.items)
     start = _clock(p, "window.from", raw.get("from", "00:00"))
     end = _clock(p, "window.to", raw.get("to", "24:00"), allow_24=True)
@@ -357,12 +364,11 @@ def validate(data) -> Rule:
         p.add("rule", "must be an object", "должно быть объектом")
         p.raise_if_any()
     for key in sorted(set(data) - set(KEYS)):
-        shown = key if len(key) <= 60 and not has_control(key) else "?"
-        p.add(shown, "unknown key", "неизвестный ключ")
+        p.add(_key("", key), "unknown key", "неизвестный ключ")
     groups = _groups(p, data.get("conditions"))
     limits = _limits(p, data.get("limits"))
     window = _window(p, data.get("window"))
-    order = data.get("order", "created_at")
+    order = data.get("order", "due")
     if order not in ORDERS:
         p.add("order", f"must be one of: {', '.join(ORDERS)}", f"допустимые значения: {', '.join(ORDERS)}")
     skill, level = _skill(p, data.get("skill"))
@@ -405,3 +411,37 @@ def valid_zone(name: str) -> bool:
     except (KeyError, ValueError, OSError):
         return False
     return True
+
+
+LABELS = {  # field → (Russian, English), for the selection editor
+    "country": ("Страна", "Country"), "region": ("Регион", "Region"), "city": ("Город", "City"),
+    "product": ("Товар", "Product"), "crm_status": ("Статус в CRM", "CRM status"), "name": ("Имя", "Name"),
+    "external_id": ("Номер заказа", "Order id"), "phone": ("Телефон", "Phone"),
+    "time_zone": ("Часовой пояс клиента", "Client's time zone"), "amount": ("Сумма", "Amount"),
+    "priority": ("Приоритет", "Priority"), "attempts": ("Попыток всего", "Attempts in total"),
+    "attempts_today": ("Попыток сегодня", "Attempts today"), "age": ("Возраст клиента", "Client's age"),
+    "birth_date": ("Дата рождения", "Birth date"), "created_at": ("Дата создания", "Created"),
+    "last_attempt_at": ("Последняя попытка", "Last attempt"), "next_call_at": ("Следующий звонок", "Next call"),
+}
+OP_LABELS = {
+    "eq": ("равно", "equals"), "ne": ("не равно", "not equals"), "gt": (">", ">"), "lt": ("<", "<"),
+    "ge": ("≥", "≥"), "le": ("≤", "≤"), "in": ("в списке", "in list"), "not_in": ("не в списке", "not in list"),
+    "contains": ("содержит", "contains"), "empty": ("пусто", "is empty"), "not_empty": ("не пусто", "is not empty"),
+    "between": ("между", "between"), "today": ("сегодня ± N дней", "today ± N days"),
+    "within": ("от сегодня + N до сегодня + M дней", "from today + N to today + M days"),
+}
+
+
+def catalogue() -> dict:
+    """What the editor offers: fields with their type and operators, orders, limits' ranges."""
+    return {
+        "fields": [{"field": name, "type": kind, "nullable": nullable, "ops": list(OPS[kind]),
+                    "label_ru": LABELS[name][0], "label_en": LABELS[name][1]}
+                   for name, (kind, nullable) in FIELDS.items()],
+        "attribute": {"prefix": ATTR_PREFIX, "ops": list(OPS[ATTR]),
+                      "label_ru": "Поле CRM", "label_en": "CRM field"},
+        "ops": {op: {"label_ru": ru, "label_en": en, "takes_value": op not in NO_VALUE}
+                for op, (ru, en) in OP_LABELS.items()},
+        "orders": list(ORDERS),
+        "limits": {"max_attempts": [1, 100], "max_per_day": [1, 50], "min_pause_minutes": [0, 525_600]},
+    }

@@ -52,13 +52,17 @@ ALTER TABLE attempt ADD COLUMN selection_id bigint REFERENCES selection(id) ON D
 -- C6: a lead postponed by an operator (a callback) is called before the rest of its selection
 ALTER TABLE lead ADD COLUMN callback boolean NOT NULL DEFAULT false;
 
--- The claim: per campaign, callable leads in the selection's order. Two orders exist (by creation
--- date, by priority); both put callbacks first. Conditions and the due time filter the walk.
+-- The claim: per campaign, callable leads in the selection's order. Three orders exist (by due time,
+-- by creation date, by priority); all put callbacks first. Conditions and the due time filter the walk.
 DROP INDEX lead_claim_idx;
+CREATE INDEX lead_claim_due_idx ON lead (campaign_id, callback DESC, next_call_at, id)
+    WHERE state IN ('new', 'callable');
 CREATE INDEX lead_claim_created_idx ON lead (campaign_id, callback DESC, created_at, id)
     WHERE state IN ('new', 'callable');
 CREATE INDEX lead_claim_priority_idx ON lead (campaign_id, callback DESC, priority DESC, created_at, id)
     WHERE state IN ('new', 'callable');
+-- a calling window open in none of a campaign's zones right now: found empty at once, not by a walk
+CREATE INDEX lead_claim_zone_idx ON lead (campaign_id, time_zone) WHERE state IN ('new', 'callable');
 -- callbacks bound to an operator: found first, without walking the campaign
 CREATE INDEX lead_assigned_idx ON lead (assigned_operator_id, next_call_at)
     WHERE assigned_operator_id IS NOT NULL AND state IN ('new', 'callable');

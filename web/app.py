@@ -22,6 +22,7 @@ from .api.attempts import AttemptController, health
 from .api.campaigns import CampaignController
 from .api.operators import COMMAND_ROUTES, OperatorController
 from .api.panel import PANEL_API
+from .api.selections import ROUTES as SELECTION_ROUTES
 from .api.users import USER_API_ROUTES
 from .pages import access as access_pages
 from .pages import panel as panel_pages
@@ -70,7 +71,8 @@ def create_app(settings: Settings, db: Database, extra_routes: list | None = Non
     app = Litestar(
         route_handlers=[CampaignController, OperatorController,
                         Router(path="/api/operators", route_handlers=COMMAND_ROUTES),
-                        AttemptController, health, PANEL_API, *USER_API_ROUTES, *PAGES, *(extra_routes or []),
+                        AttemptController, health, PANEL_API, *SELECTION_ROUTES, *USER_API_ROUTES, *PAGES,
+                        *(extra_routes or []),
                         create_static_files_router(path="/static", directories=[HERE / "static"],
                                                    opt={"permission": auth.PUBLIC}, include_in_schema=False)],
         dependencies={"db": Provide(lambda: db, use_cache=True, sync_to_thread=False)},

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 
 import phonenumbers
+
+from rules import zones
 
 from ..errors import Invalid
 from .fields import has_control
@@ -22,6 +27,14 @@ MAX_PHONE_INPUT = 40
 MAX_ATTR_NAME = 100
 MAX_ATTR_VALUE = 2000
 DELIMITERS = ";,\t"
+# CRM fields the selection rules use as typed columns (header names in English or Russian); the
+# values also stay in `attrs` exactly as the file had them
+CRM_ALIASES = {"country": "country", "страна": "country", "region": "region", "регион": "region",
+               "city": "city", "город": "city", "amount": "amount", "сумма": "amount",
+               "birth_date": "birth_date", "дата рождения": "birth_date", "product": "product", "товар": "product",
+               "crm_status": "crm_status", "status": "crm_status", "статус": "crm_status", "priority": "priority", "приоритет": "priority"}
+MAX_CRM_TEXT = 200
+MAX_AMOUNT = Decimal("1e12")
 
 
 @dataclass
@@ -99,16 +112,71 @@ def check_row(values: dict, region: str) -> tuple[dict | None, str | None]:
         return None, "phone is empty"
     if len(phone_raw) > MAX_PHONE_INPUT:
         return None, f"phone longer than {MAX_PHONE_INPUT} characters"
-    phone = normalise_phone(phone_raw, region)
+    crm, reason = crm_fields(values, region)
+    if reason:
+        return None, reason
+    phone = normalise_phone(phone_raw, crm.get("country") or region)  # the order's country first
     if phone is None:
         return None, f"invalid phone number {phone_raw!r}"
+    crm["time_zone"], crm["time_zone_source"] = zones.resolve(crm.get("region", ""), crm.get("city", ""), phone)
     if len(name) > MAX_NAME:
         return None, f"name longer than {MAX_NAME} characters"
     attrs = {k: v.strip() for k, v in values.items() if k not in ("external_id", "phone", "name")}
     for key, value in attrs.items():
         if len(value) > MAX_ATTR_VALUE:
             return None, f"{key} longer than {MAX_ATTR_VALUE} characters"
-    return {"external_id": external_id, "phone": phone, "name": name, "attrs": attrs}, None
+    return {"external_id": external_id, "phone": phone, "name": name, "attrs": attrs, "crm": crm}, None
+
+
+def _amount(text: str) -> Decimal | None:
+    cleaned = text.replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]{1,2})?", cleaned):
+        return None
+    value = Decimal(cleaned)
+    return value if abs(value) < MAX_AMOUNT else None
+
+
+def _birth_date(text: str) -> date | None:
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})|(\d{2})\.(\d{2})\.(\d{4})", text)
+    if not m:
+        return None
+    y, mo, d = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(6), m.group(5), m.group(4))
+    try:
+        value = date(int(y), int(mo), int(d))
+    except ValueError:
+        return None
+    return value if date(1900, 1, 1) <= value <= date.today() else None
+
+
+def crm_fields(values: dict, region: str) -> tuple[dict, str | None]:
+    """The typed CRM columns of a row ({} for a file without them), or the reason the row is refused."""
+    out: dict = {}
+    for header, raw in values.items():
+        column = CRM_ALIASES.get(header)
+        text = " ".join(raw.split())
+        if column is None or column in out or not text:
+            continue
+        if column == "country":
+            if text.upper() not in phonenumbers.SUPPORTED_REGIONS:
+                return {}, f"{header}: {text!r} is not a two-letter country code such as RU"
+            out[column] = text.upper()
+        elif column == "amount":
+            if (amount := _amount(text)) is None:
+                return {}, f"{header}: {text!r} is not an amount such as 1500.50"
+            out[column] = amount
+        elif column == "birth_date":
+            if (born := _birth_date(text)) is None:
+                return {}, f"{header}: {text!r} is not a past date such as 1980-05-31 or 31.05.1980"
+            out[column] = born
+        elif column == "priority":
+            if not re.fullmatch(r"-?[0-9]{1,9}", text):
+                return {}, f"{header}: {text!r} is not a whole number"
+            out[column] = int(text)
+        else:
+            if len(text) > MAX_CRM_TEXT:
+                return {}, f"{header} longer than {MAX_CRM_TEXT} characters"
+            out[column] = text
+    return out, None
 
 
 def _records(text: str, delimiter: str):

@@ -6,11 +6,16 @@ from dataclasses import asdict, dataclass, field
 import phonenumbers
 from psycopg2.extras import Json, execute_values
 
+from rules import zones
+
 from ..models import Lead
 from . import fields as f
 from . import lead_csv
 from .campaigns import LEAD_STATES
 
+# typed CRM columns a file may fill, with the value of a row that lacks them (a closed list, never user input)
+CRM_COLUMNS = (("country", ""), ("region", ""), ("city", ""), ("amount", None), ("birth_date", None), ("product", ""),
+               ("crm_status", ""), ("priority", 0), ("time_zone", zones.DEFAULT_ZONE), ("time_zone_source", "default"))
 MAX_REPORTED_ERRORS = 1000  # a 20 MB file of bad rows must not produce a 20 MB answer
 BATCH = 1000
 
@@ -57,10 +62,11 @@ def _insert_new(cursor, campaign_id: int, rows: list[dict]) -> int:
     psycopg2's execute_values rather than peewee's insert_many: building a 200 000-row file's
     statements in peewee took longer than PostgreSQL took to run them.
     """
-    values = [(campaign_id, r["external_id"], r["phone"], r["name"], Json(r["attrs"])) for r in rows]
+    values = [(campaign_id, r["external_id"], r["phone"], r["name"], Json(r["attrs"]),
+               *(r["crm"].get(c, d) for c, d in CRM_COLUMNS)) for r in rows]
     inserted = execute_values(
-        cursor, "INSERT INTO lead (campaign_id, external_id, phone, name, attrs) VALUES %s "
-                "ON CONFLICT (campaign_id, external_id) DO NOTHING RETURNING id",
+        cursor, f"INSERT INTO lead (campaign_id, external_id, phone, name, attrs, {', '.join(c for c, _ in CRM_COLUMNS)})"
+                " VALUES %s ON CONFLICT (campaign_id, external_id) DO NOTHING RETURNING id",
         values, page_size=BATCH, fetch=True)
     return len(inserted)
 
@@ -82,5 +88,10 @@ def _as_dict(lead: Lead) -> dict:
             "phone": lead.phone, "name": lead.name, "attrs": lead.attrs, "state": lead.state,
             "attempts": lead.attempts, "next_call_at": f.iso(lead.next_call_at),
             "last_attempt_at": f.iso(lead.last_attempt_at), "last_outcome": lead.last_outcome,
-            "created_at": f.iso(lead.created_at)}
+            "created_at": f.iso(lead.created_at), "country": lead.country, "region": lead.region, "city": lead.city,
+            "amount": None if lead.amount is None else str(lead.amount), "birth_date": f.iso(lead.birth_date),
+            "product": lead.product, "crm_status": lead.crm_status, "priority": lead.priority,
+            "attempts_today": lead.attempts_today, "attempts_day": f.iso(lead.attempts_day),
+            "assigned_operator_id": lead.assigned_operator_id, "callback": lead.callback,
+            "time_zone": lead.time_zone, "time_zone_source": lead.time_zone_source}
 

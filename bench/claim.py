@@ -1,0 +1,212 @@
+"""The claim under load on a real PostgreSQL: 1,000,000 leads, 10 campaigns × 5 selections, 100 claimers.
+
+    python -m bench.claim [--leads 1000000] [--claimers 100] [--seconds 60] [--think-ms 200]
+
+Each claimer is an operator in two campaigns' pools with its own connection; it claims through the
+engine's own `store.claim` (selections in priority order, window, limits, do-not-call, SKIP LOCKED,
+attempt opened and counted), ends the attempt as the engine does (no answer: the lead waits for its
+retry), then waits `--think-ms` (±50 %, 0: back to back) before the next claim; claimers start spread over
+one think time.
+
+Measures:
+- claim_ms_*: the time of one `store.claim` call, as the claimer sees it;
+- duplicates: attempts beyond one per lead (a lead claimed twice while it was still being called);
+- errors: claims that failed (e.g. a unique violation would mean two claimers got the same lead);
+- preview_count_ms: "matches now" for a draft rule over one campaign (100,000 leads), median of 5.
+Last line: one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import threading
+import time
+
+from dialer.testing import isolate
+
+isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"))
+
+from playhouse.pool import PooledPostgresqlExtDatabase  # noqa: E402
+
+from ari_app import events as ev  # noqa: E402
+from ari_app import store  # noqa: E402
+from ari_app.classifier import AttemptFacts  # noqa: E402
+from dialer import migrate, models, pg, settings as settings_mod  # noqa: E402
+from rules import selections  # noqa: E402
+
+CAMPAIGNS = 10
+TABLES = ("do_not_call, operator_skill, selection_version, selection, campaign_result, attempt_event, engine_command,"
+          " attempt, operator_campaign, lead, operator, campaign")
+REGIONS = ["Москва", "Тверь", "Новосибирская обл.", "Приморский край", "Свердловская обл.", "Татарстан"]
+ZONES = ["Europe/Moscow", "Europe/Moscow", "Asia/Novosibirsk", "Asia/Vladivostok", "Asia/Yekaterinburg",
+         "Europe/Kaliningrad"]
+PRODUCTS = ["loan", "card", "deposit", "insurance"]
+
+
+def selection_rules(campaign: int) -> list[tuple[str, dict]]:
+    """Five selections like a supervisor writes them: callbacks and big amounts first, a catch-all last."""
+    all_day = {"from": "00:00", "to": "24:00"}
+    limits = {"max_attempts": 5, "max_per_day": 3, "min_pause_minutes": 30}
+    return [
+        ("large debts, two regions", {"conditions": [[{"field": "amount", "op": "ge", "value": 900},
+                                                      {"field": "region", "op": "in", "value": REGIONS[:2]}]],
+                                      "limits": limits, "window": all_day, "order": "priority"}),
+        ("new cards", {"conditions": [[{"field": "product", "op": "eq", "value": "card"},
+                                       {"field": "attempts", "op": "eq", "value": 0}]],
+                       "limits": limits, "window": all_day}),
+        ("weekday mornings", {"conditions": [[{"field": "created_at", "op": "within", "value": [-3, 0]}]],
+                              "limits": limits, "window": {"from": "09:00", "to": "12:00", "days": [1, 2, 3, 4, 5]},
+                              "order": "created_at"}),
+        ("crm vip", {"conditions": [[{"field": "attrs.segment", "op": "eq", "value": "vip"}],
+                                    [{"field": "crm_status", "op": "eq", "value": "promised"}]],
+                     "limits": limits, "window": all_day, "order": "priority"}),
+        ("everyone else", {"limits": limits, "window": all_day}),
+    ]
+
+
+def load(db, leads: int) -> None:
+    """The leads by generate_series in one statement per campaign (never row by row)."""
+    db.execute_sql(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    for c in range(CAMPAIGNS):
+        models.Campaign.insert(name=f"bench {c}", retry_delay_s=3600, max_attempts=5).execute()
+    for c in range(1, CAMPAIGNS + 1):
+        db.execute_sql(
+            """INSERT INTO lead (campaign_id, external_id, phone, region, time_zone, time_zone_source, amount, product,
+                                 crm_status, priority, attempts, created_at, next_call_at, attrs)
+               SELECT %(c)s, i::text, '+7900' || lpad(i::text, 7, '0'),
+                      (%(regions)s::text[])[1 + i %% 6], (%(zones)s::text[])[1 + i %% 6], 'region',
+                      (i::bigint * 7919 %% 100000) / 100.0, (%(products)s::text[])[1 + i %% 4],
+                      CASE WHEN i %% 50 = 0 THEN 'promised' ELSE '' END, (i::bigint * 2654435761 %% 1000003) %% 5, i %% 3,
+                      now() - (i %% 20000) * interval '1 minute', now() - interval '1 minute',
+                      CASE WHEN i %% 100 = 0 THEN '{"segment": "vip"}'::jsonb ELSE '{}'::jsonb END
+                 FROM generate_series(%(lo)s, %(hi)s) AS i""",
+            {"c": c, "regions": REGIONS, "zones": ZONES, "products": PRODUCTS,
+             "lo": (c - 1) * (leads // CAMPAIGNS) + 1, "hi": c * (leads // CAMPAIGNS)})
+        for name, rule in selection_rules(c):
+            selections.create_selection(c, name, rule)
+    # 0.1 % of the numbers are on the do-not-call list
+    db.execute_sql("INSERT INTO do_not_call (phone, source) SELECT phone, 'import' FROM lead WHERE id %% %s = 7", (1000,))
+    db.execute_sql("VACUUM ANALYZE lead")
+    db.execute_sql("ANALYZE")
+
+
+def make_operators(claimers: int) -> list[int]:
+    ids = []
+    for k in range(claimers):
+        oid = models.Operator.insert(name=f"bench {k}", login=f"bench{k}", sip_password="secret-123",
+                                     status="ready").execute()
+        models.OperatorCampaign.insert_many([{"operator": oid, "campaign": 1 + k % CAMPAIGNS},
+                                             {"operator": oid, "campaign": 1 + (k + 1) % CAMPAIGNS}]).execute()
+        ids.append(oid)
+    return ids
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return round(values[min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))], 3)
+
+
+def claimer(db, operator_id: int, until: float, think_s: float, start: threading.Barrier, out: list, errors: list):
+    rnd = random.Random(operator_id)
+    with db.connection_context():
+        start.wait()
+        time.sleep(rnd.uniform(0, think_s))  # operators press Ready at different moments, not all in one ms
+        while time.monotonic() < until:
+            t0 = time.perf_counter()
+            try:
+                got = store.claim(db, operator_id, "pbx", "bench", time.time(), None)
+            except Exception as e:  # counted and reported: a failed claim is a finding, not a crash
+                errors.append(repr(e)[:200])
+                continue
+            out.append((time.perf_counter() - t0) * 1000)
+            if got is None:
+                time.sleep(0.05)
+                continue
+            store.record(db, got.attempt_id, "dial_started_at", time.time())
+            store.end_attempt(db, ev.EndAttempt(got.attempt_id, "NO_ANSWER", AttemptFacts(cause=19), time.time()))
+            if think_s:
+                time.sleep(rnd.uniform(0.5, 1.5) * think_s)
+
+
+def preview_ms(db) -> float:
+    rule = {"conditions": [[{"field": "amount", "op": "between", "value": [100, 500]},
+                            {"field": "region", "op": "ne", "value": "Тверь"}]],
+            "limits": {"max_per_day": 3, "min_pause_minutes": 30}, "window": {"from": "08:00", "to": "22:00"}}
+    times = []
+    with db.connection_context():
+        for _ in range(5):
+            t0 = time.perf_counter()
+            selections.preview(1, rule)
+            times.append((time.perf_counter() - t0) * 1000)
+    return pct(times, 50)
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--leads", type=int, default=1_000_000)
+    ap.add_argument("--claimers", type=int, default=100)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--think-ms", type=float, default=200)
+    ap.add_argument("--reuse", action="store_true", help="keep the loaded leads of the previous run")
+    args = ap.parse_args(argv)
+
+    settings = settings_mod.load()
+    pg.start(settings)
+    migrate.migrate(settings)
+    db = PooledPostgresqlExtDatabase(settings.db_name, host=settings.db_host, port=settings.db_port,
+                                     user=settings.db_user, password=settings.db_password,
+                                     max_connections=args.claimers + 5, stale_timeout=300, register_hstore=False)
+    db.bind(models.ALL)
+    t0 = time.perf_counter()
+    with db.connection_context():
+        if not args.reuse or models.Lead.select().count() != args.leads:
+            load(db, args.leads)
+        else:  # back to the loaded state: nothing claimed yet
+            db.execute_sql("TRUNCATE attempt_event, engine_command, attempt RESTART IDENTITY")
+            db.execute_sql("DELETE FROM operator_campaign")
+            db.execute_sql("DELETE FROM operator")  # not TRUNCATE: that would cascade to the leads
+            db.execute_sql("UPDATE lead SET state = 'new', attempts = id %% %s, attempts_today = 0, attempts_day = NULL,"
+                           " last_attempt_at = NULL, next_call_at = now() - interval '1 minute' WHERE state <> 'new'"
+                           " OR attempts_day IS NOT NULL", (3,))
+            db.execute_sql("VACUUM ANALYZE lead")
+        ops = make_operators(args.claimers)
+    load_s = time.perf_counter() - t0
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(len(ops))
+    until = time.monotonic() + args.seconds + 5  # the barrier releases within that margin
+    threads = [threading.Thread(target=claimer, args=(db, oid, until, args.think_ms / 1000, barrier, latencies, errors))
+               for oid in ops]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+
+    with db.connection_context():
+        attempts, leads_called = db.execute_sql("SELECT count(*), count(DISTINCT lead_id) FROM attempt").fetchone()
+        listed = db.execute_sql("SELECT count(*) FROM attempt a JOIN do_not_call d ON d.phone = a.phone").fetchone()[0]
+        preview = preview_ms(db)
+    result = {
+        "claim_ms_p50": pct(latencies, 50), "claim_ms_p90": pct(latencies, 90), "claim_ms_p99": pct(latencies, 99),
+        "claim_ms_max": round(max(latencies), 3) if latencies else None,
+        "claims": attempts, "empty_claims": len(latencies) - attempts, "claims_per_s": round(attempts / elapsed, 1),
+        "duplicates": attempts - leads_called, "do_not_call_dialled": listed, "errors": len(errors),
+        "first_error": errors[0] if errors else None, "preview_count_ms": preview,
+        "leads": args.leads, "campaigns": CAMPAIGNS, "selections": CAMPAIGNS * 5, "claimers": args.claimers,
+        "think_ms": args.think_ms, "seconds": round(elapsed, 1), "load_s": round(load_s, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared", "python": platform.python_version(),
+    }
+    print(json.dumps(result, ensure_ascii=False))
+    return result
+
+
+if __name__ == "__main__":
+    main()

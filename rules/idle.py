@@ -1,0 +1,78 @@
+""""Why is nothing dialling?" — for a campaign, how many leads each reason holds back right now.
+
+A lead held back by several reasons is counted under each; `callable_now` is what the engine could
+claim this moment. Reasons per selection are counted among the leads its conditions match that are
+otherwise callable (callable state, due, not on the do-not-call list).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from peewee import Value, fn
+
+from dialer.models import Lead, Operator, OperatorCampaign, OperatorSkill, Selection
+from dialer.services import fields as f
+
+from . import compile as c
+from .model import Rule, validate
+
+
+def _count(expr):
+    return fn.COUNT(Lead.id).filter(expr)
+
+
+def _campaign_counts(campaign_id: int, now) -> dict:
+    in_queue = Lead.state.in_(c.CALLABLE_STATES)
+    row = (Lead.select(_count(in_queue), _count(in_queue & (Lead.next_call_at > now)),
+                       _count(in_queue & ~c.not_listed()), _count(Lead.state == "held"),
+                       _count(Lead.state == "exhausted"), _count(Lead.state == "in_progress"),
+                       _count(Lead.state == "done"))
+           .where(Lead.campaign == campaign_id).tuples().first())
+    keys = ("in_queue", "not_due_yet", "do_not_call", "crm_status_not_callable", "attempts_exhausted",
+            "in_progress", "done")
+    return dict(zip(keys, row))
+
+
+def _operators_online(campaign_id: int, skill: str | None, level: int | None) -> int:
+    query = (Operator.select(fn.COUNT(Operator.id)).join(OperatorCampaign)
+             .where(OperatorCampaign.campaign == campaign_id, Operator.status != "offline"))
+    if skill is not None:
+        query = query.where(fn.EXISTS(OperatorSkill.select(Value(1)).where(
+            OperatorSkill.operator == Operator.id, OperatorSkill.skill == skill, OperatorSkill.level >= level)))
+    return query.scalar() or 0
+
+
+def _selection_counts(campaign_id: int, rule: Rule, now, online: int) -> dict:
+    base = c.callable_now(now) & c.conditions(rule, now)
+    window = c.window_by_zones(rule, now)
+    row = (Lead.select(_count(base), _count(base & ~window),
+                       _count(base & ~c.within_daily_limit(rule, now)), _count(base & ~c.pause_over(rule, now)),
+                       _count(base & ~c.attempts_left(rule, now)), _count(c.selects(rule, now, window)))
+           .where(Lead.campaign == campaign_id).tuples().first())
+    counts = dict(zip(("matches", "window_closed", "daily_limit", "pause_between_attempts", "attempts_exhausted",
+                       "callable_now"), row))
+    counts["operators_online"] = online
+    counts["no_operator_with_skill_online"] = counts["callable_now"] if rule.skill and not online else 0
+    return counts
+
+
+def idle_reasons(campaign_id, now: datetime | None = None) -> dict:
+    campaign = f.existing_campaign(campaign_id)
+    now_dt = now or datetime.now(timezone.utc)
+    now = now_dt
+    selections = list(Selection.select().where(Selection.campaign == campaign.id)
+                      .order_by(Selection.position, Selection.id))
+    answer = {"campaign_id": campaign.id, "at": now_dt.isoformat(), "campaign_active": campaign.active,
+              "operators_online": _operators_online(campaign.id, None, None),
+              "leads": _campaign_counts(campaign.id, now), "selections": []}
+    if not selections:  # every callable lead is called
+        answer["selections"].append({"id": None, "name": "", "enabled": True,
+                                     **_selection_counts(campaign.id, Rule(), now, answer["operators_online"])})
+    for s in selections:
+        rule = validate(s.rule)
+        online = _operators_online(campaign.id, rule.skill, rule.skill_level) if rule.skill else answer["operators_online"]
+        counts = _selection_counts(campaign.id, rule, now, online) if s.enabled else {}
+        answer["selections"].append({"id": s.id, "name": s.name, "enabled": s.enabled, **counts})
+    callable_total = sum(x.get("callable_now", 0) for x in answer["selections"] if x["enabled"])
+    answer["callable_now"] = callable_total  # a lead two selections match is counted in each
+    return answer

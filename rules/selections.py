@@ -1,0 +1,143 @@
+"""Selection use cases: create, edit, disable, reorder; "matches now" for a draft; versions kept.
+
+A saved rule is read by the engine's next claim (no cache to invalidate: each version has its own key).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from peewee import fn
+
+from dialer import audit
+from dialer.errors import Invalid, NotFound
+from dialer.models import Lead, Selection, SelectionVersion
+from dialer.services import fields as f
+
+from . import compile as c
+from .model import to_json, validate
+
+
+def selection_not_found(selection_id) -> NotFound:
+    return NotFound("selection-not-found", f"selection {selection_id} does not exist", selection_id=selection_id,
+                    message_ru=f"выборка {selection_id} не найдена")
+
+
+def existing_selection(selection_id, *, lock: bool = False) -> Selection:
+    if not f.is_id(selection_id):
+        raise selection_not_found(selection_id)
+    query = Selection.select().where(Selection.id == selection_id)
+    found = (query.for_update() if lock else query).first()
+    if found is None:
+        raise selection_not_found(selection_id)
+    return found
+
+
+def _as_dict(s: Selection) -> dict:
+    return {"id": s.id, "campaign_id": s.campaign_id, "name": s.name, "position": s.position,
+            "enabled": s.enabled, "version": s.version, "rule": s.rule,
+            "created_at": f.iso(s.created_at), "updated_at": f.iso(s.updated_at)}
+
+
+def _name(value) -> str:
+    return f.text("name", value, min_len=1, max_len=200)
+
+
+def _keep_version(s: Selection) -> None:
+    SelectionVersion.insert(selection=s.id, version=s.version, name=s.name, enabled=s.enabled, rule=s.rule).execute()
+
+
+def _columns(rule_json: dict) -> dict:
+    rule = validate(rule_json)
+    return {"rule": to_json(rule), "skill": rule.skill, "skill_level": rule.skill_level}
+
+
+def create_selection(campaign_id, name, rule, enabled=True) -> dict:
+    """A new selection goes last in its campaign's order."""
+    campaign = f.existing_campaign(campaign_id)
+    name, enabled, columns = _name(name), f.boolean("enabled", enabled), _columns(rule)
+    db = f.database()
+    with db.atomic():
+        last = Selection.select(fn.MAX(Selection.position)).where(Selection.campaign == campaign.id).scalar()
+        sid = Selection.insert(campaign=campaign.id, name=name, enabled=enabled, position=(last or 0) + 1,
+                               **columns).execute()
+        s = Selection.get_by_id(sid)
+        _keep_version(s)
+        audit.record(db, "created", "selection", sid, name="selection created", new=_audited(s))
+    return _as_dict(s)
+
+
+def _audited(s: Selection) -> dict:
+    return {"campaign_id": s.campaign_id, "name": s.name, "enabled": s.enabled, "position": s.position,
+            "rule": s.rule}
+
+
+def update_selection(selection_id, name=None, rule=None, enabled=None) -> dict:
+    """Change the given parts; a change makes a new version (the old one stays in the history)."""
+    changes = {}
+    if name is not None:
+        changes["name"] = _name(name)
+    if enabled is not None:
+        changes["enabled"] = f.boolean("enabled", enabled)
+    if rule is not None:
+        changes.update(_columns(rule))
+    db = f.database()
+    with db.atomic():
+        s = existing_selection(selection_id, lock=True)
+        before = _audited(s)
+        if any(getattr(s, k) != v for k, v in changes.items()):
+            Selection.update(version=s.version + 1, updated_at=fn.now(), **changes).where(
+                Selection.id == s.id).execute()
+            s = Selection.get_by_id(s.id)
+            _keep_version(s)
+            audit.record(db, "updated", "selection", s.id, name="selection changed", old=before, new=_audited(s))
+    return _as_dict(s)
+
+
+def get_selection(selection_id) -> dict:
+    return _as_dict(existing_selection(selection_id))
+
+
+def list_selections(campaign_id) -> list[dict]:
+    campaign = f.existing_campaign(campaign_id)
+    return [_as_dict(s) for s in Selection.select().where(Selection.campaign == campaign.id)
+            .order_by(Selection.position, Selection.id)]
+
+
+def versions(selection_id) -> list[dict]:
+    s = existing_selection(selection_id)
+    return [{"version": v.version, "name": v.name, "enabled": v.enabled, "rule": v.rule, "saved_at": f.iso(v.saved_at)}
+            for v in SelectionVersion.select().where(SelectionVersion.selection == s.id)
+            .order_by(SelectionVersion.version.desc())]
+
+
+def reorder(campaign_id, selection_ids) -> list[dict]:
+    """Set the priority order: `selection_ids` must list every selection of the campaign once."""
+    campaign = f.existing_campaign(campaign_id)
+    if not isinstance(selection_ids, list) or not all(f.is_id(i) for i in selection_ids):
+        raise f.invalid("selection_ids", "must be a list of selection ids", "должен быть списком номеров выборок")
+    db = f.database()
+    with db.atomic():
+        current = list(Selection.select().where(Selection.campaign == campaign.id).order_by(Selection.id).for_update())
+        if sorted(selection_ids) != [s.id for s in current]:
+            raise Invalid("invalid-field", "selection_ids: must list every selection of the campaign exactly once",
+                          field="selection_ids",
+                          message_ru="selection_ids: нужно перечислить все выборки кампании, каждую один раз")
+        old = {s.id: s.position for s in current}
+        for position, sid in enumerate(selection_ids, start=1):
+            if old[sid] != position:
+                Selection.update(position=position, updated_at=fn.now()).where(Selection.id == sid).execute()
+        audit.record(db, "updated", "campaign", campaign.id, name="selections reordered",
+                     old={"selection_order": sorted(old, key=old.get)}, new={"selection_order": selection_ids})
+    return list_selections(campaign.id)
+
+
+def preview(campaign_id, rule, now: datetime | None = None) -> dict:
+    """How many leads of the campaign a (draft) rule matches: by its conditions, and callable right now."""
+    campaign = f.existing_campaign(campaign_id)
+    parsed = validate(rule)
+    now = now or datetime.now(timezone.utc)
+    moment = now
+    row = (Lead.select(fn.COUNT(Lead.id).filter(c.conditions(parsed, moment)),
+                       fn.COUNT(Lead.id).filter(c.selects(parsed, moment, c.window_by_zones(parsed, now))))
+           .where(Lead.campaign == campaign.id).tuples().first())
+    return {"campaign_id": campaign.id, "matches_conditions": row[0], "matches_now": row[1], "at": now.isoformat()}
