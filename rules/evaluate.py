@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -175,11 +176,21 @@ def _zone(name: str) -> ZoneInfo:
 
 def zones_open(window: Window, now: datetime) -> frozenset[str]:
     """The zones whose local time is inside the window at `now`. Windows are whole minutes and zone
-    offsets whole quarter-hours, so the answer holds for the whole UTC minute of `now`."""
-    return _zones_open(window, now.replace(second=0, microsecond=0))
+    offsets whole quarter-hours, so the answer holds for the whole UTC minute of `now`; it is worked
+    out once per window and minute (under a lock: a hundred claimers must not all do it at once)."""
+    key = (window, now.replace(second=0, microsecond=0))
+    found = _open.get(key)
+    if found is None:
+        with _open_lock:
+            found = _open.get(key)
+            if found is None:
+                rule = Rule(window=window)
+                found = frozenset(z for z in zone_names() if window_open({"time_zone": z}, rule, key[1]))
+                if len(_open) >= 512:
+                    _open.clear()
+                _open[key] = found
+    return found
 
 
-@lru_cache(maxsize=512)
-def _zones_open(window: Window, minute: datetime) -> frozenset[str]:
-    rule = Rule(window=window)
-    return frozenset(z for z in zone_names() if window_open({"time_zone": z}, rule, minute))
+_open: dict = {}
+_open_lock = threading.Lock()
