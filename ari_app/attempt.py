@@ -24,6 +24,14 @@ class AttemptState:
     facts: AttemptFacts = AttemptFacts()
     auto_ready: bool = True
     wrap_up_limit_s: int = 0
+    accepted: bool = True  # the operator takes it: auto-answer, «Ответить», or their own manual dial
+    manual: bool = False
+    missed_limit: int = 0
+
+    @property
+    def waiting_for_answer(self) -> bool:
+        """An offer shown in the browser, not yet accepted; the client has not been dialled."""
+        return self.phase == RESERVED and not self.accepted
 
     @property
     def talking(self) -> bool:

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 COMMAND_TTL_S = 600
 COMMANDS = {"ready": lambda p: ev.ReadyRequested(), "pause": lambda p: ev.PauseRequested("paused"),
             "lunch": lambda p: ev.PauseRequested("lunch"), "hangup": lambda p: ev.HangupRequested(),
+            "answer": lambda p: ev.AnswerRequested(), "dial": lambda p: ev.DialRequested(int(p["lead_id"])),
+            "auto_answer": lambda p: ev.AutoAnswerSet(_flag(p["on"])),
             "wrap_up": lambda p: ev.WrapUpSubmitted(int(p["attempt_id"]), str(p.get("result", "")),
                                                     str(p.get("comment") or ""), p.get("postpone_minutes"))}
 
@@ -169,6 +171,12 @@ class Engine:
             actor.post(event, command_id=cmd.id)
 
 
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
 def _listening_connection(dsn: dict):
     conn = psycopg2.connect(**dsn)
     conn.autocommit = True
@@ -192,10 +200,12 @@ def restore_state(r: store.OperatorRecord, nonce: str, nailed: bool) -> om.Opera
         phase = (am.BRIDGED if a["bridged_at"] else am.ANSWERED if a["answered_at"] else
                  am.RINGING if a["ringing_at"] else am.DIALING if a["dial_started_at"] else am.RESERVED)
         facts = AttemptFacts(answered=a["answered_at"] is not None, bridged=a["bridged_at"] is not None)
+        waiting = phase == am.RESERVED and a["offer_expires_at"] is not None and a["offer_accepted_at"] is None
         call = am.AttemptState(a["id"], a["client_channel"] or f"at{a['id']}-lost", phase, facts,
-                               a["auto_ready"], a["wrap_up_limit_s"])
+                               a["auto_ready"], a["wrap_up_limit_s"], accepted=not waiting, manual=a["manual"])
     elif a and a["wrap_up_at"] is None and a["outcome"] == "ANSWERED":
         status, wrap_up, limit = om.WRAP_UP, a["id"], a["wrap_up_limit_s"]
     wants = om.READY if status in (om.READY, om.IN_CALL, om.WRAP_UP) else status
     return om.OperatorState(r.operator_id, status=status, wants=wants, leg=r.leg, call=call,
-                            wrap_up_attempt=wrap_up, wrap_up_limit_s=limit, nailed=nailed, nonce=nonce)
+                            wrap_up_attempt=wrap_up, wrap_up_limit_s=limit, nailed=nailed, nonce=nonce,
+                            auto_answer=r.auto_answer, missed_offers=r.missed_offers)

@@ -36,6 +36,31 @@ class WrapUpSubmitted:
 
 
 @dataclass(frozen=True)
+class AnswerRequested:
+    """«Ответить»: the operator accepts the offer waiting in the browser."""
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class AutoAnswerSet:
+    on: bool
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class DialRequested:
+    """Manual dial outside the queue: the lead was found (or made) before the command was sent."""
+    lead_id: int
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class OfferTimedOut:
+    attempt_id: int
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
 class WrapUpTimedOut:
     attempt_id: int
     at: float = 0.0
@@ -68,6 +93,9 @@ class Claimed:
     auto_ready: bool = True
     wrap_up_limit_s: int = 0
     at: float = 0.0
+    answer_timeout_s: int = 0  # the campaign's operator answer timeout (offers without auto-answer)
+    missed_limit: int = 0      # the campaign's missed offers in a row before a pause
+    manual: bool = False
 
 
 @dataclass(frozen=True)
@@ -191,6 +219,52 @@ class EndAttempt:
     at: float
     error: str | None = None
     cause_text: str | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A request that cannot be carried out in the operator's state; nothing changed."""
+    code: str
+    message_en: str
+    message_ru: str
+
+
+@dataclass(frozen=True)
+class ClaimLead:
+    """Open a manual attempt for this lead (manual dial)."""
+    lead_id: int
+
+
+@dataclass(frozen=True)
+class StartOfferTimer:
+    attempt_id: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class AcceptOffer:
+    attempt_id: int
+    at: float
+
+
+@dataclass(frozen=True)
+class ReleaseOffer:
+    """The offer is withdrawn before the client was dialled: the lead goes back to the queue unchanged."""
+    attempt_id: int
+    at: float
+    missed: bool  # not accepted in time (counts towards the auto-pause), or declined / withdrawn
+
+
+@dataclass(frozen=True)
+class SaveMissedOffers:
+    count: int
+
+
+@dataclass(frozen=True)
+class MissedOffersAlert:
+    """Paused after `count` missed offers in a row: the supervisor is told."""
+    attempt_id: int
+    count: int
 
 
 @dataclass(frozen=True)

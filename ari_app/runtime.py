@@ -10,6 +10,7 @@ import logging
 import time
 
 from . import events as ev
+from . import offer_store
 from . import operator as om
 from . import store
 from .client import AriClient, AriError
@@ -20,6 +21,7 @@ AUTO_ANSWER = {  # what softphones understand as "pick up by yourself"
     "PJSIP_HEADER(add,Alert-Info)": "<http://dialer>;info=alert-autoanswer",
 }
 OPERATOR_RING_S = 30
+DEFAULT_OFFER_TERMS = (15, 3)  # the campaign defaults, should its row be unreadable for a moment
 
 
 class OperatorActor:
@@ -35,6 +37,8 @@ class OperatorActor:
         self._writes: asyncio.Queue = asyncio.Queue()  # this operator's database work, in order
         self._claim_timer: asyncio.TimerHandle | None = None
         self._wrap_timer: asyncio.TimerHandle | None = None
+        self._offer_timer: asyncio.TimerHandle | None = None
+        self.refusal: str | None = None  # why the request being handled was refused (the command's error)
 
     @property
     def oid(self) -> int:
@@ -59,6 +63,9 @@ class OperatorActor:
             fn, args, done = await self._writes.get()
             try:
                 done.set_result(await self.engine.db_run(fn, *args))
+            except offer_store.ManualDialRefused as e:  # an answer, not a failure
+                done.set_exception(e)
+                done.exception()
             except Exception as e:
                 log.exception("operator %s: database write %s failed", self.oid, fn.__name__)
                 done.set_exception(e)
@@ -67,9 +74,10 @@ class OperatorActor:
     async def run(self) -> None:
         while True:
             event, command_id = await self.queue.get()
-            error = None
+            error = self.refusal = None
             try:
                 await self.handle(event)
+                error = self.refusal
             except Exception as e:
                 log.exception("operator %s: failed handling %s", self.oid, event)
                 error = f"failed: {e}"
@@ -144,6 +152,29 @@ class OperatorActor:
                 self._cancel(self._claim_timer)
                 self._claim_timer = self.engine.later(self.engine.settings.claim_retry_s,
                                                      lambda: self.post(ev.ClaimTick(at=time.time())))
+            case ev.ClaimLead():
+                return await self._claim_lead(c)
+            case ev.Refused():
+                self._refuse(c.code, c.message_en, c.message_ru)
+            case ev.StartOfferTimer():
+                self._cancel(self._offer_timer)
+                self.write(offer_store.offer_started, c.attempt_id, time.time(), c.seconds)
+                self._offer_timer = self.engine.later(
+                    c.seconds, lambda: self.post(ev.OfferTimedOut(c.attempt_id, at=time.time())))
+            case ev.AcceptOffer():
+                self._cancel(self._offer_timer)
+                self.write(offer_store.offer_accepted, c.attempt_id, c.at)
+                log.info("operator %s: offer %s accepted", self.oid, c.attempt_id)
+            case ev.ReleaseOffer():
+                self._cancel(self._offer_timer)
+                self.claims.pop(c.attempt_id, None)
+                self.write(offer_store.release_offer, c.attempt_id, c.at or time.time(), c.missed)
+                log.info("operator %s: offer %s %s", self.oid, c.attempt_id, "missed" if c.missed else "withdrawn")
+            case ev.SaveMissedOffers():
+                self.write(offer_store.save_missed_offers, self.oid, c.count)
+            case ev.MissedOffersAlert():
+                self.write(offer_store.missed_offers_alert, self.oid, c.count)
+                log.warning("operator %s: %d missed offers in a row; paused", self.oid, c.count)
             case ev.StartWrapUpTimer():
                 self._cancel(self._wrap_timer)
                 self._wrap_timer = self.engine.later(
@@ -175,7 +206,32 @@ class OperatorActor:
         self.claims[lead.attempt_id] = lead
         self.engine.route(self.client.name, lead.channel, self)
         log.info("operator %s: reserved attempt %s to %s", self.oid, lead.attempt_id, lead.phone)
-        return [ev.Claimed(lead.attempt_id, lead.channel, lead.auto_ready, lead.wrap_up_limit_s, at=at)]
+        terms = offer_store.OfferTerms(0, 0)
+        if not self.state.auto_answer:  # the offer will wait for «Ответить»: the campaign says how long
+            try:
+                terms = await self.write(offer_store.offer_terms, lead.attempt_id)
+            except Exception:
+                terms = offer_store.OfferTerms(*DEFAULT_OFFER_TERMS)
+        return [ev.Claimed(lead.attempt_id, lead.channel, lead.auto_ready, lead.wrap_up_limit_s, at=at,
+                           answer_timeout_s=terms.answer_timeout_s, missed_limit=terms.missed_limit)]
+
+    async def _claim_lead(self, c: ev.ClaimLead):
+        """Manual dial: the attempt for the lead the operator chose."""
+        at = time.time()
+        try:
+            lead = await self.write(offer_store.open_manual_attempt, self.oid, self.client.name, self.engine.nonce,
+                                    at, c.lead_id)
+        except offer_store.ManualDialRefused as e:
+            self._refuse(e.code, e.message_en, e.message_ru)
+            return [ev.NothingToCall(at=at)]
+        self.claims[lead.attempt_id] = lead
+        self.engine.route(self.client.name, lead.channel, self)
+        log.info("operator %s: manual dial, attempt %s to %s", self.oid, lead.attempt_id, lead.phone)
+        return [ev.Claimed(lead.attempt_id, lead.channel, lead.auto_ready, lead.wrap_up_limit_s, at=at, manual=True)]
+
+    def _refuse(self, code: str, message_en: str, message_ru: str) -> None:
+        self.refusal = f"{code}: {message_en} / {message_ru}"
+        log.info("operator %s: refused %s: %s", self.oid, code, message_en)
 
     async def _dial(self, c: ev.Dial):
         lead = self.claims[c.attempt_id]

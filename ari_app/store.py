@@ -178,6 +178,8 @@ class OperatorRecord:
     status: str
     leg: str | None
     attempt: dict | None  # the live or wrapping-up attempt, if any
+    auto_answer: bool = True
+    missed_offers: int = 0
 
 
 def load_operators(db, operator_id: int | None = None) -> list[OperatorRecord]:
@@ -189,7 +191,8 @@ def load_operators(db, operator_id: int | None = None) -> list[OperatorRecord]:
     held = [op.attempt_id for op in operators if op.attempt_id]
     attempts = {row["id"]: row for row in Attempt.select(Attempt, Campaign.auto_ready, Campaign.wrap_up_limit_s)
                 .join(Campaign).where(Attempt.id.in_(held)).dicts()} if held else {}
-    return [OperatorRecord(op.id, op.login, op.server, op.status, op.leg_channel, attempts.get(op.attempt_id))
+    return [OperatorRecord(op.id, op.login, op.server, op.status, op.leg_channel, attempts.get(op.attempt_id),
+                           op.auto_answer, op.missed_offers)
             for op in operators]
 
 

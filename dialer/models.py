@@ -22,6 +22,9 @@ class Campaign(Base):
     wrap_up_limit_s = IntegerField(default=0)
     auto_ready = BooleanField(default=True)
     created_at = DateTimeTZField(null=True)
+    operator_answer_timeout_s = IntegerField(default=15)
+    missed_offers_limit = IntegerField(default=3)
+    order_url_template = TextField(default="")
 
 
 class Lead(Base):
@@ -65,6 +68,8 @@ class Operator(Base):
     bridge_id = TextField(null=True)
     attempt_id = BigIntegerField(null=True)
     created_at = DateTimeTZField(null=True)
+    auto_answer = BooleanField(default=True)
+    missed_offers = IntegerField(default=0)
 
 
 class OperatorCampaign(Base):
@@ -101,6 +106,9 @@ class Attempt(Base):
     wrap_up_comment = TextField(null=True)
     wrap_up_at = DateTimeTZField(null=True)
     selection_id = BigIntegerField(null=True)
+    manual = BooleanField(default=False)
+    offer_expires_at = DateTimeTZField(null=True)
+    offer_accepted_at = DateTimeTZField(null=True)
 
     TIMELINE = ("reserved_at", "offered_at", "operator_answered_at", "dial_started_at", "ringing_at",
                 "answered_at", "bridged_at", "ended_at", "wrap_up_at")
@@ -176,5 +184,26 @@ class SelectionVersion(Base):
         primary_key = CompositeKey("selection", "version")
 
 
+class MissedOffer(Base):
+    id = BigAutoField()
+    operator = ForeignKeyField(Operator, column_name="operator_id", on_delete="CASCADE")
+    campaign = ForeignKeyField(Campaign, column_name="campaign_id", on_delete="CASCADE")
+    lead = ForeignKeyField(Lead, column_name="lead_id", on_delete="CASCADE")
+    offered_at = DateTimeTZField()
+    missed_at = DateTimeTZField()
+
+
+class Alert(Base):
+    id = BigAutoField()
+    kind = TextField()
+    campaign = ForeignKeyField(Campaign, column_name="campaign_id", null=True, on_delete="CASCADE")
+    operator = ForeignKeyField(Operator, column_name="operator_id", null=True, on_delete="CASCADE")
+    text_ru = TextField()
+    text_en = TextField()
+    created_at = DateTimeTZField(null=True)
+    acknowledged_at = DateTimeTZField(null=True)
+
+
 ALL = [Campaign, Lead, Operator, OperatorCampaign, Attempt, AttemptEvent, EngineCommand, CampaignResult,
        DoNotCall, OperatorSkill, Selection, SelectionVersion]
+ALL += [MissedOffer, Alert]

@@ -27,8 +27,8 @@ def pg(settings):
     return settings
 
 
-TABLES = ("audit_log, do_not_call, operator_skill, selection_version, selection, campaign_result, attempt_event,"
-          " engine_command, attempt, operator_campaign, lead, operator, campaign, live_event, web_session,"
+TABLES = ("alert, missed_offer, audit_log, do_not_call, operator_skill, selection_version, selection, campaign_result,"
+          " attempt_event, engine_command, attempt, operator_campaign, lead, operator, campaign, live_event, web_session,"
           " user_permission, user_role, role_permission, role, app_user")
 
 

@@ -22,16 +22,18 @@ from .api.attempts import AttemptController, health
 from .api.campaigns import CampaignController
 from .api.crm import CrmController, push_orders
 from .api.operators import COMMAND_ROUTES, OperatorController
+from .api.panel import PANEL_API
 from .api.selections import ROUTES as SELECTION_ROUTES
 from .api.users import USER_API_ROUTES
 from .pages import access as access_pages
 from .pages import crm as crm_pages
+from .pages import panel as panel_pages
 from .pages import session as session_pages
 
 JSON_BODY_LIMIT = 1024 * 1024  # the CSV import raises its own limit
 HERE = Path(__file__).parent
 # further pages of other parts are added here; their templates extend base.html (docs/access.md)
-PAGES = [*session_pages.ROUTES, *access_pages.ROUTES, *crm_pages.ROUTES, live.events]
+PAGES = [*session_pages.ROUTES, *access_pages.ROUTES, *crm_pages.ROUTES, *panel_pages.ROUTES, live.events]
 
 
 def _openapi() -> OpenAPIConfig:
@@ -71,8 +73,8 @@ def create_app(settings: Settings, db: Database, extra_routes: list | None = Non
     app = Litestar(
         route_handlers=[CampaignController, OperatorController,
                         Router(path="/api/operators", route_handlers=COMMAND_ROUTES),
-                        AttemptController, health, CrmController, push_orders, *SELECTION_ROUTES, *USER_API_ROUTES,
-                        *PAGES, *(extra_routes or []),
+                        AttemptController, health, CrmController, push_orders, PANEL_API, *SELECTION_ROUTES,
+                        *USER_API_ROUTES, *PAGES, *(extra_routes or []),
                         create_static_files_router(path="/static", directories=[HERE / "static"],
                                                    opt={"permission": auth.PUBLIC}, include_in_schema=False)],
         dependencies={"db": Provide(lambda: db, use_cache=True, sync_to_thread=False)},

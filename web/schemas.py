@@ -24,6 +24,9 @@ class CampaignPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     caller_id: str | None = None
     wrap_up_limit_s: int | None = None
     auto_ready: bool | None = None
+    operator_answer_timeout_s: int | None = None
+    missed_offers_limit: int | None = None
+    order_url_template: str | None = None
 
     def changes(self) -> dict:
         return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}

@@ -25,7 +25,19 @@ CHECKS = {
     "caller_id": lambda v: f.text("caller_id", v, max_len=80),
     "wrap_up_limit_s": lambda v: f.integer("wrap_up_limit_s", v, 0, 86_400),
     "auto_ready": lambda v: f.boolean("auto_ready", v),
+    # operator panel (sql/006_panel.sql)
+    "operator_answer_timeout_s": lambda v: f.integer("operator_answer_timeout_s", v, 3, 600),
+    "missed_offers_limit": lambda v: f.integer("missed_offers_limit", v, 1, 100),
+    "order_url_template": lambda v: _order_url_template(v),
 }
+
+
+def _order_url_template(value) -> str:
+    value = f.text("order_url_template", value, max_len=500)
+    if value and not value.startswith(("http://", "https://")):
+        raise f.invalid("order_url_template", "must start with http:// or https:// (or be empty)",
+                        "должна начинаться с http:// или https:// (или быть пустой)")
+    return value
 
 
 def _name_taken(name: str) -> Conflict:
@@ -88,6 +100,8 @@ def _as_dict(c: Campaign, counts: dict) -> dict:
             "retry_delay_s": c.retry_delay_s, "ring_timeout_s": c.ring_timeout_s,
             "caller_id": c.caller_id, "wrap_up_limit_s": c.wrap_up_limit_s,
             "auto_ready": c.auto_ready, "created_at": f.iso(c.created_at),
+            "operator_answer_timeout_s": c.operator_answer_timeout_s, "missed_offers_limit": c.missed_offers_limit,
+            "order_url_template": c.order_url_template,
             "leads": counts, "leads_total": sum(counts.values())}
 
 

@@ -30,6 +30,7 @@ class Section:
 
 
 NAV: tuple[Section, ...] = (
+    Section("panel", "Operator panel", "/panel", ("panel.use",)),
     Section("supervisor", N_("Supervisor"), "/supervisor", ("supervisor.view",)),
     Section("campaigns", N_("Campaigns"), "/campaigns", ("campaigns.read",)),
     Section("crm", N_("CRM"), "/crm", ("crm.read",)),
