@@ -15,9 +15,9 @@ from . import migrate, pg
 from . import settings as settings_mod
 from .asterisk import instances, sandbox
 from .db import connect
-from .models import Campaign, EngineCommand, Lead
+from .models import Campaign, EngineCommand
 from .run import run
-from .services import campaigns, leads, operators
+from .services import campaigns, operators
 
 log = logging.getLogger(__name__)
 CAMPAIGN = "Демо: подтверждение заказов"
@@ -32,18 +32,25 @@ def demo_phones(count: int, seed: int = 7) -> list[str]:
     return ["+" + rng.choices(patterns, weights)[0].format(talk=rng.randint(4, 15), n=i) for i in range(count)]
 
 
-def load_demo(settings, db, n_operators: int, n_leads: int) -> list[int]:
-    """Idempotent: reuses the campaign and operators; tops the queue up when it has run dry."""
+# the wrap-up results of the demo campaign; dialer/crm/demo.py maps each to a status of the fake CRM
+RESULTS = [{"code": "confirmed", "title": "Заказ подтверждён"}, {"code": "accepted", "title": "Принят"},
+           {"code": "callback", "title": "Перезвонить", "closes_lead": False},
+           {"code": "refused", "title": "Отказ"}, {"code": "cancelled", "title": "Отменён"}]
+
+
+def load_demo(settings, db, n_operators: int, n_leads: int):
+    """Idempotent: reuses the campaign, its CRM connection and the operators.
+
+    The leads come from the fake LeadVertex (started here, returned to be stopped on exit): the
+    pull job imports them and every wrap-up is written back to it."""
+    from .crm import demo as crm_demo
+
     with db.connection_context():
         campaign = Campaign.get_or_none(Campaign.name == CAMPAIGN)
         cid = campaign.id if campaign else campaigns.create_campaign(
             CAMPAIGN, max_attempts=3, retry_delay_s=120, ring_timeout_s=15, wrap_up_limit_s=3)["id"]
-        callable_left = Lead.select().where(Lead.campaign == cid, Lead.state.in_(["new", "callable"])).count()
-        if callable_left < n_leads // 10:
-            batch = Lead.select().where(Lead.campaign == cid).count()
-            rows = [f"demo-{batch + i},{p},Клиент {batch + i}" for i, p in enumerate(demo_phones(n_leads, batch))]
-            report = leads.import_csv(cid, "external_id,phone,name\n" + "\n".join(rows))
-            print(f"demo: {report.imported} leads loaded into «{CAMPAIGN}»")
+        if not campaigns.list_results(cid):
+            campaigns.set_results(cid, RESULTS)
         existing = {o["login"]: o["id"] for o in operators.list_operators()}
         ids = []
         for i in range(1, n_operators + 1):
@@ -51,9 +58,12 @@ def load_demo(settings, db, n_operators: int, n_leads: int) -> list[int]:
             ids.append(existing.get(login) or operators.create_operator(
                 f"Оператор {i}", login, f"demo-secret-{i}", [cid])["id"])
         phones = operators.sip_devices()
+    fake_crm, connection = crm_demo.setup(settings, db, cid, orders=n_leads)
+    print(f"demo: orders come from the fake LeadVertex at http://127.0.0.1:{settings.fake_crm_port}"
+          f" (connection «{connection['name']}», pulled every {connection['pull_interval_s']} s)")
     instances.sync_sim_phones(settings, phones)
     instances.wait_registered(settings, [login for login, _ in phones], timeout=60)
-    return ids
+    return ids, fake_crm
 
 
 DEMO_SUPERVISOR = ("supervisor@demo.local", "demo-supervisor")
@@ -92,8 +102,9 @@ def demo(settings, operators: int = 5, leads: int = 300) -> None:
     for name in ("pbx", "sim"):
         instances.start(settings, name)
     db = connect(settings)
+    fake_crm = None
     try:
-        operator_ids = load_demo(settings, db, operators, leads)
+        operator_ids, fake_crm = load_demo(settings, db, operators, leads)
         first_admin = demo_accounts(db, operator_ids)
         print("\n" + "=" * 72)
         print(f"Dialer demo is running: {operators} operators, campaign «{CAMPAIGN}»")
@@ -120,6 +131,8 @@ def demo(settings, operators: int = 5, leads: int = 300) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        if fake_crm is not None and fake_crm.poll() is None:
+            fake_crm.terminate()
         for name in reversed(started):
             instances.stop(settings, name)
         if not pg_was_running:

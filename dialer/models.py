@@ -53,6 +53,8 @@ class Lead(Base):
     assigned_operator_id = BigIntegerField(null=True)
     time_zone = TextField(default="Europe/Moscow")
     time_zone_source = TextField(default="default")
+    crm_connection_id = BigIntegerField(null=True)  # the CRM the order came from (sql/005_crm.sql)
+    crm_status_applied = TextField(null=True)
     callback = BooleanField(default=False)
 
 

@@ -73,3 +73,9 @@ class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     role_ids: list[int] = []
     operator_id: int | None = None
     language: str = "ru"
+
+
+class CampaignResultIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+    title: str
+    closes_lead: bool = True

@@ -1,10 +1,13 @@
 """Campaign use cases: create, update, read, list with lead counts by state."""
 from __future__ import annotations
 
+import re
+
 from peewee import IntegrityError, fn
 
+from .. import audit
 from ..errors import Conflict, Invalid
-from ..models import Campaign, Lead
+from ..models import Campaign, CampaignResult, Lead
 from . import fields as f
 
 LEAD_STATES = ("new", "callable", "in_progress", "done", "exhausted")
@@ -63,9 +66,14 @@ def _save(campaign_id: int | None, values: dict) -> int:
                     Campaign.name == name, Campaign.id != (campaign_id or 0)).exists():
                 raise _name_taken(name)
             if campaign_id is None:
-                return Campaign.insert(**values).execute()
+                new_id = Campaign.insert(**values).execute()
+                audit.record(db, "created", "campaign", new_id, name="Кампания создана", new=values)
+                return new_id
             if values:
+                old = Campaign.select(*(getattr(Campaign, k) for k in values)).where(
+                    Campaign.id == campaign_id).dicts().get()
                 Campaign.update(**values).where(Campaign.id == campaign_id).execute()
+                audit.record(db, "updated", "campaign", campaign_id, name="Кампания изменена", old=old, new=values)
             return campaign_id
     except IntegrityError:
         raise _name_taken(name) from None
@@ -114,3 +122,49 @@ def list_campaigns() -> list[dict]:
     campaigns = list(Campaign.select().order_by(Campaign.id))
     counts = _lead_counts([c.id for c in campaigns]) if campaigns else {}
     return [_as_dict(c, counts[c.id]) for c in campaigns]
+
+
+RESULT_CODE = r"^[a-z0-9_]{1,40}$"
+MAX_RESULTS = 50
+
+
+def _checked_results(results) -> list[dict]:
+    if not isinstance(results, list) or not 1 <= len(results) <= MAX_RESULTS:
+        raise f.invalid("results", f"must be a list of 1 to {MAX_RESULTS} results",
+                        f"должен быть списком из 1–{MAX_RESULTS} результатов")
+    out, seen = [], set()
+    for i, r in enumerate(results):
+        if not isinstance(r, dict) or set(r) - {"code", "title", "closes_lead"}:
+            raise f.invalid(f"results[{i}]", "must be an object with code, title and closes_lead",
+                            "должен быть объектом с полями code, title, closes_lead")
+        code = f.text(f"results[{i}].code", r.get("code"), min_len=1, max_len=40)
+        if not re.fullmatch(RESULT_CODE, code):
+            raise f.invalid(f"results[{i}].code", "only a-z, 0-9 and _", "только a-z, 0-9 и _")
+        if code in seen:
+            raise f.invalid(f"results[{i}].code", f"{code!r} is listed twice", f"«{code}» указан дважды")
+        seen.add(code)
+        out.append({"code": code, "title": f.text(f"results[{i}].title", r.get("title"), min_len=1, max_len=200),
+                    "closes_lead": f.boolean(f"results[{i}].closes_lead", r.get("closes_lead", True)),
+                    "position": i})
+    return out
+
+
+def list_results(campaign_id) -> list[dict]:
+    f.existing_campaign(campaign_id)
+    return list(CampaignResult.select(CampaignResult.code, CampaignResult.title, CampaignResult.closes_lead)
+                .where(CampaignResult.campaign == campaign_id)
+                .order_by(CampaignResult.position, CampaignResult.id).dicts())
+
+
+def set_results(campaign_id, results) -> list[dict]:
+    """Replace the wrap-up results an operator chooses from, in this order (audited as one change)."""
+    results = _checked_results(results)
+    with f.database().atomic():
+        campaign = f.existing_campaign(campaign_id)
+        old = list_results(campaign.id)
+        CampaignResult.delete().where(CampaignResult.campaign == campaign.id).execute()
+        CampaignResult.insert_many([{**r, "campaign": campaign.id} for r in results]).execute()
+        new = list_results(campaign.id)
+        audit.record(f.database(), "updated", "campaign", campaign.id, name="Результаты кампании изменены",
+                     old={"results": old}, new={"results": new})
+    return new

@@ -13,6 +13,7 @@ from peewee import IntegrityError
 
 from rules import postpone
 
+from .. import audit
 from ..errors import Conflict, NotFound
 from ..models import Attempt, Campaign, EngineCommand, Lead, Operator, OperatorCampaign
 from . import fields as f
@@ -87,6 +88,9 @@ def create_operator(name, login, sip_password=None, campaign_ids=()) -> dict:
                 raise _login_taken(login)
             operator_id = Operator.insert(name=name, login=login, sip_password=password).execute()
             _replace_pool(operator_id, ids)
+            audit.record(f.database(), "created", "operator", operator_id, name="Оператор создан",
+                         new={"name": name, "login": login, "sip_password": password, "campaign_ids": ids},
+                         secret=frozenset({"sip_password"}))
     except IntegrityError:
         raise _login_taken(login) from None
     return {**get_operator(operator_id), "sip_password": password}
@@ -103,7 +107,10 @@ def set_campaigns(operator_id, campaign_ids) -> dict:
     """Replace the operator's campaign pools with exactly `campaign_ids`."""
     with f.database().atomic():
         existing_operator(operator_id)
-        _replace_pool(operator_id, _campaign_ids(campaign_ids))
+        before, ids = _pools([int(operator_id)])[int(operator_id)], _campaign_ids(campaign_ids)
+        _replace_pool(operator_id, ids)
+        audit.record(f.database(), "updated", "operator", operator_id, name="Пулы кампаний оператора изменены",
+                     old={"campaign_ids": before}, new={"campaign_ids": sorted(ids)})
     return get_operator(operator_id)
 
 
@@ -142,8 +149,11 @@ def _command(operator_id: int, kind: str, payload: dict) -> dict:
 def request(operator_id, kind) -> dict:
     """Ask the engine to make the operator ready / paused / at lunch, or to hang up the call."""
     kind = f.choice("kind", kind, REQUESTS)
-    existing_operator(operator_id)
-    return _command(operator_id, kind, {})
+    with f.database().atomic():
+        existing_operator(operator_id)
+        audit.record(f.database(), "custom", "operator", operator_id, name=f"Команда оператору: {kind}",
+                     new={"command": kind})
+        return _command(operator_id, kind, {})
 
 
 def submit_wrap_up(operator_id, result, comment="", postpone_minutes=None, postpone_until=None,

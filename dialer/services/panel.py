@@ -65,7 +65,13 @@ def _phase(a: Attempt) -> str:
 
 
 def order_url(campaign: Campaign, lead: Lead) -> str | None:
-    """The order in the CRM: the lead's own link if the CRM gave one, else the campaign's template."""
+    """The order in the CRM: the connection's link for orders that came from a CRM, the lead's own link if
+    the CRM gave one, else the campaign's template."""
+    if getattr(lead, "crm_connection_id", None):
+        from ..crm.connections import lead_order_link
+        url = lead_order_link(f.database(), lead.id).get("url")
+        if url:
+            return url
     own = (lead.attrs or {}).get("crm_url")
     if isinstance(own, str) and own.startswith(("http://", "https://")):
         return own
@@ -114,13 +120,19 @@ def history(a: Attempt) -> list[dict]:
             .where(((Attempt.lead == a.lead_id) | (Attempt.phone == a.phone)), Attempt.id != a.id,
                    Attempt.ended_at.is_null(False))
             .order_by(Attempt.reserved_at.desc(), Attempt.id.desc()).limit(HISTORY_LIMIT).dicts())
+    rows = list(rows)
+    # the result's delivery to the CRM (none / pending / delivered / failed), as the outbox holds it
+    delivery = dict(f.database().execute_sql(
+        "SELECT attempt_id, state FROM crm_outbox WHERE attempt_id = ANY(%s)", ([h["id"] for h in rows],)).fetchall()
+        if rows else [])
     out = []
     for h in rows:
         outcome = Outcome(h["outcome"])
         out.append({"attempt_id": h["id"], "at": f.iso(h["reserved_at"]), "outcome": outcome.value,
                     "outcome_ru": outcome.label_ru, "outcome_en": outcome.label_en, "colour": outcome.colour,
                     "operator": h["operator_name"], "campaign": h["campaign_name"], "result": h["wrap_up_result"],
-                    "comment": h["wrap_up_comment"] or "", "manual": h["manual"]})
+                    "comment": h["wrap_up_comment"] or "", "manual": h["manual"],
+                    "crm_delivery": delivery.get(h["id"], "none")})
     return out
 
 

@@ -176,3 +176,15 @@ def test_unexpected_errors_are_json_500(client, monkeypatch):
 def test_permission_names_are_namespaced():
     names = [v for k, v in vars(auth).items() if k.isupper() and isinstance(v, str)]
     assert all(n in (auth.PUBLIC, auth.SIGNED_IN) or "." in n for n in names)
+
+
+def test_campaign_results_api(client):
+    cid = client.post("/api/campaigns", json={"name": "С результатами"}).json()["id"]
+    r = client.put(f"/api/campaigns/{cid}/results", json=[{"code": "confirmed", "title": "Подтверждён"}])
+    assert r.status_code == 200, r.text
+    assert client.get(f"/api/campaigns/{cid}/results").json() == [
+        {"code": "confirmed", "title": "Подтверждён", "closes_lead": True}]
+    assert client.put(f"/api/campaigns/{cid}/results", json=[{"code": 5, "title": "x"}]).status_code == 400
+    assert client.put(f"/api/campaigns/{cid}/results", json=[]).status_code == 422
+    assert client.put("/api/campaigns/999999/results", json=[{"code": "a", "title": "b"}]).status_code == 404
+    assert len(client.get(f"/api/campaigns/{cid}/results").json()) == 1

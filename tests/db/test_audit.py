@@ -38,3 +38,23 @@ def test_unknown_action_is_refused(db):
 def test_partitions_exist_months_ahead(db):
     months = db.execute_sql("SELECT count(*) FROM pg_inherits WHERE inhparent = 'audit_log'::regclass").fetchone()[0]
     assert months >= 4  # this month and three ahead
+
+
+def test_changes_made_through_the_services_are_audited(db):
+    from dialer.services import campaigns, leads, operators
+
+    with audit.acting_as(audit.Actor(1, "admin@dialer.local", "admin")):
+        cid = campaigns.create_campaign("Аудит")["id"]
+        oid = operators.create_operator("Анна", "anna", "secret-pass-1", [cid])["id"]
+        operators.set_campaigns(oid, [])
+        leads.import_csv(cid, "external_id,phone,name\nA1,+79000000001,Иван\nA2,not-a-phone,Пётр\n")
+        operators.request(oid, "ready")
+    rows = db.execute_sql("SELECT action, object_type, object_id, changes FROM audit_log ORDER BY id").fetchall()
+    by_type = [(a, t) for a, t, _, _ in rows]
+    assert ("created", "campaign") in by_type and ("created", "operator") in by_type
+    created_op = next(c for a, t, _, c in rows if (a, t) == ("created", "operator"))
+    assert created_op["sip_password"] == [None, "***"]  # a secret is never stored
+    assert next(c for a, t, _, c in rows if (a, t) == ("updated", "operator")) == {"campaign_ids": [[cid], []]}
+    assert next(c for a, t, _, c in rows if (a, t) == ("custom", "campaign"))["imported"] == [None, 1]
+    assert ("custom", "operator") in by_type
+    assert db.execute_sql("SELECT count(*) FROM audit_log WHERE user_id = 1").fetchone()[0] == len(rows)

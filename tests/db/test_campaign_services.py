@@ -104,3 +104,16 @@ def test_list_counts_leads_by_state(db):
     assert listed["A"]["leads"]["new"] == 1 and listed["A"]["leads"]["done"] == 1
     assert listed["A"]["leads_total"] == 2 and listed["B"]["leads_total"] == 0
     assert [c["id"] for c in campaigns.list_campaigns()] == [a["id"], b["id"]]
+
+
+def test_results_are_replaced_in_order_and_bad_lists_change_nothing(db):
+    from dialer.errors import Invalid
+    cid = campaigns.create_campaign("Результаты")["id"]
+    saved = campaigns.set_results(cid, [{"code": "confirmed", "title": "Подтверждён"},
+                                        {"code": "callback", "title": "Перезвонить", "closes_lead": False}])
+    assert [(r["code"], r["closes_lead"]) for r in saved] == [("confirmed", True), ("callback", False)]
+    for bad in ([], [{"code": "Bad Code", "title": "x"}], [{"code": "a", "title": "x"}, {"code": "a", "title": "y"}],
+                [{"code": "a", "title": ""}], [{"code": "a", "title": "x", "extra": 1}], "confirmed"):
+        with pytest.raises(Invalid):
+            campaigns.set_results(cid, bad)
+    assert [r["code"] for r in campaigns.list_results(cid)] == ["confirmed", "callback"]

@@ -196,3 +196,26 @@ def test_a_do_not_call_number_is_refused_with_a_clear_message_before_anything_is
         with pytest.raises(offer_store.ManualDialRefused) as e:  # listed after the request: the engine checks too
             offer_store.open_manual_attempt(db, op.id, "pbx", "t", time.time(), Lead.get(Lead.external_id == "A-1").id)
         assert e.value.code == "do-not-call"
+
+
+def test_an_order_from_the_crm_links_to_the_crm_and_history_shows_each_results_delivery(db):
+    from dialer.crm import connections
+    c, (op, _) = setup()
+    conn = connections.create_connection(db, {
+        "kind": "leadvertex", "campaign_id": c.id, "name": "LeadVertex", "token": "tok-123456",
+        "base_url": "http://127.0.0.1:9/shop/api/admin", "order_url_template": "https://shop.example/admin/order/{id}"})
+    from dialer.crm import store as crm_store
+    from dialer.crm.adapter import CrmStatus
+    crm_store.save_statuses(db, conn["id"], [CrmStatus("2", "Перезвонить", "processing")])
+    connections.set_result_map(db, conn["id"], [{"result_code": "callback", "status_id": "2",
+                                                 "comment_template": "Перезвонить: {comment}"}])
+    Lead.update(crm_connection_id=conn["id"]).execute()
+    first = answered_call(db, op, at=time.time() - 100)
+    store.finish_wrap_up(db, op.id, ev.FinishWrapUp(first, "callback", "вечером", 1, time.time() - 90))
+    second = answered_call(db, op, lead_id=Attempt.get_by_id(first).lead_id)
+    card = panel.call_card(op.id, second)
+    assert card["order_url"] == f"https://shop.example/admin/order/{card['order_id']}"
+    [h] = card["history"]
+    assert h["crm_delivery"] == "pending"  # written with the wrap-up, not yet sent
+    db.execute_sql("UPDATE crm_outbox SET state = 'delivered' WHERE attempt_id = %s", (first,))
+    assert panel.call_card(op.id, second)["history"][0]["crm_delivery"] == "delivered"

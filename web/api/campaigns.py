@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, patch, post
+from litestar import Controller, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, RawBody
 from peewee import Database
@@ -13,7 +13,7 @@ from dialer.db import run
 from dialer.services import campaigns, leads
 
 from .. import auth
-from ..schemas import CampaignCreate, CampaignPatch, strict
+from ..schemas import CampaignCreate, CampaignPatch, CampaignResultIn, strict
 
 CSV_LIMIT = 20 * 1024 * 1024
 
@@ -41,6 +41,17 @@ class CampaignController(Controller):
                               db: NamedDependency[Database]) -> dict[str, Any]:
         changes = strict(body, CampaignPatch).changes()
         return await run(db, campaigns.update_campaign, campaign_id, **changes)
+
+    @get("/{campaign_id:int}/results", opt={"permission": auth.CAMPAIGNS_READ})
+    async def list_results(self, campaign_id: FromPath[int], db: NamedDependency[Database]) -> list[dict[str, Any]]:
+        return await run(db, campaigns.list_results, campaign_id)
+
+    @put("/{campaign_id:int}/results", opt={"permission": auth.CAMPAIGNS_UPDATE})
+    async def set_results(self, campaign_id: FromPath[int], data: JSONBody[list[CampaignResultIn]], body: RawBody,
+                          db: NamedDependency[Database]) -> list[dict[str, Any]]:
+        """Replace the wrap-up results: `[{"code": "confirmed", "title": "Подтверждён", "closes_lead": true}, …]`."""
+        results = [msgspec.structs.asdict(r) for r in strict(body, list[CampaignResultIn])]
+        return await run(db, campaigns.set_results, campaign_id, results)
 
     @post("/{campaign_id:int}/leads", status_code=200, request_max_body_size=CSV_LIMIT,
           opt={"permission": auth.LEADS_IMPORT})

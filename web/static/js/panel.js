@@ -127,6 +127,11 @@
         return (h ? h + ":" + two(m) : String(m)) + ":" + two(s);
       },
       when(iso) { return iso ? new Date(iso).toLocaleString(lang === "en" ? "en-GB" : "ru-RU") : ""; },
+      delivery(state) {
+        const ru = {none: "—", pending: "отправляется", delivered: "доставлен", failed: "не доставлен"};
+        const en = {none: "—", pending: "sending", delivered: "delivered", failed: "failed"};
+        return (lang === "en" ? en : ru)[state] || state;
+      },
       statusLabel(s) { return words[s] || s; },
       phaseLabel(p) { return words[p] || p; },
     };
