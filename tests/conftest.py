@@ -12,6 +12,12 @@ isolate(os.environ.get("DIALER_TEST_STATE_DIR", "/var/lib/dialer-test"))
 from dialer import settings as settings_mod  # noqa: E402
 
 
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: playwright's sync API keeps an event loop running in this thread while its
+    session-wide browser is open, and the asyncio tests of the other tiers cannot start beside it."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
+
+
 @pytest.fixture(scope="session")
 def settings():
     return settings_mod.load()
