@@ -10,6 +10,8 @@ from decimal import Decimal
 
 from psycopg2.extras import Json, execute_values
 
+from rules import zones
+
 from ..errors import NotFound
 from . import policy
 from .adapter import CrmStatus
@@ -93,7 +95,8 @@ def upsert_orders(db, conn: dict, orders: list[Order], actions: dict, now: datet
         if inserts:
             done = {r[0] for r in execute_values(
                 cursor, "INSERT INTO lead (crm_connection_id, campaign_id, external_id, phone, name, country, region,"
-                        " city, amount, product, attrs, crm_status, crm_status_applied, state, next_call_at) VALUES %s"
+                        " city, amount, product, attrs, crm_status, crm_status_applied, state, next_call_at, time_zone,"
+                        " time_zone_source) VALUES %s"
                         " ON CONFLICT DO NOTHING RETURNING external_id", inserts, fetch=True)}
             counts["imported"] = len(done)
             missed = [v[2] for v in inserts if v[2] not in done]
@@ -112,18 +115,20 @@ def upsert_orders(db, conn: dict, orders: list[Order], actions: dict, now: datet
 
 def _insert_values(conn: dict, o: Order, first: policy.LeadUpdate) -> tuple:
     return (conn["id"], conn["campaign_id"], o.external_id, o.phone, o.name, o.country, o.region, o.city,
-            o.amount, o.product, Json(o.attrs), o.crm_status, o.crm_status, first.state, first.next_call_at)
+            o.amount, o.product, Json(o.attrs), o.crm_status, o.crm_status, first.state, first.next_call_at,
+            *zones.resolve(o.region, o.city, o.phone))
 
 
 _UPDATE_SQL = """
 UPDATE lead SET phone = v.phone, name = v.name, country = v.country, region = v.region, city = v.city,
        amount = v.amount, product = v.product, attrs = v.attrs, crm_status = v.crm_status,
        crm_status_applied = v.applied, state = coalesce(v.state, lead.state),
-       next_call_at = coalesce(v.next_call_at, lead.next_call_at)
+       next_call_at = coalesce(v.next_call_at, lead.next_call_at), time_zone = v.time_zone,
+       time_zone_source = v.time_zone_source
   FROM (VALUES %s) AS v(id, phone, name, country, region, city, amount, product, attrs, crm_status, applied,
-                        state, next_call_at)
+                        state, next_call_at, time_zone, time_zone_source)
  WHERE lead.id = v.id"""
-_UPDATE_TEMPLATE = ("(%s, %s, %s, %s, %s, %s, %s::numeric, %s, %s::jsonb, %s, %s, %s::text, %s::timestamptz)")
+_UPDATE_TEMPLATE = ("(%s, %s, %s, %s, %s, %s, %s::numeric, %s, %s::jsonb, %s, %s, %s::text, %s::timestamptz, %s, %s)")
 
 
 def _changed(lead: dict, o: Order, action, minutes: int, now: datetime) -> tuple | None:
@@ -138,7 +143,8 @@ def _changed(lead: dict, o: Order, action, minutes: int, now: datetime) -> tuple
     if same:
         return None
     return (lead["id"], o.phone, o.name, o.country, o.region, o.city, o.amount, o.product, Json(attrs),
-            o.crm_status, applied, step.state if step else None, step.next_call_at if step else None)
+            o.crm_status, applied, step.state if step else None, step.next_call_at if step else None,
+            *zones.resolve(o.region, o.city, o.phone))  # the client's zone follows a changed address or number
 
 
 def live_event(db, kind: str, data: dict) -> None:

@@ -158,3 +158,16 @@ async def test_an_id_taken_by_another_source_is_rejected_not_overwritten(db, fak
         {"external_id": "2", "reason": "the campaign already has a lead with this id from another source"}]
     again = await _pull(db, conn, adapters, step(T0, 30))
     assert again["imported"] == 0 and again["unchanged"] == 2 and again["rejected"] == 1
+
+
+def test_the_clients_zone_comes_from_the_city_then_the_number_and_follows_a_changed_address(db):
+    from dialer.crm.orders import Order
+    conn = lv_connection(db, 9)
+    actions = {"1": ("call", 60)}
+    store.upsert_orders(db, conn, [Order("Z1", "+79130000001", city="Новосибирск", crm_status="1"),
+                                   Order("Z2", "+12125550123", crm_status="1")], actions, T0)
+    got = {lead.external_id: (lead.time_zone, lead.time_zone_source) for lead in leads_of(conn["id"]).values()}
+    assert got == {"Z1": ("Asia/Novosibirsk", "city"), "Z2": ("America/New_York", "phone")}
+    store.upsert_orders(db, conn, [Order("Z1", "+79130000001", city="Омск", region="Омская", crm_status="1")],
+                        actions, T0)
+    assert leads_of(conn["id"])["Z1"].time_zone == "Asia/Omsk"
