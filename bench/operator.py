@@ -15,10 +15,7 @@ Last line: one JSON object.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -30,13 +27,11 @@ isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"))
 
 import psutil  # noqa: E402
 
-from dialer import db as dbm, migrate, pg, settings as settings_mod  # noqa: E402
-from dialer.asterisk import instances, sandbox  # noqa: E402
 from dialer.models import Attempt  # noqa: E402
 from dialer.settings import REPO_ROOT  # noqa: E402
-from dialer.testing import EngineProcess, add_leads, hang_up_everything, make_operators, until  # noqa: E402
+from dialer.testing import EngineProcess, add_leads, make_operators, until  # noqa: E402
 
-from .progressive import pct  # noqa: E402
+from .progressive import machine, pct, run_with_telephony  # noqa: E402
 
 TABLES = ("alert, missed_offer, do_not_call, attempt_event, engine_command, attempt, operator_campaign, lead, "
           "operator, campaign, live_event, web_session, user_permission, user_role, app_user")
@@ -143,30 +138,8 @@ def measure(settings, db, operators: int, calls: int) -> dict:
             "answer_to_db_ms_p50": pct(to_db, 50), "answer_to_db_ms_p95": pct(to_db, 95),
             "db_to_card_ms_p50": pct(db_to_card, 50), "db_to_card_ms_p95": pct(db_to_card, 95),
             "calls_per_minute": round(len(answered) / elapsed * 60, 1), "web_cpu_percent": round(web_cpu, 1),
-            "machine": f"{platform.machine()} {os.cpu_count()} cores, {round(psutil.virtual_memory().total / 2**30)} GB"}
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--operators", type=int, default=3)
-    ap.add_argument("--calls", type=int, default=60)
-    args = ap.parse_args()
-    settings = settings_mod.load()
-    pg.start(settings)
-    migrate.migrate(settings)
-    sandbox.ensure_root(settings)
-    for name in ("pbx", "sim"):
-        instances.start(settings, name)
-    db = dbm.connect(settings)
-    try:
-        hang_up_everything(settings)
-        result = measure(settings, db, args.operators, args.calls)
-    finally:
-        hang_up_everything(settings)
-        for name in ("sim", "pbx"):
-            instances.stop(settings, name)
-    print(json.dumps(result, ensure_ascii=False))
+            "machine": machine()}
 
 
 if __name__ == "__main__":
-    main()
+    run_with_telephony(measure, operators=3, calls=60)

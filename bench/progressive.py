@@ -102,13 +102,15 @@ def measure(settings, db, operators: int, calls: int) -> dict:
             "steady_answer_to_bridge_ms_p99": pct(steady_bridge, 99),
             "calls_per_minute": round(done / elapsed * 60, 1), "engine_cpu_percent": round(cpu, 1),
             "engine_rss_mb": round(rss, 1),
-            "machine": f"{platform.machine()} {os.cpu_count()} cores, {round(psutil.virtual_memory().total / 2**30)} GB"}
+            "machine": machine()}
 
 
-def main() -> None:
+def run_with_telephony(measure, operators: int, calls: int) -> None:
+    """The command line of a benchmark on real pbx + sim: start them (and PostgreSQL), measure, stop, print
+    one JSON object as the last line."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--operators", type=int, default=20)
-    ap.add_argument("--calls", type=int, default=200)
+    ap.add_argument("--operators", type=int, default=operators)
+    ap.add_argument("--calls", type=int, default=calls)
     args = ap.parse_args()
     settings = settings_mod.load()
     pg.start(settings)
@@ -127,5 +129,9 @@ def main() -> None:
     print(json.dumps(result, ensure_ascii=False))
 
 
+def machine() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cores, {round(psutil.virtual_memory().total / 2**30)} GB"
+
+
 if __name__ == "__main__":
-    main()
+    run_with_telephony(measure, operators=20, calls=200)

@@ -69,7 +69,9 @@ def is_running(s: Settings) -> bool:
 def start(s: Settings) -> None:
     initdb(s)
     if not is_running(s):
+        # the settings' address and port win over the ones written at initdb: a port changed later applies
         _as_owner([str(PG_BIN / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(data_dir(s)),
+                   "-o", f"-p {int(s.db_port)} -c listen_addresses={s.db_host}",
                    "-l", str(s.pg_dir / "postgresql.log")])
         log.info("PostgreSQL started on %s:%s", s.db_host, s.db_port)
     _ensure_roles(s)
