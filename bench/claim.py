@@ -25,9 +25,9 @@ import random
 import threading
 import time
 
-from dialer.testing import isolate
+from dialer.testing import BENCHMARK, isolate
 
-isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"))
+isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 
 from playhouse.pool import PooledPostgresqlExtDatabase  # noqa: E402
 
@@ -156,7 +156,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
 
     settings = settings_mod.load()
-    pg.start(settings)
+    pg.start_until_exit(settings)
     migrate.migrate(settings)
     db = PooledPostgresqlExtDatabase(settings.db_name, host=settings.db_host, port=settings.db_port,
                                      user=settings.db_user, password=settings.db_password,

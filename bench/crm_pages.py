@@ -14,9 +14,9 @@ import platform
 import re
 import time
 
-from dialer.testing import isolate
+from dialer.testing import BENCHMARK, isolate
 
-isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"))
+isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 
 from litestar.testing import TestClient  # noqa: E402
 
@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--renders", type=int, default=40)
     args = ap.parse_args()
     settings = settings_mod.load()
-    pg.start(settings)
+    pg.start_until_exit(settings)
     migrate.migrate(settings)
     db = dbm.connect(settings)
     tag = f"b{int(time.time())}"

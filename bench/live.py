@@ -19,9 +19,9 @@ import subprocess
 import sys
 import time
 
-from dialer.testing import isolate
+from dialer.testing import BENCHMARK, isolate
 
-isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"))
+isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 
 from dialer import db as dbm, migrate, pg, settings as settings_mod  # noqa: E402
 from dialer.settings import REPO_ROOT  # noqa: E402

@@ -21,9 +21,9 @@ import subprocess
 import sys
 import time
 
-from dialer.testing import isolate
+from dialer.testing import BENCHMARK, isolate
 
-isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"))
+isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 
 import psutil  # noqa: E402
 

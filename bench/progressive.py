@@ -20,9 +20,9 @@ import platform
 import signal
 import time
 
-from dialer.testing import isolate
+from dialer.testing import BENCHMARK, isolate
 
-isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"))
+isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 
 import psutil  # noqa: E402
 
@@ -113,7 +113,7 @@ def run_with_telephony(measure, operators: int, calls: int) -> None:
     ap.add_argument("--calls", type=int, default=calls)
     args = ap.parse_args()
     settings = settings_mod.load()
-    pg.start(settings)
+    pg.start_until_exit(settings)
     migrate.migrate(settings)
     sandbox.ensure_root(settings)
     for name in ("pbx", "sim"):

@@ -77,6 +77,17 @@ def start(s: Settings) -> None:
     _ensure_roles(s)
 
 
+def start_until_exit(s: Settings) -> None:
+    """Start the cluster for this process (a benchmark); if this call started it, stop it at exit, so the
+    port is free again for the tests, which use the same isolated port."""
+    import atexit
+
+    was_running = is_running(s)
+    start(s)
+    if not was_running:
+        atexit.register(stop, s)
+
+
 def stop(s: Settings) -> None:
     if is_running(s):
         _as_owner([str(PG_BIN / "pg_ctl"), "stop", "-m", "fast", "-w", "-D", str(data_dir(s))])

@@ -17,12 +17,19 @@ ISOLATED = {"DIALER_DB_PORT": "5434", "DIALER_PBX_SIP_PORT": "5070", "DIALER_PBX
             "DIALER_SIM_TRUNK_ADDRESS": "127.0.0.22", "DIALER_SIM_PHONES_ADDRESS": "127.0.0.23"}
 
 
-def isolate(state_dir: str) -> None:
+# benchmarks have their own as well: they run while the tests' cluster is still up, and beside a demo
+BENCHMARK = {"DIALER_DB_PORT": "5435", "DIALER_PBX_SIP_PORT": "5071", "DIALER_PBX_HTTP_PORT": "8189",
+             "DIALER_WEB_PORT": "8181", "DIALER_AGI_PORT": "4575", "DIALER_SIM_HTTP_PORT": "8190",
+             "DIALER_FAKE_CRM_PORT": "8191",
+             "DIALER_SIM_TRUNK_ADDRESS": "127.0.0.32", "DIALER_SIM_PHONES_ADDRESS": "127.0.0.33"}
+
+
+def isolate(state_dir: str, ports: dict[str, str] = ISOLATED) -> None:
     """Point this process and its children at their own state directory and ports (not the demo's)."""
     from . import settings
 
     os.environ["DIALER_STATE_DIR"] = state_dir
-    for key, value in ISOLATED.items():
+    for key, value in ports.items():
         os.environ.setdefault(key, value)  # a second isolated run beside this one sets its own
     settings.init_secrets(Path(state_dir))
 
