@@ -82,7 +82,9 @@ def client_ip(scope: Scope) -> str:
 class PrincipalMiddleware(ASGIMiddleware):
     """Resolve the principal and the language once per request; name the principal in audit entries."""
 
-    exclude_path_pattern = ("^/static/",)
+    def should_bypass_for_scope(self, scope: Scope) -> bool:
+        # static files need no principal; decided on the request path (Litestar 3 matches handler paths)
+        return scope.get("path", "").startswith("/static/")
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         connection = ASGIConnection(scope)
