@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
+import pytest
 from peewee import SQL
 
 from ari_app import events as ev
 from ari_app import store as engine_store
 from dialer.crm import connections
 from dialer.crm.adapters import Adapters
+from dialer.crm.fake_leadvertex import FakeCrm, start
 from dialer.crm.leadvertex import LeadVertex
 from dialer.models import Attempt, Lead, Operator
 from dialer.services import campaigns, operators
@@ -77,3 +79,19 @@ def wrap_up(db, operator_id: int, attempt_id: int, result: str, at: datetime, po
 
 def step(t: datetime, seconds: float) -> datetime:
     return t + timedelta(seconds=seconds)
+
+
+# fixtures of the modules that talk to the fake CRM (they import them by name)
+@pytest.fixture
+async def fake():
+    crm = FakeCrm()
+    runner, crm.port = await start(crm)
+    yield crm
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def adapters():
+    a = quick_adapters()
+    yield a
+    await a.close()

@@ -7,28 +7,14 @@ from collections import Counter, defaultdict
 import pytest
 
 from dialer.crm import outbox, store, sync
-from dialer.crm.fake_leadvertex import FakeCrm, fill, start
+from dialer.crm.fake_leadvertex import fill
 from dialer.db import run
 
-from .crm_support import (T0, claim_answered, leads_of, lv_connection, map_statuses, operator_for, quick_adapters,
-                          step, wrap_up)
+from .crm_support import (T0, adapters, claim_answered, fake, leads_of, lv_connection,  # noqa: F401 (fixtures)
+                          map_statuses, operator_for, quick_adapters, step, wrap_up)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the fake CRM runs on the fixtures' loop
 
-
-@pytest.fixture
-async def fake():
-    crm = FakeCrm()
-    runner, crm.port = await start(crm)
-    yield crm
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def adapters():
-    a = quick_adapters()
-    yield a
-    await a.close()
 
 
 async def _connected(db, fake, adapters, orders):

@@ -5,27 +5,14 @@ from __future__ import annotations
 import pytest
 
 from dialer.crm import store, sync
-from dialer.crm.fake_leadvertex import FakeCrm, fill, sample_order, start
+from dialer.crm.fake_leadvertex import fill, sample_order
 from dialer.db import run
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the fake CRM runs on the fixtures' loop
 
-from .crm_support import T0, claim_answered, leads_of, lv_connection, map_statuses, operator_for, quick_adapters, step
+from .crm_support import (T0, adapters, claim_answered, fake, leads_of, lv_connection,  # noqa: F401 (fixtures)
+                          map_statuses, operator_for, step)
 
-
-@pytest.fixture
-async def fake():
-    crm = FakeCrm()
-    runner, crm.port = await start(crm)
-    yield crm
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def adapters():
-    a = quick_adapters()
-    yield a
-    await a.close()
 
 
 async def _setup(db, fake, orders=250):
