@@ -6,13 +6,16 @@ Each claimer is an operator in two campaigns' pools with its own connection; it 
 engine's own `store.claim` (selections in priority order, window, limits, do-not-call, SKIP LOCKED,
 attempt opened and counted), ends the attempt as the engine does (no answer: the lead waits for its
 retry), then waits `--think-ms` (±50 %, 0: back to back) before the next claim; claimers start spread over
-one think time.
+one think time. The claim-queue job runs beside them as in `dialer run` (`rules.queue.refill` every second,
+its own connection); `--no-queue` measures the direct walk alone.
 
-Measures:
+Measures, after `--warmup-s` (each new connection's first claims: catalog caches, prepared statements and
+trigger functions compiled per server session — reported apart as warmup_*), for `--seconds`:
 - claim_ms_*: the time of one `store.claim` call, as the claimer sees it;
 - duplicates: attempts beyond one per lead (a lead claimed twice while it was still being called);
 - errors: claims that failed (e.g. a unique violation would mean two claimers got the same lead);
-- preview_count_ms: "matches now" for a draft rule over one campaign (100,000 leads), median of 5.
+- preview_count_ms: "matches now" for a draft rule over one campaign (100,000 leads), median of 5;
+- queue_*: the job's rounds (selections filled, time per round).
 Last line: one JSON object.
 """
 from __future__ import annotations
@@ -22,8 +25,10 @@ import json
 import os
 import platform
 import random
+import sys
 import threading
 import time
+from datetime import timedelta
 
 from dialer.testing import BENCHMARK, isolate
 
@@ -35,10 +40,11 @@ from ari_app import events as ev  # noqa: E402
 from ari_app import store  # noqa: E402
 from ari_app.classifier import AttemptFacts  # noqa: E402
 from dialer import migrate, models, pg, settings as settings_mod  # noqa: E402
-from rules import selections  # noqa: E402
+from rules import claim as claim_mod  # noqa: E402
+from rules import queue, selections  # noqa: E402
 
 CAMPAIGNS = 10
-TABLES = ("do_not_call, operator_skill, selection_version, selection, campaign_result, attempt_event, engine_command,"
+TABLES = ("claim_queue, claim_queue_fill, do_not_call, operator_skill, selection_version, selection, campaign_result, attempt_event, engine_command,"
           " attempt, operator_campaign, lead, operator, campaign")
 REGIONS = ["Москва", "Тверь", "Новосибирская обл.", "Приморский край", "Свердловская обл.", "Татарстан"]
 ZONES = ["Europe/Moscow", "Europe/Moscow", "Asia/Novosibirsk", "Asia/Vladivostok", "Asia/Yekaterinburg",
@@ -111,19 +117,21 @@ def pct(values: list[float], p: float) -> float:
     return round(values[min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))], 3)
 
 
-def claimer(db, operator_id: int, until: float, think_s: float, start: threading.Barrier, out: list, errors: list):
+def claimer(db, operator_id: int, clock: dict, think_s: float, start: threading.Barrier, out: list, errors: list):
     rnd = random.Random(operator_id)
     with db.connection_context():
         start.wait()
+        until = clock["until"]
         time.sleep(rnd.uniform(0, think_s))  # operators press Ready at different moments, not all in one ms
         while time.monotonic() < until:
+            at = time.monotonic()
             t0 = time.perf_counter()
             try:
                 got = store.claim(db, operator_id, "pbx", "bench", time.time(), None)
             except Exception as e:  # counted and reported: a failed claim is a finding, not a crash
                 errors.append(repr(e)[:200])
                 continue
-            out.append((time.perf_counter() - t0) * 1000)
+            out.append((at, (time.perf_counter() - t0) * 1000))
             if got is None:
                 time.sleep(0.05)
                 continue
@@ -131,6 +139,17 @@ def claimer(db, operator_id: int, until: float, think_s: float, start: threading
             store.end_attempt(db, ev.EndAttempt(got.attempt_id, "NO_ANSWER", AttemptFacts(cause=19), time.time()))
             if think_s:
                 time.sleep(rnd.uniform(0.5, 1.5) * think_s)
+
+
+def refiller(db, clock: dict, start: threading.Barrier, rounds: list, size: int, refresh_s: float) -> None:
+    """The claim-queue job, as `dialer run` schedules it: a round every second."""
+    with db.connection_context():
+        start.wait()
+        while time.monotonic() < clock["until"]:
+            t0 = time.monotonic()
+            done = queue.refill(db, size=size, refresh=timedelta(seconds=refresh_s))
+            rounds.append((done.filled, done.ms))
+            time.sleep(max(0.0, queue.ROUND_S - (time.monotonic() - t0)))
 
 
 def preview_ms(db) -> float:
@@ -152,8 +171,18 @@ def main(argv=None) -> dict:
     ap.add_argument("--claimers", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--think-ms", type=float, default=200)
+    ap.add_argument("--warmup-s", type=float, default=5,
+                    help="claims in the first seconds are reported apart: each connection's first use (catalog caches,"
+                         " prepared statements, trigger functions) is not the steady state")
     ap.add_argument("--reuse", action="store_true", help="keep the loaded leads of the previous run")
+    ap.add_argument("--no-queue", action="store_true", help="without the claim-queue job: every claim walks the leads")
+    ap.add_argument("--queue-size", type=int, default=queue.SIZE, help="leads queued per selection")
+    ap.add_argument("--refresh-s", type=float, default=queue.REFRESH.total_seconds(),
+                    help="a queue is rebuilt at least this often")
+    ap.add_argument("--switch-ms", type=float, default=None, help="Python's thread switch interval (default 5 ms)")
     args = ap.parse_args(argv)
+    if args.switch_ms:
+        sys.setswitchinterval(args.switch_ms / 1000)
 
     settings = settings_mod.load()
     pg.start_until_exit(settings)
@@ -167,7 +196,8 @@ def main(argv=None) -> dict:
         if not args.reuse or models.Lead.select().count() != args.leads:
             load(db, args.leads)
         else:  # back to the loaded state: nothing claimed yet
-            db.execute_sql("TRUNCATE attempt_event, engine_command, attempt RESTART IDENTITY")
+            db.execute_sql("TRUNCATE attempt_event, engine_command, attempt, claim_queue, claim_queue_fill"
+                           " RESTART IDENTITY CASCADE")
             db.execute_sql("DELETE FROM operator_campaign")
             db.execute_sql("DELETE FROM operator")  # not TRUNCATE: that would cascade to the leads
             db.execute_sql("UPDATE lead SET state = 'new', attempts = id %% %s, attempts_today = 0, attempts_day = NULL,"
@@ -175,33 +205,53 @@ def main(argv=None) -> dict:
                            " OR attempts_day IS NOT NULL", (3,))
             db.execute_sql("VACUUM ANALYZE lead")
         ops = make_operators(args.claimers)
+        if not args.no_queue:  # the job's first round, as at the start of `dialer run`
+            first = queue.refill(db, size=args.queue_size)
     load_s = time.perf_counter() - t0
 
-    latencies: list[float] = []
+    timed: list[tuple[float, float]] = []
     errors: list[str] = []
-    barrier = threading.Barrier(len(ops))
-    until = time.monotonic() + args.seconds + 5  # the barrier releases within that margin
-    threads = [threading.Thread(target=claimer, args=(db, oid, until, args.think_ms / 1000, barrier, latencies, errors))
+    clock: dict = {}
+
+    def go():  # when every claimer holds its connection: the warm-up, then the measured seconds
+        clock["start"] = time.monotonic()
+        clock["measured"] = clock["start"] + args.warmup_s
+        clock["until"] = clock["measured"] + args.seconds
+
+    barrier = threading.Barrier(len(ops) + (0 if args.no_queue else 1), action=go)
+    threads = [threading.Thread(target=claimer, args=(db, oid, clock, args.think_ms / 1000, barrier, timed, errors))
                for oid in ops]
-    started = time.perf_counter()
+    rounds: list[tuple[int, float]] = []
+    if not args.no_queue:
+        threads.append(threading.Thread(target=refiller, args=(db, clock, barrier, rounds, args.queue_size,
+                                                                args.refresh_s)))
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - started
+    latencies = [ms for at, ms in timed if at >= clock["measured"]]
+    warming = [ms for at, ms in timed if at < clock["measured"]]
 
     with db.connection_context():
         attempts, leads_called = db.execute_sql("SELECT count(*), count(DISTINCT lead_id) FROM attempt").fetchone()
+        measured = db.execute_sql("SELECT count(*) FROM attempt WHERE reserved_at >= now() - %s * interval '1 second'",
+                                  (time.monotonic() - clock["measured"],)).fetchone()[0]
         listed = db.execute_sql("SELECT count(*) FROM attempt a JOIN do_not_call d ON d.phone = a.phone").fetchone()[0]
+        db.execute_sql("TRUNCATE claim_queue, claim_queue_fill")  # the preview is measured without the job
         preview = preview_ms(db)
     result = {
         "claim_ms_p50": pct(latencies, 50), "claim_ms_p90": pct(latencies, 90), "claim_ms_p99": pct(latencies, 99),
         "claim_ms_max": round(max(latencies), 3) if latencies else None,
-        "claims": attempts, "empty_claims": len(latencies) - attempts, "claims_per_s": round(attempts / elapsed, 1),
+        "claims": attempts, "claims_measured": len(latencies), "empty_claims": len(timed) - attempts,
+        "claims_per_s": round(measured / args.seconds, 1),
+        "warmup_claims": len(warming), "warmup_claim_ms_p50": pct(warming, 50), "warmup_claim_ms_p99": pct(warming, 99),
         "duplicates": attempts - leads_called, "do_not_call_dialled": listed, "errors": len(errors),
         "first_error": errors[0] if errors else None, "preview_count_ms": preview,
+        "claims_by_way": claim_mod.ways_taken.snapshot(), "queue": not args.no_queue, "queue_first_round_ms": round(first.ms, 1) if not args.no_queue else None,
+        "queue_rounds": len(rounds), "queue_fills": sum(f for f, _ in rounds),
+        "queue_round_ms_p50": pct([ms for _, ms in rounds], 50), "queue_round_ms_max": round(max((ms for _, ms in rounds), default=0), 1),
         "leads": args.leads, "campaigns": CAMPAIGNS, "selections": CAMPAIGNS * 5, "claimers": args.claimers,
-        "think_ms": args.think_ms, "seconds": round(elapsed, 1), "load_s": round(load_s, 1),
+        "think_ms": args.think_ms, "warmup_s": args.warmup_s, "seconds": args.seconds, "load_s": round(load_s, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared", "python": platform.python_version(),
     }
     print(json.dumps(result, ensure_ascii=False))

@@ -68,10 +68,17 @@ def start_jobs(settings, db) -> AsyncIOScheduler:
     async def access_upkeep():
         await dbm.run(db, purge_access)
 
+    async def claim_queue():
+        from rules import queue
+        done = await dbm.run(db, queue.refill, db)
+        if done.filled:
+            log.debug("claim queues: %d filled with %d leads in %.0f ms", done.filled, done.leads, done.ms)
+
     scheduler.add_job(purge, "interval", hours=1, id="purge-commands", coalesce=True)
     scheduler.add_job(partitions, "interval", hours=6, id="audit-partitions", coalesce=True,
                       next_run_time=datetime.now(timezone.utc))  # also once at start
     scheduler.add_job(access_upkeep, "interval", minutes=10, id="access-upkeep", coalesce=True)
+    scheduler.add_job(claim_queue, "interval", seconds=1, id="claim-queue", coalesce=True)
     scheduler.add_job(throughput, "interval", seconds=60, id="throughput-log", coalesce=True)
     from .crm.jobs import register as register_crm
     register_crm(scheduler, settings, db)

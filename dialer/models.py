@@ -206,6 +206,17 @@ class Alert(Base):
     acknowledged_at = DateTimeTZField(null=True)
 
 
+class ClaimQueue(Base):
+    """A selection's next eligible leads in its order, found ahead of the claims (rules/queue.py)."""
+    selection_id = BigIntegerField()
+    version = IntegerField()
+    rank = IntegerField()
+    lead_id = BigIntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("selection_id", "version", "rank")
+
+
 ALL = [Campaign, Lead, Operator, OperatorCampaign, Attempt, AttemptEvent, EngineCommand, CampaignResult,
        DoNotCall, OperatorSkill, Selection, SelectionVersion]
-ALL += [MissedOffer, Alert]
+ALL += [MissedOffer, Alert, ClaimQueue]

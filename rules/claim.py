@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 
 from peewee import SQL, Value, fn
 
+from dialer import prepared
 from dialer.errors import Invalid
-from dialer.models import Lead
+from dialer.models import ClaimQueue, Lead
 
 from . import compile as c
-from .evaluate import zones_open
+from .evaluate import zone_names, zones_open
 from .model import Rule, validate
 
 log = logging.getLogger(__name__)
@@ -39,32 +40,73 @@ class Choice:
 class _Param:
     """A placeholder compiled into the SQL once and replaced by the value on each claim."""
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, pg_type: str):
+        self.name, self.pg_type = name, pg_type
 
 
-NOW, CAMPAIGN, OPERATOR, GRACE_END, OPEN_ZONES = (
-    _Param(n) for n in ("now", "campaign", "operator", "grace_end", "open_zones"))
+NOW, CAMPAIGN, OPERATOR, GRACE_END, OPEN_ZONES, SELECTION, VERSION, LIMIT = (
+    _Param(n, t) for n, t in (("now", "timestamptz"), ("campaign", "bigint"), ("operator", "bigint"),
+                              ("grace_end", "timestamptz"), ("open_zones", "text[]"), ("selection", "bigint"),
+                              ("version", "integer"), ("limit", "bigint")))
+QUEUE_WINDOW = 16  # the queued claim looks at the first this many queued leads, then at the whole queue
+
+# how a statement finds its lead:
+BOUND = "bound"  # the operator's own due callbacks, before anything else
+DIRECT = "direct"  # walk the campaign's leads in the selection's order
+QUEUED = "queued"  # take the first lead of the selection's claim queue that still passes the rule
+FILL = "fill"  # the job's search for the queue: the next LIMIT eligible leads any operator of the pool may take
 
 
 def _param(p: _Param):
     return Value(p, converter=lambda v: v)  # no field conversion: the value comes later
 
 
-def lead_query(rule: Rule, bound: bool):
-    """The next lead of one selection, as a peewee query with parameters NOW, CAMPAIGN, OPERATOR."""
+def open_zones(window, now: datetime) -> list[str] | None:
+    """The zones where the window is open at `now`, sorted ([]: none); None when it is open in every zone."""
+    found = zones_open(window, now)
+    return None if len(found) == len(zone_names()) else sorted(found)
+
+
+def run(db, statement: tuple, values: dict):
+    """Execute a compiled statement, prepared on the connection's session, with this claim's values."""
+    sql, params = statement
+    return prepared.execute(db, sql, [values[p] if isinstance(p, _Param) else p for p in params],
+                            types={i: p.pg_type for i, p in enumerate(params) if isinstance(p, _Param)})
+
+
+def lead_query(rule: Rule, how: str):
+    """The next lead of one selection, as a peewee query with parameters NOW, CAMPAIGN, OPERATOR, ..."""
     now = _param(NOW)
-    if bound:  # the operator's own due callbacks, before anything else
+    if how == BOUND:
         whose = Lead.assigned_operator_id == _param(OPERATOR)
+    elif how == FILL:  # callbacks bound to an operator stay theirs until the grace ends
+        whose = Lead.assigned_operator_id.is_null() | (Lead.next_call_at <= _param(GRACE_END))
     else:
         whose = (Lead.assigned_operator_id.is_null() | (Lead.assigned_operator_id == _param(OPERATOR))
                  | (Lead.next_call_at <= _param(GRACE_END)))
     # the calling window depends only on the lead's zone: the claim passes the zones where it is open
-    # now (`evaluate.zones_open`) rather than converting the clock for every row it walks past
-    window = SQL("TRUE") if rule.window is None else (Lead.time_zone == fn.ANY(_param(OPEN_ZONES)))
+    # now (`evaluate.zones_open`; NULL: open in every zone) rather than converting the clock for every row
+    zones = _param(OPEN_ZONES)
+    window = SQL("TRUE") if rule.window is None else ((Lead.time_zone == fn.ANY(zones)) | zones.is_null())
+    where = ((Lead.campaign == _param(CAMPAIGN)) & c.callable_now(now) & c.conditions(rule, now)
+             & window & c.limits(rule, now) & whose)
+    if how == FILL:
+        return Lead.select(Lead.id).where(where).order_by(*c.ordering(rule)).limit(_param(LIMIT))
+    if how == QUEUED:  # the first LIMIT queued leads in their order; the rule checked on each again
+        q = ClaimQueue
+        first = (q.select(q.lead_id, q.rank)
+                 .where((q.selection_id == _param(SELECTION)) & (q.version == _param(VERSION)))
+                 .order_by(q.rank)
+                 .limit(_param(LIMIT))
+                 .alias("q"))
+        return (Lead.select(Lead.id)
+                .join(first, on=(first.c.lead_id == Lead.id))
+                .where(where)
+                .order_by(first.c.rank)
+                .limit(1)
+                .for_update("FOR UPDATE OF t1 SKIP LOCKED"))  # peewee names the first table t1: the lead
     return (Lead.select(Lead.id)
-            .where((Lead.campaign == _param(CAMPAIGN)) & c.callable_now(now) & c.conditions(rule, now)
-                   & window & c.limits(rule, now) & whose)
+            .where(where)
             .order_by(*c.ordering(rule))
             .limit(1)
             .for_update("FOR UPDATE SKIP LOCKED"))
@@ -89,29 +131,50 @@ class _Cache:
                 self.rules[key] = found
         return found
 
-    def statement(self, key, rule: Rule, bound: bool):
-        found = self.sql.get((key, bound))
+    def statement(self, key, rule: Rule, how: str):
+        found = self.sql.get((key, how))
         if found is None:
-            sql, params = lead_query(rule, bound).sql()
+            sql, params = lead_query(rule, how).sql()
             found = (sql, tuple(params))
             with self.lock:
                 if len(self.sql) >= self.size:
                     self.sql.clear()
-                self.sql[(key, bound)] = found
+                self.sql[(key, how)] = found
         return found
 
 
 _cache = _Cache()
 
+
+class _Ways:
+    """How claims found their lead, per way (BOUND, QUEUED, DIRECT), since the process started."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.counts = {BOUND: 0, QUEUED: 0, DIRECT: 0}
+
+    def count(self, how: str) -> None:
+        with self.lock:
+            self.counts[how] += 1
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return dict(self.counts)
+
+
+ways_taken = _Ways()
+
 # the operator's selections in priority order: campaigns of their pools that are active, enabled
-# selections whose skill they have; a campaign without any selection calls every callable lead
+# selections whose skill they have; a campaign without any selection calls every callable lead.
+# With each selection, its claim queue's fill when it may be used: of this version of the rule, and recent.
 _SELECTIONS_SQL = """
-SELECT cp.id, s.id, s.rule::text,
+SELECT cp.id, s.id, s.rule::text, s.version, f.selection_id IS NOT NULL, coalesce(f.complete, false),
        EXISTS (SELECT 1 FROM lead b WHERE b.assigned_operator_id = %(op)s AND b.state IN ('new', 'callable')
                                       AND b.next_call_at <= %(now)s)
   FROM operator_campaign oc
   JOIN campaign cp ON cp.id = oc.campaign_id AND cp.active
   LEFT JOIN selection s ON s.campaign_id = cp.id AND s.enabled
+  LEFT JOIN claim_queue_fill f ON f.selection_id = s.id AND f.version = s.version AND f.filled_at >= %(trusted)s
  WHERE oc.operator_id = %(op)s
    AND CASE WHEN s.id IS NULL THEN NOT EXISTS (SELECT 1 FROM selection x WHERE x.campaign_id = cp.id)
             ELSE s.skill IS NULL OR EXISTS (SELECT 1 FROM operator_skill k WHERE k.operator_id = %(op)s
@@ -119,30 +182,60 @@ SELECT cp.id, s.id, s.rule::text,
  ORDER BY coalesce(s.position, 0), cp.id, s.id"""
 
 
-def selections(db, operator_id: int, now: datetime) -> tuple[list[tuple], bool]:
-    rows = db.execute_sql(_SELECTIONS_SQL, {"op": operator_id, "now": now}).fetchall()
-    return [(cid, sid, raw) for cid, sid, raw, _ in rows], bool(rows and rows[0][3])
+@dataclass(frozen=True)
+class Candidate:
+    """One selection the operator may take a lead from, in the order they are tried."""
+    campaign_id: int
+    selection_id: int | None
+    raw: str | None  # the rule as stored (None: the campaign has no selections)
+    version: int | None
+    queued: bool  # its claim queue was filled recently under this version of the rule
+    complete: bool  # ... and every lead eligible then fitted in it
+
+
+def selections(db, operator_id: int, now: datetime) -> tuple[list[Candidate], bool]:
+    """The operator's selections in the order they are tried, and whether a callback of theirs is due."""
+    from .queue import TRUSTED  # the queue module builds on this one
+
+    rows = prepared.execute(db, _SELECTIONS_SQL, {"op": operator_id, "now": now, "trusted": now - TRUSTED},
+                            types={"op": "bigint", "now": "timestamptz", "trusted": "timestamptz"}).fetchall()
+    return [Candidate(*row[:6]) for row in rows], bool(rows and rows[0][6])
 
 
 def next_lead(db, operator_id: int, now: datetime) -> Choice | None:
-    """Find and lock the next lead for this operator; None when nothing may be called now."""
+    """Find and lock the next lead for this operator; None when nothing may be called now.
+
+    The operator's own due callbacks come first, then each selection in turn: from its claim queue when the
+    job keeps one for it (rules/queue.py), else by walking the campaign's leads. A queue only orders: its
+    leads are checked against the whole rule again here. A queue that held every eligible lead when it was
+    filled and has none left means the selection has nothing now; one cut at its size sends the claim on
+    the direct walk."""
     found, any_bound = selections(db, operator_id, now)
     values = {NOW: now, OPERATOR: operator_id, GRACE_END: now - BOUND_GRACE}
     for bound in ((True, False) if any_bound else (False,)):
-        for campaign_id, selection_id, raw in found:
-            key = raw or ""
+        for cand in found:
+            key = cand.raw or ""
             try:
-                rule = _cache.rule(key, raw)
+                rule = _cache.rule(key, cand.raw)
             except Invalid as e:  # saved under older rules of validation: skipped, never a failed claim
-                log.warning("selection %s skipped: its rule is no longer valid: %s", selection_id, e)
+                log.warning("selection %s skipped: its rule is no longer valid: %s", cand.selection_id, e)
                 continue
             if rule.window is not None:
-                values[OPEN_ZONES] = sorted(zones_open(rule.window, now))
-                if not values[OPEN_ZONES]:
+                values[OPEN_ZONES] = open_zones(rule.window, now)
+                if values[OPEN_ZONES] == []:
                     continue  # closed everywhere right now: nothing to look at
-            sql, params = _cache.statement(key, rule, bound)
-            values[CAMPAIGN] = campaign_id
-            row = db.execute_sql(sql, [values[p] if isinstance(p, _Param) else p for p in params]).fetchone()
-            if row is not None:
-                return Choice(row[0], campaign_id, selection_id)
+            values[CAMPAIGN] = cand.campaign_id
+            if bound:
+                ways = [(BOUND, None)]
+            elif cand.queued:  # the first few queued leads, the whole queue, and the walk if it was cut
+                ways = [(QUEUED, QUEUE_WINDOW), (QUEUED, 2 ** 31 - 1)] + ([] if cand.complete else [(DIRECT, None)])
+            else:
+                ways = [(DIRECT, None)]
+            values[SELECTION], values[VERSION] = cand.selection_id, cand.version
+            for how, limit in ways:
+                values[LIMIT] = limit
+                row = run(db, _cache.statement(key, rule, how), values).fetchone()
+                if row is not None:
+                    ways_taken.count(how)
+                    return Choice(row[0], cand.campaign_id, cand.selection_id)
     return None

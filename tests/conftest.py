@@ -33,7 +33,7 @@ def pg(settings):
     return settings
 
 
-TABLES = ("alert, missed_offer, audit_log, do_not_call, operator_skill, selection_version, selection, campaign_result,"
+TABLES = ("claim_queue, claim_queue_fill, alert, missed_offer, audit_log, do_not_call, operator_skill, selection_version, selection, campaign_result,"
           " attempt_event, engine_command, attempt, operator_campaign, lead, operator, campaign, live_event, web_session,"
           " user_permission, user_role, role_permission, role, app_user")
 

@@ -1,5 +1,6 @@
 """The compiled SQL and the reference evaluator pick exactly the same leads, in the same order, for random
 rules and data — moments near clock changes, client-local midnights and "today ± N" included."""
+import json
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -88,13 +89,42 @@ def test_the_claims_statement_picks_the_evaluators_first_lead(db, case):
     now, leads, raw, listed = case
     rule = validate(raw)
     cid, rows = load(leads, listed)
-    sql, params = claim.lead_query(rule, bound=False).sql()
+    sql, params = claim.lead_query(rule, claim.DIRECT).sql()
     values = {claim.NOW: now, claim.CAMPAIGN: cid, claim.OPERATOR: 1, claim.GRACE_END: now - timedelta(minutes=15),
               claim.OPEN_ZONES: sorted(e.zones_open(rule.window, now)) if rule.window else []}
     with db.atomic():
         got = db.execute_sql(sql, [values[p] if isinstance(p, claim._Param) else p for p in params]).fetchone()
     expected = sorted((r for r in rows if e.selects(r, rule, now, listed)), key=lambda r: e.order_key(r, rule))
     assert (got[0] if got else None) == (expected[0]["id"] if expected else None)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(case=cases(), size=st.integers(1, 6))
+def test_the_claim_queue_is_the_evaluators_first_leads_and_its_claim_the_first_still_eligible(db, case, size):
+    """`rules.queue.fill` queues the evaluator's first `size` leads in order; the queued claim takes the first."""
+    from rules import claim, queue
+
+    now, leads, raw, listed = case
+    rule = validate(raw)
+    cid, rows = load(leads, listed)
+    sid = db.execute_sql("INSERT INTO selection (campaign_id, name, rule) VALUES (%s, 'p', %s) RETURNING id",
+                         (cid, json.dumps(raw))).fetchone()[0]
+    with db.atomic():
+        n = queue.fill(db, sid, cid, 1, json.dumps(raw), now, size)
+    expected = [r["id"] for r in sorted((r for r in rows if e.selects(r, rule, now, listed)),
+                                        key=lambda r: e.order_key(r, rule))]
+    queued = [r[0] for r in db.execute_sql("SELECT lead_id FROM claim_queue WHERE selection_id = %s ORDER BY rank",
+                                            (sid,)).fetchall()]
+    assert n == len(queued) and queued == expected[:size]
+    sql, params = claim.lead_query(rule, claim.QUEUED).sql()
+    values = {claim.NOW: now, claim.CAMPAIGN: cid, claim.OPERATOR: 1, claim.GRACE_END: now - claim.BOUND_GRACE,
+              claim.OPEN_ZONES: sorted(e.zones_open(rule.window, now)) if rule.window else [],
+              claim.SELECTION: sid, claim.VERSION: 1, claim.LIMIT: size}
+    with db.atomic():
+        got = db.execute_sql(sql, [values[p] if isinstance(p, claim._Param) else p for p in params]).fetchone()
+    assert (got[0] if got else None) == (expected[0] if expected else None)
+    db.execute_sql("DELETE FROM claim_queue; DELETE FROM selection")
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
