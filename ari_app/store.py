@@ -34,42 +34,50 @@ class ClaimedLead:
 # The engine's bookkeeping runs for every call: fixed statements with parameters rather than queries
 # rebuilt by the ORM each time (that was half the engine's CPU under load); the claim's are also
 # prepared on the server (dialer.prepared), so they are not planned again on every call.
+# `{pick}`: the selection rules' statement that finds and locks the lead (rules.claim.Pick); no row when it
+# finds none, and then nothing is written
 _OPEN_ATTEMPT_SQL = """
-WITH n AS (SELECT nextval(pg_get_serial_sequence('attempt', 'id')) AS id),
-l AS (UPDATE lead SET state = 'in_progress', attempts = attempts + 1, last_attempt_at = %(now)s, callback = false,
-                      attempts_today = CASE WHEN attempts_day = timezone(time_zone, %(now)s)::date
-                                            THEN attempts_today + 1 ELSE 1 END,
-                      attempts_day = timezone(time_zone, %(now)s)::date
-       WHERE id = %(lead)s RETURNING id, campaign_id, phone),
+WITH l AS (UPDATE lead SET state = 'in_progress', attempts = attempts + 1, last_attempt_at = %(now)s, callback = false,
+                           attempts_today = CASE WHEN attempts_day = timezone(time_zone, %(now)s)::date
+                                                 THEN attempts_today + 1 ELSE 1 END,
+                           attempts_day = timezone(time_zone, %(now)s)::date
+            WHERE id = ({pick}) RETURNING id, campaign_id, phone),
+n AS (SELECT nextval(pg_get_serial_sequence('attempt', 'id')) AS id FROM l),
 a AS (INSERT INTO attempt (id, lead_id, campaign_id, operator_id, server, phone, reserved_at, offered_at,
                            operator_answered_at, client_channel, selection_id)
       SELECT n.id, l.id, l.campaign_id, %(operator)s, %(server)s, l.phone, %(now)s, %(now)s, %(answered)s,
              'at' || n.id || '-' || %(nonce)s, %(selection)s
         FROM n, l
       RETURNING id, client_channel, campaign_id, phone),
-o AS (UPDATE operator SET attempt_id = (SELECT id FROM a) WHERE id = %(operator)s),
+o AS (UPDATE operator SET attempt_id = a.id FROM a WHERE operator.id = %(operator)s),
 e AS (INSERT INTO attempt_event (attempt_id, at, kind, data) SELECT id, %(now)s, 'reserved', %(data)s FROM a),
-q AS (DELETE FROM claim_queue WHERE lead_id = %(lead)s)  -- called now: out of every selection's queue
+q AS (DELETE FROM claim_queue WHERE lead_id = (SELECT id FROM l))  -- called now: out of every selection's queue
 SELECT a.id, a.client_channel, a.phone, c.caller_id, c.ring_timeout_s, c.auto_ready, c.wrap_up_limit_s
   FROM a JOIN campaign c ON c.id = a.campaign_id"""
-_OPEN_ATTEMPT_TYPES = {"now": "timestamptz", "lead": "bigint", "operator": "bigint", "server": "text", "nonce": "text",
+_OPEN_ATTEMPT_TYPES = {"now": "timestamptz", "operator": "bigint", "server": "text", "nonce": "text",
                        "answered": "timestamptz", "selection": "bigint", "data": "jsonb"}
+_open_sql: dict[str, str] = {}  # by the pick's statement
 
 
 def claim(db, operator_id: int, server: str, nonce: str, at: float, leg_up_at: float | None) -> ClaimedLead | None:
     """Reserve the next lead the selection rules give this Ready operator and open its attempt (counting it
-    against the lead's limits), in one transaction."""
+    against the lead's limits). The lead is found, locked and its attempt opened in one statement, atomic on
+    its own: a claim is two round trips (the operator's selections, then that statement), and the statement
+    is prepared on the server."""
     now = ts(at)
-    with db.atomic():
-        choice = selections.next_lead(db, operator_id, now)
-        if choice is None:
-            return None
-        row = prepared.execute(db, _OPEN_ATTEMPT_SQL, {
-            "now": now, "lead": choice.lead_id, "operator": operator_id, "server": server, "nonce": nonce,
-            "answered": ts(leg_up_at) if leg_up_at else now, "selection": choice.selection_id,
-            "data": json.dumps({"operator_id": operator_id, "selection_id": choice.selection_id}),
-        }, types=_OPEN_ATTEMPT_TYPES).fetchone()
-    return ClaimedLead(*row)
+    fixed = {"now": now, "operator": operator_id, "server": server, "nonce": nonce,
+             "answered": ts(leg_up_at) if leg_up_at else now}
+
+    def take(pick):
+        sql = _open_sql.get(pick.sql)
+        if sql is None:
+            sql = _open_sql.setdefault(pick.sql, _OPEN_ATTEMPT_SQL.replace("{pick}", pick.sql))
+        data = json.dumps({"operator_id": operator_id, "selection_id": pick.selection_id})
+        return prepared.execute(db, sql, {**fixed, "selection": pick.selection_id, "data": data, **pick.values},
+                                types={**_OPEN_ATTEMPT_TYPES, **pick.types}).fetchone()
+
+    row = selections.next_lead(db, operator_id, now, take)
+    return None if row is None else ClaimedLead(*row)
 
 
 # one round trip per timeline stamp: the first stamp wins, and the raw fact is kept beside it

@@ -39,6 +39,7 @@ from playhouse.pool import PooledPostgresqlExtDatabase  # noqa: E402
 from ari_app import events as ev  # noqa: E402
 from ari_app import store  # noqa: E402
 from ari_app.classifier import AttemptFacts  # noqa: E402
+from dialer import db as dbm  # noqa: E402
 from dialer import migrate, models, pg, settings as settings_mod  # noqa: E402
 from rules import claim as claim_mod  # noqa: E402
 from rules import queue, selections  # noqa: E402
@@ -189,7 +190,8 @@ def main(argv=None) -> dict:
     migrate.migrate(settings)
     db = PooledPostgresqlExtDatabase(settings.db_name, host=settings.db_host, port=settings.db_port,
                                      user=settings.db_user, password=settings.db_password,
-                                     max_connections=args.claimers + 5, stale_timeout=300, register_hstore=False)
+                                     max_connections=args.claimers + 5, stale_timeout=300, register_hstore=False,
+                                     options=dbm.SESSION_OPTIONS)  # as dialer.db.connect
     db.bind(models.ALL)
     t0 = time.perf_counter()
     with db.connection_context():

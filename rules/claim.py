@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,18 @@ from .model import Rule, validate
 
 log = logging.getLogger(__name__)
 BOUND_GRACE = timedelta(minutes=15)  # then anyone in the pool may take another operator's callback
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One way of finding the next lead of one selection, for a caller that wraps it in its own statement
+    (the engine opens the attempt in the same statement): `sql` selects and locks at most one lead id, with
+    named parameters `pick0`, `pick1`, … given in `values`, typed by `types`."""
+    sql: str
+    values: dict
+    types: dict
+    campaign_id: int
+    selection_id: int | None
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,9 @@ def lead_query(rule: Rule, how: str):
             .for_update("FOR UPDATE SKIP LOCKED"))
 
 
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+
 class _Cache:
     """Rules and their SQL by the rule's stored JSON text (jsonb prints it canonically)."""
 
@@ -129,6 +145,18 @@ class _Cache:
                 if len(self.rules) >= self.size:
                     self.rules.clear()
                 self.rules[key] = found
+        return found
+
+    def named(self, key, rule: Rule, how: str):
+        """The statement with named placeholders (pick0, pick1, …), to sit inside another statement."""
+        found = self.sql.get((key, how, "named"))
+        if found is None:
+            sql, params = self.statement(key, rule, how)
+            count = iter(range(len(params)))
+            found = (_PLACEHOLDER.sub(lambda m: m.group(0) if m.group(0) == "%%" else f"%(pick{next(count)})s", sql),
+                     params)
+            with self.lock:
+                self.sql[(key, how, "named")] = found
         return found
 
     def statement(self, key, rule: Rule, how: str):
@@ -202,8 +230,12 @@ def selections(db, operator_id: int, now: datetime) -> tuple[list[Candidate], bo
     return [Candidate(*row[:6]) for row in rows], bool(rows and rows[0][6])
 
 
-def next_lead(db, operator_id: int, now: datetime) -> Choice | None:
+def next_lead(db, operator_id: int, now: datetime, take=None):
     """Find and lock the next lead for this operator; None when nothing may be called now.
+
+    Without `take`, the lead is locked in the caller's transaction and returned as a `Choice`. With it, each
+    way of finding a lead is handed over as a `Pick` and `take(pick)` runs it inside its own statement; the
+    first answer that is not None is returned.
 
     The operator's own due callbacks come first, then each selection in turn: from its claim queue when the
     job keeps one for it (rules/queue.py), else by walking the campaign's leads. A queue only orders: its
@@ -234,8 +266,16 @@ def next_lead(db, operator_id: int, now: datetime) -> Choice | None:
             values[SELECTION], values[VERSION] = cand.selection_id, cand.version
             for how, limit in ways:
                 values[LIMIT] = limit
-                row = run(db, _cache.statement(key, rule, how), values).fetchone()
-                if row is not None:
+                if take is None:
+                    row = run(db, _cache.statement(key, rule, how), values).fetchone()
+                    found = None if row is None else Choice(row[0], cand.campaign_id, cand.selection_id)
+                else:
+                    sql, params = _cache.named(key, rule, how)
+                    found = take(Pick(sql, {f"pick{i}": values[p] if isinstance(p, _Param) else p
+                                            for i, p in enumerate(params)},
+                                      {f"pick{i}": p.pg_type for i, p in enumerate(params) if isinstance(p, _Param)},
+                                      cand.campaign_id, cand.selection_id))
+                if found is not None:
                     ways_taken.count(how)
-                    return Choice(row[0], cand.campaign_id, cand.selection_id)
+                    return found
     return None
