@@ -62,8 +62,8 @@ _open_sql: dict[str, str] = {}  # by the pick's statement
 def claim(db, operator_id: int, server: str, nonce: str, at: float, leg_up_at: float | None) -> ClaimedLead | None:
     """Reserve the next lead the selection rules give this Ready operator and open its attempt (counting it
     against the lead's limits). The lead is found, locked and its attempt opened in one statement, atomic on
-    its own: a claim is two round trips (the operator's selections, then that statement), and the statement
-    is prepared on the server."""
+    its own: a claim is two round trips (the operator's selections, then that statement), both prepared on
+    the server when the lead comes from a claim queue."""
     now = ts(at)
     fixed = {"now": now, "operator": operator_id, "server": server, "nonce": nonce,
              "answered": ts(leg_up_at) if leg_up_at else now}
@@ -72,9 +72,11 @@ def claim(db, operator_id: int, server: str, nonce: str, at: float, leg_up_at: f
         sql = _open_sql.get(pick.sql)
         if sql is None:
             sql = _open_sql.setdefault(pick.sql, _OPEN_ATTEMPT_SQL.replace("{pick}", pick.sql))
-        data = json.dumps({"operator_id": operator_id, "selection_id": pick.selection_id})
-        return prepared.execute(db, sql, {**fixed, "selection": pick.selection_id, "data": data, **pick.values},
-                                types={**_OPEN_ATTEMPT_TYPES, **pick.types}).fetchone()
+        values = {**fixed, "selection": pick.selection_id, "data": json.dumps(
+            {"operator_id": operator_id, "selection_id": pick.selection_id}), **pick.values}
+        if not pick.prepare:  # planned for its values (the direct walk: see rules.claim.PREPARED)
+            return db.execute_sql(sql, values).fetchone()
+        return prepared.execute(db, sql, values, types={**_OPEN_ATTEMPT_TYPES, **pick.types}).fetchone()
 
     row = selections.next_lead(db, operator_id, now, take)
     return None if row is None else ClaimedLead(*row)

@@ -35,12 +35,14 @@ BOUND_GRACE = timedelta(minutes=15)  # then anyone in the pool may take another 
 class Pick:
     """One way of finding the next lead of one selection, for a caller that wraps it in its own statement
     (the engine opens the attempt in the same statement): `sql` selects and locks at most one lead id, with
-    named parameters `pick0`, `pick1`, … given in `values`, typed by `types`."""
+    named parameters `pick0`, `pick1`, … given in `values`, typed by `types`. `prepare`: whether to prepare
+    it on the server (see `PREPARED`)."""
     sql: str
     values: dict
     types: dict
     campaign_id: int
     selection_id: int | None
+    prepare: bool
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,19 @@ def open_zones(window, now: datetime) -> list[str] | None:
     return None if len(found) == len(zone_names()) else sorted(found)
 
 
-def run(db, statement: tuple, values: dict):
-    """Execute a compiled statement, prepared on the connection's session, with this claim's values."""
+# Only the queued claim is prepared: its plan does not depend on the values (a few queue rows by key, the rule
+# checked on each). The direct walk's plan does — which index to walk, given the campaign and the open zones —
+# and a generic plan of it walked whole campaigns (seconds); it is planned for its values on each call.
+PREPARED = {QUEUED}
+
+
+def run(db, statement: tuple, values: dict, how: str):
+    """Execute a compiled statement with this claim's values (prepared on the session when `how` is)."""
     sql, params = statement
-    return prepared.execute(db, sql, [values[p] if isinstance(p, _Param) else p for p in params],
+    args = [values[p] if isinstance(p, _Param) else p for p in params]
+    if how not in PREPARED:
+        return db.execute_sql(sql, args)
+    return prepared.execute(db, sql, args,
                             types={i: p.pg_type for i, p in enumerate(params) if isinstance(p, _Param)})
 
 
@@ -267,14 +278,14 @@ def next_lead(db, operator_id: int, now: datetime, take=None):
             for how, limit in ways:
                 values[LIMIT] = limit
                 if take is None:
-                    row = run(db, _cache.statement(key, rule, how), values).fetchone()
+                    row = run(db, _cache.statement(key, rule, how), values, how).fetchone()
                     found = None if row is None else Choice(row[0], cand.campaign_id, cand.selection_id)
                 else:
                     sql, params = _cache.named(key, rule, how)
                     found = take(Pick(sql, {f"pick{i}": values[p] if isinstance(p, _Param) else p
                                             for i, p in enumerate(params)},
                                       {f"pick{i}": p.pg_type for i, p in enumerate(params) if isinstance(p, _Param)},
-                                      cand.campaign_id, cand.selection_id))
+                                      cand.campaign_id, cand.selection_id, how in PREPARED))
                 if found is not None:
                     ways_taken.count(how)
                     return found
