@@ -175,9 +175,14 @@ def not_listed():
     return ~fn.EXISTS(DoNotCall.select(SQL("1")).where(DoNotCall.phone == Lead.phone))
 
 
+def due(now):
+    """In a callable state and its next call time has come."""
+    return Lead.state.in_(CALLABLE_STATES) & (Lead.next_call_at <= moment(now))
+
+
 def callable_now(now):
     """Shared by every selection: in a callable state, due, and not on the do-not-call list."""
-    return Lead.state.in_(CALLABLE_STATES) & (Lead.next_call_at <= moment(now)) & not_listed()
+    return due(now) & not_listed()
 
 
 def limits(rule: Rule, now):
@@ -187,8 +192,10 @@ def limits(rule: Rule, now):
 def selects(rule: Rule, now, window=None):
     """Everything a rule asks of a lead to be called at `now` (the campaign is added by the caller);
     `window` replaces the calling-window part (see `window_by_zones`)."""
-    return (callable_now(now) & conditions(rule, now) & (window_open(rule, now) if window is None else window)
-            & limits(rule, now))
+    # the do-not-call look-up last: inside an aggregate's FILTER (the "matches now" count) the parts are
+    # evaluated in this order, and the look-up is the dearest
+    return (due(now) & conditions(rule, now) & (window_open(rule, now) if window is None else window)
+            & limits(rule, now) & not_listed())
 
 
 def ordering(rule: Rule):
