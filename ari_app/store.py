@@ -127,9 +127,12 @@ UPDATE lead SET state = %(state)s, next_call_at = coalesce(%(next_call_at)s, nex
                 assigned_operator_id = CASE WHEN %(callback)s THEN %(operator)s ELSE assigned_operator_id END
  WHERE id = %(id)s"""
 
+# a call never placed gives its attempt back, also to the count of the client's day (the attempt was opened
+# moments ago, so `attempts_day` is still its day)
 _UPDATE_LEAD_SQL = """
 UPDATE lead SET state = %(state)s, next_call_at = coalesce(%(next_call_at)s, next_call_at),
-                attempts = attempts - %(uncount)s, last_outcome = coalesce(%(outcome)s, last_outcome)
+                attempts = attempts - %(uncount)s, attempts_today = greatest(attempts_today - %(uncount)s, 0),
+                last_outcome = coalesce(%(outcome)s, last_outcome)
  WHERE id = %(id)s"""
 
 

@@ -105,7 +105,7 @@ def operator_campaigns(args) -> int:
 
 def wrapup(args) -> int:
     cmd = _call(args, operators.submit_wrap_up, args.operator_id, args.result, args.comment,
-                args.postpone_minutes)
+                args.postpone_minutes, args.postpone_until, args.do_not_call)
     print(f"command {cmd['command_id']} sent: wrap-up of attempt {cmd['payload']['attempt_id']}")
 
 
@@ -176,7 +176,11 @@ def register(subparsers) -> None:
     p.add_argument("operator_id", type=int)
     p.add_argument("result")
     p.add_argument("--comment", default="")
-    p.add_argument("--postpone-minutes", type=int)
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--postpone-minutes", type=int)
+    when.add_argument("--postpone-until", metavar="ISO-8601",
+                      help="call again then; without an offset: the client's local time")
+    when.add_argument("--do-not-call", action="store_true", help="«Больше не звонить»: list the number")
     p = _leaf(subparsers, "attempts", attempts_list, "list attempts, newest first")
     p.add_argument("--campaign", type=int)
     p.add_argument("--operator", type=int)

@@ -87,6 +87,6 @@ def test_a_call_asterisk_refused_to_place_does_not_use_up_the_lead(db):
     store.end_attempt(db, ev.EndAttempt(a.attempt_id, "ERROR", AttemptFacts(failure="ARI → 503"), time.time(),
                                         error="ARI → 503"))
     lead = Lead.get()
-    assert (lead.state, lead.attempts) == ("callable", 0)
+    assert (lead.state, lead.attempts, lead.attempts_today) == ("callable", 0, 0)  # the day's count too
     assert Attempt.get_by_id(a.attempt_id).error == "ARI → 503"  # the attempt itself stays on record
     assert store.claim(db, op.id, "pbx", "t", time.time(), None) is not None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -69,6 +70,7 @@ def test_import_where_every_row_is_bad_exits_1(db, capsys, tmp_path):
     (["operator", "ready", "42"], "operator-not-found"),
     (["wrapup", "1", "Confirmed"], "operator-not-in-wrap-up"),
     (["wrapup", "1", "Confirmed", "--postpone-minutes", "0"], "postpone_minutes"),
+    (["wrapup", "1", "Confirmed", "--postpone-until", "tomorrow"], "operator-not-in-wrap-up"),
     (["attempts", "--limit", "5000"], "limit"),
 ])
 def test_domain_errors_exit_2_and_change_nothing(db, capsys, unchanged, tmp_path, argv, needle):
@@ -83,12 +85,22 @@ def test_domain_errors_exit_2_and_change_nothing(db, capsys, unchanged, tmp_path
     assert code == 2 and needle in err and out == ""
 
 
-def test_wrapup_and_attempts(db, capsys):
+def test_wrapup_and_attempts(db, capsys, unchanged):
     run(db, capsys, "operator", "create", "Anna", "anna")
     Operator.update(status="wrap_up", attempt_id=9).execute()
     code, out, _ = run(db, capsys, "wrapup", "1", "Confirmed", "--comment", "call back", "--postpone-minutes", "60")
     assert code == 0 and "attempt 9" in out
     assert EngineCommand.get().payload == {"attempt_id": 9, "result": "Confirmed", "comment": "call back",
                                            "postpone_minutes": 60}
+    EngineCommand.delete().execute()
+    code, out, _ = run(db, capsys, "wrapup", "1", "Refused", "--do-not-call")
+    assert code == 0 and EngineCommand.get().payload["do_not_call"] is True
+    EngineCommand.delete().execute()
+    day = (datetime.now(timezone.utc) + timedelta(days=2)).date().isoformat()
+    code, out, _ = run(db, capsys, "wrapup", "1", "Later", "--postpone-until", f"{day}T10:30:00+03:00")
+    assert code == 0 and EngineCommand.get().payload["postpone_until"] == f"{day}T07:30:00+00:00"
+    with unchanged():
+        code, _, err = run(db, capsys, "wrapup", "1", "Later", "--postpone-until", "someday")
+    assert code == 2 and "postpone_until" in err
     code, out, _ = run(db, capsys, "attempts", "--limit", "5")
     assert code == 0 and out.split()[:3] == ["id", "campaign_id", "operator_id"]
