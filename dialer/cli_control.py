@@ -67,7 +67,7 @@ def leads_import(args) -> int:
         return 2
     report = _call(args, leads.import_csv, args.campaign_id, data, args.region)
     print(f"rows: {report.rows}  imported: {report.imported}  duplicates: {report.duplicates}  "
-          f"errors: {report.error_count}")
+          f"errors: {report.error_count}" + (f"  do-not-call: {report.do_not_call}" if report.do_not_call else ""))
     for error in report.errors:
         print(f"  line {error['line']}: {error['reason']}")
     if report.errors_omitted:

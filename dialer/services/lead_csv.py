@@ -32,7 +32,12 @@ DELIMITERS = ";,\t"
 CRM_ALIASES = {"country": "country", "страна": "country", "region": "region", "регион": "region",
                "city": "city", "город": "city", "amount": "amount", "сумма": "amount",
                "birth_date": "birth_date", "дата рождения": "birth_date", "product": "product", "товар": "product",
-               "crm_status": "crm_status", "status": "crm_status", "статус": "crm_status", "priority": "priority", "приоритет": "priority"}
+               "crm_status": "crm_status", "status": "crm_status", "статус": "crm_status", "priority": "priority", "приоритет": "priority",
+               # not a lead column: a true value puts the number on the do-not-call list (source "import")
+               "do_not_call": "do_not_call", "dnc": "do_not_call", "не звонить": "do_not_call",
+               "больше не звонить": "do_not_call"}
+YES = {"1", "yes", "y", "true", "да", "д", "+", "x", "х"}
+NO = {"0", "no", "n", "false", "нет", "н", "-"}
 MAX_CRM_TEXT = 200
 MAX_AMOUNT = Decimal("1e12")
 
@@ -172,6 +177,10 @@ def crm_fields(values: dict, region: str) -> tuple[dict, str | None]:
             if not re.fullmatch(r"-?[0-9]{1,9}", text):
                 return {}, f"{header}: {text!r} is not a whole number"
             out[column] = int(text)
+        elif column == "do_not_call":
+            if text.lower() not in YES | NO:
+                return {}, f"{header}: {text!r} is not yes or no (1/0, да/нет)"
+            out[column] = text.lower() in YES
         else:
             if len(text) > MAX_CRM_TEXT:
                 return {}, f"{header} longer than {MAX_CRM_TEXT} characters"

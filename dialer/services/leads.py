@@ -28,6 +28,7 @@ class ImportReport:
     errors: list[dict] = field(default_factory=list)  # [{"line": 1-based file line, "reason": str}]
     rows: int = 0  # data rows read
     errors_omitted: int = 0  # errors beyond MAX_REPORTED_ERRORS, counted but not listed
+    do_not_call: int = 0  # numbers the file's do-not-call column newly put on the list
 
     @property
     def error_count(self) -> int:
@@ -54,11 +55,20 @@ def import_csv(campaign_id, text: str | bytes, default_region="RU") -> ImportRep
     with f.database().atomic() as tx:
         report.imported = _insert_new(tx.db.cursor(), campaign.id, parsed.rows)
         report.duplicates = len(parsed.rows) - report.imported
+        report.do_not_call = _list_numbers(tx.db, [r["phone"] for r in parsed.rows if r["crm"].get("do_not_call")])
         # one entry per file, not per row: a 200 000-row import stays one readable line
         audit.record(tx.db, "custom", "campaign", campaign.id, name="Импорт заказов из файла",
                      new={"rows": report.rows, "imported": report.imported, "duplicates": report.duplicates,
-                          "errors": len(parsed.errors)})
+                          "errors": len(parsed.errors), "do_not_call": report.do_not_call})
     return report
+
+
+def _list_numbers(db, phones: list[str]) -> int:
+    """The file's do-not-call column: its numbers go on the global list (no campaign dials them again)."""
+    if not phones:
+        return 0
+    return db.execute_sql("INSERT INTO do_not_call (phone, source, reason) SELECT DISTINCT unnest(%s::text[]), "
+                          "'import', 'CSV import' ON CONFLICT (phone) DO NOTHING", (phones,)).rowcount
 
 
 def _insert_new(cursor, campaign_id: int, rows: list[dict]) -> int:
