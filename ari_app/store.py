@@ -74,9 +74,8 @@ def claim(db, operator_id: int, server: str, nonce: str, at: float, leg_up_at: f
             sql = _open_sql.setdefault(pick.sql, _OPEN_ATTEMPT_SQL.replace("{pick}", pick.sql))
         values = {**fixed, "selection": pick.selection_id, "data": json.dumps(
             {"operator_id": operator_id, "selection_id": pick.selection_id}), **pick.values}
-        if not pick.prepare:  # planned for its values (the direct walk: see rules.claim.PREPARED)
-            return db.execute_sql(sql, values).fetchone()
-        return prepared.execute(db, sql, values, types={**_OPEN_ATTEMPT_TYPES, **pick.types}).fetchone()
+        return prepared.execute(db, sql, values, types={**_OPEN_ATTEMPT_TYPES, **pick.types},
+                                prepare=pick.prepare).fetchone()
 
     row = selections.next_lead(db, operator_id, now, take)
     return None if row is None else ClaimedLead(*row)

@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import random
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -180,10 +179,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--queue-size", type=int, default=queue.SIZE, help="leads queued per selection")
     ap.add_argument("--refresh-s", type=float, default=queue.REFRESH.total_seconds(),
                     help="a queue is rebuilt at least this often")
-    ap.add_argument("--switch-ms", type=float, default=None, help="Python's thread switch interval (default 5 ms)")
     args = ap.parse_args(argv)
-    if args.switch_ms:
-        sys.setswitchinterval(args.switch_ms / 1000)
 
     settings = settings_mod.load()
     pg.start_until_exit(settings)

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 _PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?s|%%")
 _INT4 = 2 ** 31
+PER_SESSION = 500  # a session holding more deallocates them all (every saved rule makes new statements)
 
 
 def pg_type(value) -> str:
@@ -88,8 +89,11 @@ class _Statements:
 _statements = _Statements()
 
 
-def execute(db, sql: str, params=(), types: dict | None = None):
-    """Run a statement prepared on this connection's server session; returns the cursor."""
+def execute(db, sql: str, params=(), types: dict | None = None, prepare: bool = True):
+    """Run a statement prepared on this connection's server session; returns the cursor. With `prepare`
+    false it is sent as it is, planned for these values (for statements whose best plan depends on them)."""
+    if not prepare:
+        return db.execute_sql(sql, params)
     found = _statements.converted.get(sql)
     if found is None:
         found = convert(sql)
@@ -100,6 +104,9 @@ def execute(db, sql: str, params=(), types: dict | None = None):
     name = "p_" + hashlib.sha1(f"{text}\0{declared}".encode()).hexdigest()[:20]
     prepared = _statements.session(db.connection())
     if name not in prepared:
+        if len(prepared) >= PER_SESSION:
+            db.execute_sql("DEALLOCATE ALL", ())
+            prepared.clear()
         header = f"({', '.join(declared)})" if declared else ""
         db.execute_sql(f"PREPARE {name}{header} AS {text}".replace("%", "%%"), ())
         prepared.add(name)

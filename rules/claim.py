@@ -88,14 +88,18 @@ def open_zones(window, now: datetime) -> list[str] | None:
 PREPARED = {QUEUED}
 
 
+def bind(params: tuple, values: dict, key=lambda i: i) -> tuple[dict, dict]:
+    """A compiled statement's parameters with this claim's values, and the declared types of the placeholders,
+    both keyed by `key(position)`."""
+    args = {key(i): values[p] if isinstance(p, _Param) else p for i, p in enumerate(params)}
+    return args, {key(i): p.pg_type for i, p in enumerate(params) if isinstance(p, _Param)}
+
+
 def run(db, statement: tuple, values: dict, how: str):
     """Execute a compiled statement with this claim's values (prepared on the session when `how` is)."""
     sql, params = statement
-    args = [values[p] if isinstance(p, _Param) else p for p in params]
-    if how not in PREPARED:
-        return db.execute_sql(sql, args)
-    return prepared.execute(db, sql, args,
-                            types={i: p.pg_type for i, p in enumerate(params) if isinstance(p, _Param)})
+    args, types = bind(params, values)
+    return prepared.execute(db, sql, [args[i] for i in range(len(params))], types, prepare=how in PREPARED)
 
 
 def lead_query(rule: Rule, how: str):
@@ -282,10 +286,8 @@ def next_lead(db, operator_id: int, now: datetime, take=None):
                     found = None if row is None else Choice(row[0], cand.campaign_id, cand.selection_id)
                 else:
                     sql, params = _cache.named(key, rule, how)
-                    found = take(Pick(sql, {f"pick{i}": values[p] if isinstance(p, _Param) else p
-                                            for i, p in enumerate(params)},
-                                      {f"pick{i}": p.pg_type for i, p in enumerate(params) if isinstance(p, _Param)},
-                                      cand.campaign_id, cand.selection_id, how in PREPARED))
+                    args, types = bind(params, values, key=lambda i: f"pick{i}")
+                    found = take(Pick(sql, args, types, cand.campaign_id, cand.selection_id, how in PREPARED))
                 if found is not None:
                     ways_taken.count(how)
                     return found

@@ -99,9 +99,7 @@ def fill(db, selection_id: int, campaign_id: int, version: int, raw: str, now: d
         if zones != []:  # a window closed in every zone right now queues nothing
             values = {cl.NOW: now, cl.CAMPAIGN: campaign_id, cl.GRACE_END: now - cl.BOUND_GRACE,
                       cl.OPEN_ZONES: zones, cl.LIMIT: size}
-            sql, params = cl._cache.statement(raw, rule, cl.FILL)
-            ids = [r[0] for r in db.execute_sql(sql, [values[p] if isinstance(p, cl._Param) else p
-                                                      for p in params]).fetchall()]
+            ids = [r[0] for r in cl.run(db, cl._cache.statement(raw, rule, cl.FILL), values, cl.FILL).fetchall()]
         db.execute_sql(_DROP_SQL, {"selection": selection_id})
         db.execute_sql(_STORE_SQL, {"selection": selection_id, "version": version, "ids": ids, "now": now,
                                     "found": len(ids), "complete": len(ids) < size})

@@ -25,6 +25,15 @@ def unchanged(db):
 
 
 @pytest.fixture
+def roles(db):
+    """The six roles seeded from the permission catalogue, by code → id."""
+    from dialer.services import users
+
+    users.seed_roles()
+    return {r["code"]: r["id"] for r in users.list_roles()}
+
+
+@pytest.fixture
 def client(settings, db):
     from litestar.testing import TestClient
 

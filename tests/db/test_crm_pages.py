@@ -23,12 +23,6 @@ TOKEN = "secret-token-abcdef1234"
 
 
 @pytest.fixture
-def roles(db):
-    users.seed_roles()
-    return {r["code"]: r["id"] for r in users.list_roles()}
-
-
-@pytest.fixture
 def app(settings, db):
     return create_app(settings, db)
 

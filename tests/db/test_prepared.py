@@ -35,3 +35,12 @@ def test_declared_types_win_and_a_failed_call_leaves_the_session_usable(db):
         except Exception as e:  # division by zero: reported, nothing prepared is lost
             assert "division by zero" in str(e)
         assert prepared.execute(db, sql, {"at": now, "m": 5}, types={"at": "timestamptz"}).fetchone() == (True,)
+
+
+def test_a_session_holding_too_many_statements_starts_again(db, monkeypatch):
+    monkeypatch.setattr(prepared, "PER_SESSION", 2)
+    with db.connection_context():
+        for n in range(3):
+            assert prepared.execute(db, f"SELECT %s + {n}", [1]).fetchone() == (1 + n,)
+        assert len(prepared_here(db)) == 1  # the third deallocated the first two
+        assert prepared.execute(db, "SELECT %s + 0", [5]).fetchone() == (5,)  # prepared again

@@ -14,12 +14,6 @@ PASSWORD = "access-password-1"
 
 
 @pytest.fixture
-def roles(db):
-    users.seed_roles()
-    return {r["code"]: r["id"] for r in users.list_roles()}
-
-
-@pytest.fixture
 def app_client(settings, db):
     with TestClient(create_app(settings, db)) as c:
         yield c
