@@ -48,6 +48,8 @@ from dialer import migrate, models, pg, settings as settings_mod  # noqa: E402
 from rules import claim as claim_mod  # noqa: E402
 from rules import queue, selections  # noqa: E402
 
+from .stats import pct  # noqa: E402
+
 CAMPAIGNS = 10
 TABLES = ("claim_queue, claim_queue_fill, do_not_call, operator_skill, selection_version, selection, campaign_result, attempt_event, engine_command,"
           " attempt, operator_campaign, lead, operator, campaign")
@@ -113,13 +115,6 @@ def make_operators(claimers: int) -> list[int]:
                                              {"operator": oid, "campaign": 1 + (k + 1) % CAMPAIGNS}]).execute()
         ids.append(oid)
     return ids
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return round(values[min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))], 3)
 
 
 def claimer(db, operator_id: int, clock: dict, think_s: float, start: threading.Barrier, out: list, errors: list,

@@ -31,15 +31,9 @@ from dialer.asterisk import instances, sandbox  # noqa: E402
 from dialer.models import Attempt  # noqa: E402
 from dialer.testing import EngineProcess, add_leads, command_all, hang_up_everything, make_operators, until  # noqa: E402
 
+from .stats import pct  # noqa: E402
+
 TABLES = "attempt_event, engine_command, attempt, operator_campaign, lead, operator, campaign"
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
-    return round(values[k], 2)
 
 
 def phones(count: int) -> list[str]:
@@ -93,13 +87,13 @@ def measure(settings, db, operators: int, calls: int) -> dict:
     steady_bridge = [float(r[1]) for r in rows if r[1] is not None and not r[2]]
     steady_ready = [float(r[0]) for r in rows if r[0] is not None and r[0] >= 0 and not r[2]]
     return {"operators": operators, "calls": done, "outcomes": outcomes,
-            "ready_to_originate_ms_p50": pct(ready, 50), "ready_to_originate_ms_p99": pct(ready, 99),
-            "answer_to_bridge_ms_p50": pct(bridge, 50), "answer_to_bridge_ms_p99": pct(bridge, 99),
+            "ready_to_originate_ms_p50": pct(ready, 50, 2), "ready_to_originate_ms_p99": pct(ready, 99, 2),
+            "answer_to_bridge_ms_p50": pct(bridge, 50, 2), "answer_to_bridge_ms_p99": pct(bridge, 99, 2),
             "answered_samples": len(bridge),
-            "steady_ready_to_originate_ms_p50": pct(steady_ready, 50),
-            "steady_ready_to_originate_ms_p99": pct(steady_ready, 99),
-            "steady_answer_to_bridge_ms_p50": pct(steady_bridge, 50),
-            "steady_answer_to_bridge_ms_p99": pct(steady_bridge, 99),
+            "steady_ready_to_originate_ms_p50": pct(steady_ready, 50, 2),
+            "steady_ready_to_originate_ms_p99": pct(steady_ready, 99, 2),
+            "steady_answer_to_bridge_ms_p50": pct(steady_bridge, 50, 2),
+            "steady_answer_to_bridge_ms_p99": pct(steady_bridge, 99, 2),
             "calls_per_minute": round(done / elapsed * 60, 1), "engine_cpu_percent": round(cpu, 1),
             "engine_rss_mb": round(rss, 1),
             "machine": machine()}

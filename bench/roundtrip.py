@@ -24,12 +24,9 @@ import psycopg2  # noqa: E402
 
 from dialer import pg, settings as settings_mod  # noqa: E402
 
+from .stats import pct  # noqa: E402
+
 PAUSES_MS = (0, 1, 20, 200)
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return round(values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))], 3)
 
 
 def main(argv=None) -> dict:
