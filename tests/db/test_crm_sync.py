@@ -147,7 +147,7 @@ async def test_an_id_taken_by_another_source_is_rejected_not_overwritten(db, fak
     assert again["imported"] == 0 and again["unchanged"] == 2 and again["rejected"] == 1
 
 
-def test_the_clients_zone_comes_from_the_city_then_the_number_and_follows_a_changed_address(db):
+async def test_the_clients_zone_comes_from_the_city_then_the_number_and_follows_a_changed_address(db):
     from dialer.crm.orders import Order
     conn = lv_connection(db, 9)
     actions = {"1": ("call", 60)}

@@ -5,7 +5,7 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, RawBody
+from litestar.params import FromPath, FromQuery, JSONBody, RawBody
 from peewee import Database
 
 from dialer.access import SIGNED_IN
@@ -25,7 +25,7 @@ async def me(request: Request) -> dict[str, Any]:
 
 
 @get("/api/users", opt={"permission": "users.read"}, tags=["access"])
-async def list_users(db: NamedDependency[Database], q: str = "") -> list[dict[str, Any]]:
+async def list_users(db: NamedDependency[Database], q: FromQuery[str] = "") -> list[dict[str, Any]]:
     return await run(db, users.list_users, q)
 
 

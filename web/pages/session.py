@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 from litestar import Request, get, post
 from litestar.datastructures import Cookie
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response
 
 from dialer.access import SIGNED_IN, SESSION_MAX
@@ -41,7 +42,7 @@ def _csrf_cookie(request: Request) -> tuple[str, list[Cookie]]:
 
 
 @get("/login", opt=PUBLIC_OPT, include_in_schema=False)
-async def login_form(request: Request, next: str = "/") -> Response:
+async def login_form(request: Request, next: FromQuery[str] = "/") -> Response:
     if auth.principal_of(request) is not None:
         return Redirect(_safe_next(next))
     token, cookies = _csrf_cookie(request)
@@ -78,7 +79,7 @@ async def logout(request: Request) -> Response:
 
 
 @get("/lang/{code:str}", opt=PUBLIC_OPT, include_in_schema=False)
-async def switch_language(request: Request, code: str) -> Response:
+async def switch_language(request: Request, code: FromPath[str]) -> Response:
     referer = urlsplit(request.headers.get("referer", ""))
     same_site = referer.netloc == request.url.netloc
     back = _safe_next(referer.path + (f"?{referer.query}" if referer.query else "")) if same_site else "/"
