@@ -27,7 +27,7 @@ def settings():
 def pg(settings):
     from dialer import migrate, pg
 
-    pg.start(settings)
+    pg.start_until_exit(settings)  # stopped again after the run if this run started it
     pg.drop_database(settings)
     migrate.migrate(settings)
     return settings
