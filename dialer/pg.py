@@ -78,8 +78,8 @@ def start(s: Settings) -> None:
 
 
 def start_until_exit(s: Settings) -> None:
-    """Start the cluster for this process (a benchmark); if this call started it, stop it at exit, so the
-    port is free again for the tests, which use the same isolated port."""
+    """Start the cluster for this process (a benchmark, a test run); if this call started it, stop it at exit,
+    so nothing is left running; a cluster that was already running is left as it was."""
     import atexit
 
     was_running = is_running(s)
