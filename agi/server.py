@@ -15,8 +15,9 @@ from collections import OrderedDict
 
 from panoramisk.fast_agi import Application, Request
 
+from dialer import commands
 from dialer import db as dbm
-from dialer.models import EngineCommand, Operator
+from dialer.models import Operator
 
 log = logging.getLogger(__name__)
 MAX_HEADER_BYTES = 16 * 1024
@@ -70,24 +71,24 @@ def operator_login(headers: dict) -> str | None:
 def build(db) -> GuardedApplication:
     app = GuardedApplication()
 
-    def enqueue(login: str | None, kind: str) -> bool:
+    def enqueue(login: str | None, payload: commands.Payload) -> bool:
         op = Operator.get_or_none(Operator.login == login) if login else None
         if op is None:
             return False
-        EngineCommand.create(operator=op.id, kind=kind, payload={"source": "feature-code"})
+        commands.enqueue(op.id, payload)
         return True
 
-    async def feature(request, kind: str):
+    async def feature(request, payload: commands.Payload):
         login = operator_login(request.headers)
-        ok = await dbm.run(db, enqueue, login, kind)
-        log.info("AGI: feature %s from %s: %s", kind, login, "queued" if ok else "unknown operator")
+        ok = await dbm.run(db, enqueue, login, payload)
+        log.info("AGI: feature %s from %s: %s", payload.kind.value, login, "queued" if ok else "unknown operator")
         await request.send_command(f"SET VARIABLE DIALER_FEATURE_RESULT {'OK' if ok else 'UNKNOWN'}")
 
     async def operator_ready(request):
-        await feature(request, "ready")
+        await feature(request, commands.Ready(source="feature-code"))
 
     async def operator_pause(request):
-        await feature(request, "pause")
+        await feature(request, commands.Pause(source="feature-code"))
 
     async def inbound_callback(request):
         log.info("AGI: inbound call from %s to %s", request.headers.get("agi_callerid"),

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections import deque
 from typing import Awaitable, Callable
 
 import aiohttp
@@ -33,6 +35,11 @@ class AriClient:
         self._auth = aiohttp.BasicAuth(server.ari_user, server.ari_password)
         self._session: aiohttp.ClientSession | None = None
         self.connected = asyncio.Event()
+        # for the engine's health row (ari_app/health.py): since when connected or not, and the reconnects
+        self.state_since = time.time()
+        self.reconnects: deque[float] = deque(maxlen=10_000)  # wall times of the connects after the first
+        self.on_state: Callable[[], None] | None = None  # told at each connect and drop
+        self._ever_connected = False
 
     async def open(self) -> None:
         if self._session is None:
@@ -120,7 +127,7 @@ class AriClient:
                     log.info("ARI %s: event websocket connected", self.name)
                     backoff = 0.2
                     await self._filter_events()
-                    self.connected.set()
+                    self._mark(True)
                     await on_connect()
                     async for msg in ws:
                         if msg.type == aiohttp.WSMsgType.TEXT:
@@ -133,6 +140,21 @@ class AriClient:
                 log.warning("ARI %s: %s; reconnecting in %.1fs", self.name, e or type(e).__name__, backoff)
             except Exception:
                 log.exception("ARI %s: event handling failed; reconnecting", self.name)
-            self.connected.clear()
+            self._mark(False)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
+
+    def _mark(self, up: bool) -> None:
+        """The websocket came up or went down: remember since when (a failed reconnect changes nothing)."""
+        if up == self.connected.is_set():
+            return
+        self.state_since = time.time()
+        if up:
+            if self._ever_connected:
+                self.reconnects.append(self.state_since)
+            self._ever_connected = True
+            self.connected.set()
+        else:
+            self.connected.clear()
+        if self.on_state:
+            self.on_state()

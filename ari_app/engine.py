@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -9,9 +10,8 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg2
-
 from dialer import db as dbm
+from dialer.listen import listen
 from dialer.settings import Settings
 
 from . import attempt as am
@@ -20,16 +20,14 @@ from . import operator as om
 from . import stasis, store
 from .classifier import AttemptFacts
 from .client import AriClient
+from .health import engine_reporter
+from .intake import CommandIntake
 from .runtime import OperatorActor
 
 log = logging.getLogger(__name__)
-COMMAND_TTL_S = 600
-COMMANDS = {"ready": lambda p: ev.ReadyRequested(), "pause": lambda p: ev.PauseRequested("paused"),
-            "lunch": lambda p: ev.PauseRequested("lunch"), "hangup": lambda p: ev.HangupRequested(),
-            "answer": lambda p: ev.AnswerRequested(), "dial": lambda p: ev.DialRequested(int(p["lead_id"])),
-            "auto_answer": lambda p: ev.AutoAnswerSet(_flag(p["on"])),
-            "wrap_up": lambda p: ev.WrapUpSubmitted(int(p["attempt_id"]), str(p.get("result", "")),
-                                                    str(p.get("comment") or ""), p.get("postpone_minutes"))}
+STOP_DRAIN_S = 3  # within dialer.run's 5 s for stopping a part
+COMMAND_CHANNEL = "engine_command"  # NOTIFYed by the table's trigger at each insert's commit
+COMMAND_WAKE_S = 5  # look anyway this often: a missed notification must not strand a command
 
 
 class Engine:
@@ -41,13 +39,21 @@ class Engine:
         self.actors: dict[int, OperatorActor] = {}
         self.routes: dict[tuple[str, str], OperatorActor] = {}
         self.tasks: list[asyncio.Task] = []
-        self._last_command = 0  # commands up to this id are dispatched in this run
+        self.intake = CommandIntake(self.db_run, self._actor_for)
+        self.health = engine_reporter(self)  # its row per Asterisk server, for the health check and «Мониторинг»
         self.loop: asyncio.AbstractEventLoop | None = None
         record = os.environ.get("DIALER_ARI_RECORD")
         self._recording = open(record, "a") if record else None
 
     async def db_run(self, fn, *args):
+        """`fn(db, *args)` in a thread on a pooled connection; the actors retry what must be written
+        (ari_app/writes.py), so a failure is raised here as it is, never swallowed."""
         return await dbm.run(self.db, fn, self.db, *args)
+
+    def write_backlog(self) -> int:
+        """Database writes waiting across all operators (0 when the database keeps up): for the health check.
+        Nonzero for more than a moment means PostgreSQL is unreachable; the log says since when."""
+        return sum(len(actor.writes) for actor in self.actors.values())
 
     def later(self, delay: float, fn) -> asyncio.TimerHandle:
         return self.loop.call_later(delay, fn)
@@ -67,9 +73,17 @@ class Engine:
                 client.run_events(lambda msg, n=name: self.on_event(n, msg), lambda n=name: self.reconcile(n)),
                 name=f"ari-{name}"))
         self.tasks.append(asyncio.create_task(self._listen_commands(), name="commands"))
+        self.tasks.append(asyncio.create_task(self.health.run(), name="health"))
         log.info("engine started (%d operators, servers: %s)", len(self.actors), ", ".join(self.clients))
 
     async def stop(self) -> None:
+        # writes still waiting (the database slow or away) get a moment; what is left after it is found again
+        # at the next start (restore_state and the reconcile close what the database still shows open)
+        deadline = time.monotonic() + STOP_DRAIN_S
+        while self.write_backlog() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self.write_backlog():
+            log.warning("stopping with %d database writes not written", self.write_backlog())
         for task in self.tasks + [t for a in self.actors.values() for t in (a.task, a.writer)]:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -126,69 +140,26 @@ class Engine:
 
     # ---- commands in ---------------------------------------------------------------------------------
     async def _listen_commands(self) -> None:
-        while True:
-            conn = None
-            try:
-                conn = await asyncio.to_thread(_listening_connection, self.settings.dsn)
-                woken = asyncio.Event()
-                self.loop.add_reader(conn.fileno(), woken.set)
-                while True:
+        async with contextlib.aclosing(listen(self.settings.dsn, [COMMAND_CHANNEL], wake_s=COMMAND_WAKE_S,
+                                              name="dialer-engine-commands")) as wakes:
+            async for _ in wakes:  # a notification, a reconnect or the periodic wake: read what is waiting
+                try:
                     await self._take_commands()
-                    await _wait(woken, 5)
-                    woken.clear()
-                    conn.poll()
-                    conn.notifies.clear()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.warning("command listener: %s; reconnecting", e)
-                await asyncio.sleep(1)
-            finally:
-                if conn is not None:
-                    self.loop.remove_reader(conn.fileno())
-                    conn.close()
+                except Exception as e:  # e.g. the database is restarting: the commands wait in their table
+                    log.warning("engine commands not read (%s); trying again at the next wake", e)
 
     async def _take_commands(self) -> None:
-        for cmd in await self.db_run(store.pending_commands, self._last_command):
-            self._last_command = cmd.id
-            age = time.time() - cmd.created_at.timestamp()
-            if age > COMMAND_TTL_S:  # e.g. a Ready pressed while the engine was down for an hour
-                await self.db_run(store.command_done, cmd.id, f"expired: not handled within {COMMAND_TTL_S} s")
-                continue
-            try:
-                event = COMMANDS[cmd.kind](cmd.payload or {})
-                event = type(event)(**{**event.__dict__, "at": cmd.created_at.timestamp()})
-            except (KeyError, ValueError, TypeError) as e:
-                await self.db_run(store.command_done, cmd.id, f"malformed command: {e}")
-                continue
-            actor = self.actors.get(cmd.operator_id)
-            if actor is None:
-                records = await self.db_run(store.load_operators, cmd.operator_id)
-                if not records:
-                    await self.db_run(store.command_done, cmd.id, "operator-not-found")
-                    continue
-                actor = self._add_actor(records[0])
-            actor.post(event, command_id=cmd.id)
+        await self.intake.take()
 
-
-def _flag(value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _listening_connection(dsn: dict):
-    conn = psycopg2.connect(**dsn)
-    conn.autocommit = True
-    conn.cursor().execute("LISTEN engine_command")
-    return conn
-
-
-async def _wait(event: asyncio.Event, timeout: float) -> None:
-    try:
-        await asyncio.wait_for(event.wait(), timeout)
-    except asyncio.TimeoutError:
-        pass  # look anyway: a missed notification must not strand a command
+    async def _actor_for(self, operator_id: int) -> OperatorActor | None:
+        """The operator's actor; one added at the first command of an operator created while running."""
+        actor = self.actors.get(operator_id)
+        if actor is None:
+            records = await self.db_run(store.load_operators, operator_id)
+            if not records:
+                return None
+            actor = self.actors.get(operator_id) or self._add_actor(records[0])
+        return actor
 
 
 def restore_state(r: store.OperatorRecord, nonce: str, nailed: bool) -> om.OperatorState:

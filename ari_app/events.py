@@ -33,6 +33,8 @@ class WrapUpSubmitted:
     comment: str = ""
     postpone_minutes: int | None = None
     at: float = 0.0
+    postpone_until: float | None = None  # absolute time to call again (epoch seconds)
+    do_not_call: bool = False  # «Больше не звонить»
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,5 @@ class FinishWrapUp:
     comment: str
     postpone_minutes: int | None
     at: float
-    # when unset, the store takes them from the operator's submitted wrap-up command
-    postpone_until: float | None = None  # absolute time to call again
+    postpone_until: float | None = None  # absolute time to call again (epoch seconds)
     do_not_call: bool = False  # «Больше не звонить»: the number goes on the do-not-call list

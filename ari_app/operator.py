@@ -252,7 +252,8 @@ def _wrap_up_done(s: OperatorState, e):
     if isinstance(e, ev.WrapUpTimedOut):
         finish = ev.FinishWrapUp(e.attempt_id, "wrap_up_timeout", "", None, e.at)
     else:
-        finish = ev.FinishWrapUp(e.attempt_id, e.result, e.comment, e.postpone_minutes, e.at)
+        finish = ev.FinishWrapUp(e.attempt_id, e.result, e.comment, e.postpone_minutes, e.at,
+                                 postpone_until=e.postpone_until, do_not_call=e.do_not_call)
     s = replace(s, wrap_up_attempt=None)
     if s.wants != READY:
         s, cmds = _settle(s, s.wants)

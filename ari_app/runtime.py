@@ -1,7 +1,10 @@
 """The engine's runtime: one actor per operator executes the pure machines' commands over ARI and SQL.
 
 Each operator's events are handled one at a time, in order (their leg, their attempt, their
-commands), so the machines never see interleaved half-done work. Database work runs in threads.
+commands), so the machines never see interleaved half-done work. Database work runs in threads, in
+the operator's order, and is never dropped (ari_app/writes.py). A command that fails is answered to
+the machine as the event it would have waited for (no call, the line gone, ...), so an operator is
+never left half-way (`claiming`, dialling) by an error.
 """
 from __future__ import annotations
 
@@ -9,11 +12,14 @@ import asyncio
 import logging
 import time
 
+from dialer.db import unavailable
+
 from . import events as ev
 from . import offer_store
 from . import operator as om
 from . import store
 from .client import AriClient, AriError
+from .writes import NotTried, OrderedWrites
 
 log = logging.getLogger(__name__)
 AUTO_ANSWER = {  # what softphones understand as "pick up by yourself"
@@ -22,10 +28,12 @@ AUTO_ANSWER = {  # what softphones understand as "pick up by yourself"
 }
 OPERATOR_RING_S = 30
 DEFAULT_OFFER_TERMS = (15, 3)  # the campaign defaults, should its row be unreadable for a moment
+UNAVAILABLE = ("database-unavailable", "the database did not answer; try again in a moment",
+               "база данных не ответила; попробуйте ещё раз через минуту")
 
 
 class OperatorActor:
-    def __init__(self, engine, state: om.OperatorState, login: str, client: AriClient):
+    def __init__(self, engine, state: om.OperatorState, login: str, client: AriClient, retry_s: tuple | None = None):
         self.engine = engine
         self.state = state
         self.login = login
@@ -34,7 +42,10 @@ class OperatorActor:
         self.claims: dict[int, store.ClaimedLead] = {}
         self.originated: dict[str, float] = {}  # channel → monotonic time we asked ARI for it
         self.saved = (state.status, state.leg)
-        self._writes: asyncio.Queue = asyncio.Queue()  # this operator's database work, in order
+        # this operator's database work, in order; `retry_s`: the back-off's first and longest wait
+        self.writes = OrderedWrites(engine.db_run, f"operator {state.operator_id}", *(retry_s or ()),
+                                    on_back=self._database_back)
+        self._releasing = False  # a release of attempts a failed claim may have opened is queued
         self._claim_timer: asyncio.TimerHandle | None = None
         self._wrap_timer: asyncio.TimerHandle | None = None
         self._offer_timer: asyncio.TimerHandle | None = None
@@ -52,24 +63,28 @@ class OperatorActor:
         self.queue.put_nowait((event, command_id))
 
     def write(self, fn, *args) -> asyncio.Future:
-        """Queue database work behind this operator's earlier writes; the actor does not wait for it,
-        so an answered client is bridged even while timeline stamps are still being written."""
-        done = asyncio.get_running_loop().create_future()
-        self._writes.put_nowait((fn, args, done))
-        return done
+        """Queue database work behind this operator's earlier writes, retried until committed; the actor
+        does not wait for it, so an answered client is bridged even while timeline stamps are being written."""
+        return self.writes.write(fn, *args)
 
     async def run_writes(self) -> None:
-        while True:
-            fn, args, done = await self._writes.get()
-            try:
-                done.set_result(await self.engine.db_run(fn, *args))
-            except offer_store.ManualDialRefused as e:  # an answer, not a failure
-                done.set_exception(e)
-                done.exception()
-            except Exception as e:
-                log.exception("operator %s: database write %s failed", self.oid, fn.__name__)
-                done.set_exception(e)
-                done.exception()  # fire-and-forget writes: logged here, not re-raised later
+        await self.writes.run()
+
+    def _database_back(self) -> None:
+        """Every write was kept, but say the operator's status once more: one the database refused meanwhile
+        (counted and logged by the queue) must not leave the panels showing an old status."""
+        self.saved = (self.state.status, self.state.leg)
+        self.write(store.save_operator, self.oid, self.state.status, self.state.leg, self.bridge_id, False)
+
+    def _release_unknown_attempts(self) -> None:
+        """A claim that failed may have committed before its answer was lost: its attempt (never dialled)
+        would hold the lead `in_progress` and block the operator's next claim. Given back before the next
+        claim, which is queued behind this write."""
+        if self._releasing:
+            return
+        self._releasing = True
+        done = self.write(offer_store.release_orphans, self.oid, time.time())
+        done.add_done_callback(lambda _: setattr(self, "_releasing", False))
 
     async def run(self) -> None:
         while True:
@@ -92,7 +107,13 @@ class OperatorActor:
                 event = self._with_recent_originates(event)
             self.state, commands = om.step(self.state, event)
             for command in commands:
-                pending += await self.execute(command) or []
+                try:
+                    pending += await self.execute(command) or []
+                except Exception as e:
+                    log.exception("operator %s: %s failed", self.oid, type(command).__name__)
+                    if isinstance(command, (ev.Claim, ev.ClaimLead)):
+                        self._release_unknown_attempts()
+                    pending += failed(command, e)
         self._save()
 
     def _save(self) -> None:
@@ -195,11 +216,15 @@ class OperatorActor:
 
     async def _claim(self, c: ev.Claim):
         at = time.time()
+        if self.writes.full:  # bounded memory: no new call adds writes until the waiting ones are written
+            return [ev.NothingToCall(at=at)]
         try:
             # behind the writes of the previous attempt: its lead is released before the next claim
-            lead = await self.write(store.claim, self.oid, self.client.name, self.engine.nonce, at, c.leg_up_at)
-        except Exception:
-            log.exception("operator %s: claim failed; will retry", self.oid)
+            lead = await self.writes.ask(store.claim, self.oid, self.client.name, self.engine.nonce, at, c.leg_up_at)
+        except NotTried:
+            return [ev.NothingToCall(at=at)]
+        except Exception as e:
+            self._claim_failed("claim", e)
             return [ev.NothingToCall(at=at)]
         if lead is None:
             return [ev.NothingToCall(at=at)]
@@ -209,7 +234,7 @@ class OperatorActor:
         terms = offer_store.OfferTerms(0, 0)
         if not self.state.auto_answer:  # the offer will wait for «Ответить»: the campaign says how long
             try:
-                terms = await self.write(offer_store.offer_terms, lead.attempt_id)
+                terms = await self.writes.ask(offer_store.offer_terms, lead.attempt_id)
             except Exception:
                 terms = offer_store.OfferTerms(*DEFAULT_OFFER_TERMS)
         return [ev.Claimed(lead.attempt_id, lead.channel, lead.auto_ready, lead.wrap_up_limit_s, at=at,
@@ -219,15 +244,29 @@ class OperatorActor:
         """Manual dial: the attempt for the lead the operator chose."""
         at = time.time()
         try:
-            lead = await self.write(offer_store.open_manual_attempt, self.oid, self.client.name, self.engine.nonce,
-                                    at, c.lead_id)
+            if self.writes.full:
+                raise NotTried("too many database writes waiting")
+            lead = await self.writes.ask(offer_store.open_manual_attempt, self.oid, self.client.name,
+                                         self.engine.nonce, at, c.lead_id)
         except offer_store.ManualDialRefused as e:
             self._refuse(e.code, e.message_en, e.message_ru)
+            return [ev.NothingToCall(at=at)]
+        except Exception as e:  # the operator goes back to where they were, able to dial or claim again
+            if not isinstance(e, NotTried):
+                self._claim_failed("manual dial", e)
+            self._refuse(*UNAVAILABLE)
             return [ev.NothingToCall(at=at)]
         self.claims[lead.attempt_id] = lead
         self.engine.route(self.client.name, lead.channel, self)
         log.info("operator %s: manual dial, attempt %s to %s", self.oid, lead.attempt_id, lead.phone)
         return [ev.Claimed(lead.attempt_id, lead.channel, lead.auto_ready, lead.wrap_up_limit_s, at=at, manual=True)]
+
+    def _claim_failed(self, what: str, e: Exception) -> None:
+        if unavailable(e):
+            log.warning("operator %s: %s failed: %s; will retry", self.oid, what, e)
+        else:
+            log.error("operator %s: %s failed; will retry", self.oid, what, exc_info=e)
+        self._release_unknown_attempts()
 
     def _refuse(self, code: str, message_en: str, message_ru: str) -> None:
         self.refusal = f"{code}: {message_en} / {message_ru}"
@@ -274,3 +313,19 @@ class OperatorActor:
     def _cancel(handle):
         if handle:
             handle.cancel()
+
+
+def failed(c, e: Exception) -> list:
+    """What the machine is told when carrying out a command failed in a way its own code did not expect:
+    the event it would otherwise wait for, so no state is left waiting for ever."""
+    at = time.time()
+    match c:
+        case ev.Claim() | ev.ClaimLead():
+            return [ev.NothingToCall(at=at)]
+        case ev.Dial():
+            return [ev.OriginateFailed(c.attempt_id, f"dialling failed: {e}", at=at)]
+        case ev.OriginateLeg() | ev.JoinBridge():
+            return [ev.LegGone(c.channel, at=at)]
+        case ev.BridgeClient():
+            return [ev.HangupRequested(at=at, failure=f"could not bridge: {e}")]
+    return []

@@ -5,10 +5,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from peewee import fn
-
 from dialer import prepared
-from dialer.models import Attempt, Campaign, EngineCommand, Operator
+from dialer.models import Attempt, Campaign, Operator
 from rules import callable as rules
 from rules import claim as selections
 from rules import dnc
@@ -37,7 +35,7 @@ class ClaimedLead:
 # `{pick}`: the selection rules' statement that finds and locks the lead (rules.claim.Pick); no row when it
 # finds none, and then nothing is written
 _OPEN_ATTEMPT_SQL = """
-WITH l AS (UPDATE lead SET state = 'in_progress', attempts = attempts + 1, last_attempt_at = %(now)s, callback = false,
+WITH l AS (UPDATE lead SET state = 'in_progress', attempts = attempts + 1, last_attempt_at = %(now)s,
                            attempts_today = CASE WHEN attempts_day = timezone(time_zone, %(now)s)::date
                                                  THEN attempts_today + 1 ELSE 1 END,
                            attempts_day = timezone(time_zone, %(now)s)::date
@@ -81,19 +79,21 @@ def claim(db, operator_id: int, server: str, nonce: str, at: float, leg_up_at: f
     return None if row is None else ClaimedLead(*row)
 
 
-# one round trip per timeline stamp: the first stamp wins, and the raw fact is kept beside it
+# one round trip per timeline stamp: the first stamp wins, and the raw fact is kept beside it (once: a write
+# retried after a commit whose answer was lost finds its event there)
 _RECORD_SQL = {
-    field: (f"WITH stamped AS (UPDATE attempt SET {field} = coalesce({field}, %s) WHERE id = %s) "
-            "INSERT INTO attempt_event (attempt_id, at, kind, data) VALUES (%s, %s, %s, %s)")
+    field: (f"WITH stamped AS (UPDATE attempt SET {field} = coalesce({field}, %(at)s) WHERE id = %(id)s) "
+            "INSERT INTO attempt_event (attempt_id, at, kind, data) SELECT %(id)s, %(at)s, %(kind)s, %(data)s "
+            " WHERE NOT EXISTS (SELECT 1 FROM attempt_event WHERE attempt_id = %(id)s AND kind = %(kind)s "
+            "                      AND at = %(at)s)")
     for field in Attempt.TIMELINE  # a closed set of column names, never user input
 }
 
 
 def record(db, attempt_id: int, field: str, at: float, data: dict | None = None) -> None:
     """Stamp a timeline field once (the first time wins) and keep the raw fact."""
-    when = ts(at)
-    db.execute_sql(_RECORD_SQL[field], (when, attempt_id, attempt_id, when, field.removesuffix("_at"),
-                                        json.dumps(data or {})))
+    db.execute_sql(_RECORD_SQL[field], {"at": ts(at), "id": attempt_id, "kind": field.removesuffix("_at"),
+                                        "data": json.dumps(data or {})})
 
 
 _END_ATTEMPT_SQL = """
@@ -101,25 +101,21 @@ WITH a AS (UPDATE attempt SET ended_at = %(at)s, outcome = %(outcome)s, hangup_c
                               sip_code = %(sip_code)s, dial_status = %(dial_status)s, error = %(error)s,
                               cause_text = %(cause_text)s
             WHERE id = %(id)s AND ended_at IS NULL
-            RETURNING id, lead_id, operator_id, dial_started_at IS NOT NULL AS dialled),
+            RETURNING id, lead_id, operator_id, dial_started_at IS NOT NULL AS dialled, manual),
 o AS (UPDATE operator SET attempt_id = NULL FROM a
        WHERE %(outcome)s <> 'ANSWERED' AND operator.id = a.operator_id AND operator.attempt_id = a.id),
 e AS (INSERT INTO attempt_event (attempt_id, at, kind, data) SELECT id, %(at)s, 'ended', %(data)s FROM a)
-SELECT a.lead_id, a.dialled, l.attempts, c.max_attempts, c.retry_delay_s
+SELECT a.lead_id, a.dialled, l.attempts, c.max_attempts, c.retry_delay_s,
+       CASE WHEN a.manual THEN (SELECT data->>'lead_state' FROM attempt_event
+                                 WHERE attempt_id = a.id AND kind = 'reserved' ORDER BY id LIMIT 1) END
   FROM a JOIN lead l ON l.id = a.lead_id JOIN campaign c ON c.id = l.campaign_id"""
 
 _FINISH_WRAP_UP_SQL = """
 WITH a AS (UPDATE attempt SET wrap_up_result = %(result)s, wrap_up_comment = %(comment)s, wrap_up_at = %(at)s
             WHERE id = %(id)s AND wrap_up_at IS NULL RETURNING id, lead_id),
 o AS (UPDATE operator SET attempt_id = NULL WHERE id = %(operator)s AND attempt_id = %(id)s),
-e AS (INSERT INTO attempt_event (attempt_id, at, kind, data) SELECT id, %(at)s, 'wrap_up', %(data)s FROM a),
-c AS (SELECT payload FROM engine_command
-       WHERE kind = 'wrap_up' AND operator_id = %(operator)s AND payload->>'attempt_id' = %(id_text)s
-         AND payload->>'result' = %(result)s
-       ORDER BY id LIMIT 1)
-SELECT a.lead_id, l.phone, (SELECT payload->>'postpone_until' FROM c),
-       coalesce((SELECT payload->>'do_not_call' FROM c) = 'true', false)
-  FROM a JOIN lead l ON l.id = a.lead_id"""
+e AS (INSERT INTO attempt_event (attempt_id, at, kind, data) SELECT id, %(at)s, 'wrap_up', %(data)s FROM a)
+SELECT a.lead_id, l.phone FROM a JOIN lead l ON l.id = a.lead_id"""
 
 _WRAP_UP_LEAD_SQL = """
 UPDATE lead SET state = %(state)s, next_call_at = coalesce(%(next_call_at)s, next_call_at), callback = %(callback)s,
@@ -127,11 +123,12 @@ UPDATE lead SET state = %(state)s, next_call_at = coalesce(%(next_call_at)s, nex
  WHERE id = %(id)s"""
 
 # a call never placed gives its attempt back, also to the count of the client's day (the attempt was opened
-# moments ago, so `attempts_day` is still its day)
+# moments ago, so `attempts_day` is still its day), and leaves a callback a callback: only a call placed uses
+# it up (the wrap-up of an answered one may make it a callback again); the callback's operator stays
 _UPDATE_LEAD_SQL = """
 UPDATE lead SET state = %(state)s, next_call_at = coalesce(%(next_call_at)s, next_call_at),
                 attempts = attempts - %(uncount)s, attempts_today = greatest(attempts_today - %(uncount)s, 0),
-                last_outcome = coalesce(%(outcome)s, last_outcome)
+                last_outcome = coalesce(%(outcome)s, last_outcome), callback = callback AND %(uncount)s = 1
  WHERE id = %(id)s"""
 
 
@@ -148,29 +145,28 @@ def end_attempt(db, end: ev.EndAttempt) -> None:
         }).fetchone()
         if row is None:
             return
-        lead_id, dialled, attempts, max_attempts, retry_delay_s = row
+        lead_id, dialled, attempts, max_attempts, retry_delay_s, state_before_manual = row
         change = rules.after_attempt(attempts, max_attempts, retry_delay_s, end.outcome, ts(end.at),
                                      placed=dialled or facts.answered)
-        _apply(db, lead_id, change, end.outcome)
+        _apply(db, lead_id, rules.after_manual_attempt(state_before_manual, change), end.outcome)
 
 
 def finish_wrap_up(db, operator_id: int, cmd: ev.FinishWrapUp) -> None:
     """Record the wrap-up once; postpone makes the lead this operator's callback, do-not-call closes it
-    and lists its number — all in one transaction."""
+    and lists its number — all in one transaction. Everything comes in `cmd`, as the operator submitted it."""
     with db.atomic():
         row = db.execute_sql(_FINISH_WRAP_UP_SQL, {
-            "id": cmd.attempt_id, "id_text": str(cmd.attempt_id), "operator": operator_id, "result": cmd.result,
-            "comment": cmd.comment, "at": ts(cmd.at),
-            "data": json.dumps({"result": cmd.result, "postpone_minutes": cmd.postpone_minutes}),
+            "id": cmd.attempt_id, "operator": operator_id, "result": cmd.result, "comment": cmd.comment,
+            "at": ts(cmd.at),
+            "data": json.dumps({"result": cmd.result, "postpone_minutes": cmd.postpone_minutes,
+                                "postpone_until": cmd.postpone_until, "do_not_call": cmd.do_not_call}),
         }).fetchone()
         if row is None:  # recorded by an earlier submission
             return
-        lead_id, phone, submitted_until, submitted_dnc = row
-        until = ts(cmd.postpone_until) if cmd.postpone_until is not None else (
-            datetime.fromisoformat(submitted_until) if submitted_until else None)
-        do_not_call = cmd.do_not_call or submitted_dnc
-        change = rules.after_wrap_up(cmd.postpone_minutes, ts(cmd.at), until, do_not_call)
-        if do_not_call:
+        lead_id, phone = row
+        until = ts(cmd.postpone_until) if cmd.postpone_until is not None else None
+        change = rules.after_wrap_up(cmd.postpone_minutes, ts(cmd.at), until, cmd.do_not_call)
+        if cmd.do_not_call:
             dnc.add(phone, reason=cmd.result, source="operator", attempt_id=cmd.attempt_id)
         db.execute_sql(_WRAP_UP_LEAD_SQL, {"id": lead_id, "state": change.state, "next_call_at": change.next_call_at,
                                            "callback": change.callback, "operator": operator_id})
@@ -213,12 +209,33 @@ def load_operators(db, operator_id: int | None = None) -> list[OperatorRecord]:
             for op in operators]
 
 
-def pending_commands(db, after_id: int) -> list[EngineCommand]:
-    """Commands not yet handled; each is marked done only after its operator's actor handled it,
-    so a command read just before a crash is read again after the restart."""
-    return list(EngineCommand.select().where(EngineCommand.done_at.is_null(), EngineCommand.id > after_id)
-                .order_by(EngineCommand.id))
+@dataclass(frozen=True)
+class PendingCommand:
+    id: int
+    operator_id: int
+    kind: str
+    payload: object  # as stored; dialer.commands.parse makes it a typed payload
+    created_at: datetime
+
+
+_STILL_OPEN_SQL = "SELECT id FROM engine_command WHERE id = ANY(%s::bigint[]) AND done_at IS NULL"
+_PENDING_SQL = """
+SELECT id, operator_id, kind, payload, created_at FROM engine_command
+ WHERE done_at IS NULL AND id <> ALL(%s::bigint[]) ORDER BY id LIMIT %s"""
+
+
+def pending_commands(db, in_flight: frozenset[int], limit: int) -> tuple[frozenset[int], list[PendingCommand]]:
+    """Of the commands in flight, those still not done; and up to `limit` other commands not done, oldest first.
+
+    Read by "not done", never by an id cursor: an id is given at insert but seen at commit, so a command
+    whose transaction commits after a higher id's must still be found. Each is marked done only after its
+    operator's actor handled it, so a command read just before a crash is read again after the restart."""
+    ids = sorted(in_flight)
+    still = frozenset(r[0] for r in db.execute_sql(_STILL_OPEN_SQL, (ids,)).fetchall()) if ids else frozenset()
+    rows = db.execute_sql(_PENDING_SQL, (ids, limit)).fetchall()
+    return still, [PendingCommand(*row) for row in rows]
 
 
 def command_done(db, command_id: int, error: str | None = None) -> None:
-    EngineCommand.update(done_at=fn.clock_timestamp(), error=error).where(EngineCommand.id == command_id).execute()
+    db.execute_sql("UPDATE engine_command SET done_at = clock_timestamp(), error = %s WHERE id = %s",
+                   (error, command_id))

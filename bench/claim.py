@@ -36,7 +36,7 @@ import threading
 import time
 from datetime import timedelta
 
-from dialer.testing import BENCHMARK, isolate
+from dialer.dev.testing import BENCHMARK, isolate
 
 isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 

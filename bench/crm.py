@@ -19,7 +19,7 @@ import urllib.request
 from collections import Counter
 from datetime import timedelta
 
-from dialer.testing import BENCHMARK, isolate
+from dialer.dev.testing import BENCHMARK, isolate
 
 isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 
@@ -45,7 +45,7 @@ def pct(values: list[float], p: float) -> float:
 def serve_fake(port: int, orders: int) -> None:
     from aiohttp import web
 
-    from dialer.crm.fake_leadvertex import FakeCrm, fill
+    from dialer.dev.fake_leadvertex import FakeCrm, fill
     fake = FakeCrm()
     fill(fake.shops[SHOP], orders, "1")
     web.run_app(fake.app(), host="127.0.0.1", port=port, access_log=None, print=None, handle_signals=True)
@@ -77,7 +77,7 @@ class PeakRss:
 
 
 def make_connection(db, port: int, name: str, results=True) -> dict:
-    from dialer.crm.fake_leadvertex import sample_shops
+    from dialer.dev.fake_leadvertex import sample_shops
     from dialer.services import campaigns
     campaign = campaigns.create_campaign(name, max_attempts=100, retry_delay_s=0)["id"]
     shop = sample_shops()[SHOP]

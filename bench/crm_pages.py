@@ -14,7 +14,7 @@ import platform
 import re
 import time
 
-from dialer.testing import BENCHMARK, isolate
+from dialer.dev.testing import BENCHMARK, isolate
 
 isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 

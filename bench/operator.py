@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from dialer.testing import BENCHMARK, isolate
+from dialer.dev.testing import BENCHMARK, isolate
 
 isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 
@@ -29,7 +29,7 @@ import psutil  # noqa: E402
 
 from dialer.models import Attempt  # noqa: E402
 from dialer.settings import REPO_ROOT  # noqa: E402
-from dialer.testing import EngineProcess, add_leads, make_operators, until  # noqa: E402
+from dialer.dev.testing import EngineProcess, add_leads, make_operators, until  # noqa: E402
 
 from .progressive import machine, pct, run_with_telephony  # noqa: E402
 

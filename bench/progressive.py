@@ -20,16 +20,16 @@ import platform
 import signal
 import time
 
-from dialer.testing import BENCHMARK, isolate
+from dialer.dev.testing import BENCHMARK, isolate
 
 isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 
 import psutil  # noqa: E402
 
 from dialer import db as dbm, migrate, pg, settings as settings_mod  # noqa: E402
-from dialer.asterisk import instances, sandbox  # noqa: E402
+from dialer.dev import instances, sandbox  # noqa: E402
 from dialer.models import Attempt  # noqa: E402
-from dialer.testing import EngineProcess, add_leads, command_all, hang_up_everything, make_operators, until  # noqa: E402
+from dialer.dev.testing import EngineProcess, add_leads, command_all, hang_up_everything, make_operators, until  # noqa: E402
 
 from .stats import pct  # noqa: E402
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from .permissions import ALL, BY_NAME, PUBLIC
 
 SIGNED_IN = "signed-in"  # a route any signed-in user may open (home, own profile, live events)
-LOCKOUT_AFTER = 5  # failed sign-ins in a row
+LOCKOUT_AFTER = 5  # failed sign-ins in a row; counted by one UPDATE (users.sign_in), so concurrency cannot skip it
 LOCKOUT_FOR = timedelta(minutes=15)
 SESSION_IDLE = timedelta(hours=12)  # a shift and some
 SESSION_MAX = timedelta(days=7)
@@ -41,6 +41,29 @@ class Principal:
 
 SYSTEM = Principal(None, "api-token", ("system",), ALL)
 
+# the supervisor-level permission that reaches every operator: force a status, wrap up their call
+ACTS_ON_ANY_OPERATOR = "supervisor.operator_control"
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who acts on an operator or a call, as the use cases see it: the operator the user is linked to
+    (None: no operator) and whether they hold the permission that reaches every operator."""
+    operator_id: int | None
+    supervisor: bool
+
+
+def acting(principal: Principal) -> Acting:
+    return Acting(principal.operator_id, ACTS_ON_ANY_OPERATOR in principal.permissions)
+
+
+ACTING_SYSTEM = acting(SYSTEM)  # the CLI: whoever runs it on the server acts for the installation
+
+
+def may_act_on(who: Acting, operator_id) -> bool:
+    """One's own operator (the user is linked to it), or any operator with the supervisor permission."""
+    return who.supervisor or (who.operator_id is not None and who.operator_id == operator_id)
+
 
 def effective_permissions(role_permissions: list[set[str] | frozenset[str]],
                           extra: set[str] | frozenset[str]) -> frozenset[str]:
@@ -68,18 +91,6 @@ def sees_event(principal: Principal, permission: str, operator_id: int | None) -
         return True
     return (operator_id is not None and operator_id == principal.operator_id
             and "panel.use" in principal.permissions)
-
-
-def locked(locked_until: datetime | None, now: datetime) -> bool:
-    return locked_until is not None and locked_until > now
-
-
-def after_failure(failed_logins: int, now: datetime) -> tuple[int, datetime | None]:
-    """(new failure count, locked until) after one more wrong password."""
-    failed = failed_logins + 1
-    if failed >= LOCKOUT_AFTER:
-        return 0, now + LOCKOUT_FOR
-    return failed, None
 
 
 def session_expiry(created_at: datetime, now: datetime) -> datetime:

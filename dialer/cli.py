@@ -15,7 +15,6 @@ def _settings():
 def cmd_setup(args) -> None:
     """Everything a fresh machine needs, reusing what is already there (idempotent)."""
     from . import migrate, pg
-    from .asterisk import sandbox
 
     settings_mod.init_secrets(settings_mod.load().state_dir)
     s = _settings()
@@ -23,9 +22,6 @@ def cmd_setup(args) -> None:
     applied = migrate.migrate(s)
     print(f"database ready on {s.db_host}:{s.db_port} ({len(applied)} migrations applied)")
     _first_administrator(s)
-    if not args.no_asterisk:
-        root = sandbox.ensure_root(s)
-        print(f"Asterisk sandbox ready in {root}")
 
 
 def _first_administrator(s) -> None:
@@ -92,38 +88,36 @@ def cmd_db(args) -> None:
             print("running" if pg.is_running(s) else "stopped")
 
 
-def cmd_sim_sync(args) -> None:
-    """Give every operator of the database a simulated auto-answering softphone in `sim`."""
-    from .asterisk import instances
-    from .db import connect
-    from .services import operators
-
-    s = _settings()
-    db = connect(s)
-    with db.connection_context():
-        phones = operators.sip_devices()
-    instances.sync_sim_phones(s, phones)
-    if args.wait:
-        instances.wait_registered(s, [login for login, _ in phones], timeout=args.wait)
-    print(f"{len(phones)} simulated softphones registered")
-
-
 def cmd_run(args) -> None:
     from .run import run_until_stopped
 
     run_until_stopped(_settings(), set(args.only or ["engine", "web", "jobs", "agi"]))
 
 
-def cmd_demo(args) -> None:
-    from .demo import demo
+def cmd_status(args) -> int:
+    """`dialer status`: the installation's health as /api/health judges it; exit 0 when all is well, 1 otherwise."""
+    import json
+    from datetime import datetime, timezone
 
-    demo(_settings(), operators=args.operators, leads=args.leads)
+    from .clock import day_start
+    from .db import connect
+    from .services import health
+    from .services.monitoring import jsonable
 
-
-def cmd_fake_crm(args) -> None:
-    from .crm.fake_leadvertex import serve_forever
-
-    serve_forever(args.host, args.port or _settings().fake_crm_port, args.orders, args.demo_phones)
+    s = _settings()
+    db = connect(s)
+    today = day_start(datetime.now(timezone.utc), s.time_zone).date()
+    try:  # the connection is made inside the check: a database that does not answer is its reason
+        result = health.check(db, [x.name for x in s.asterisk_servers], today)
+    finally:
+        db.close_all()
+    reasons = result["reasons"]
+    if args.json:
+        print(json.dumps({"status": "error" if reasons else "ok", "details": [r.wire() for r in reasons],
+                          "snapshot": jsonable(result["snapshot"])}, ensure_ascii=False, indent=2))
+    else:
+        print(health.describe(result["snapshot"], reasons, args.lang))
+    return 1 if reasons else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,8 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    setup = sub.add_parser("setup", help="create the database cluster, schema and Asterisk sandbox")
-    setup.add_argument("--no-asterisk", action="store_true", help="skip the Asterisk sandbox")
+    setup = sub.add_parser("setup", help="create the database cluster, the schema and the first administrator")
     setup.set_defaults(func=cmd_setup)
 
     db = sub.add_parser("db", help="the PostgreSQL cluster and migrations")
@@ -152,25 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     from .asterisk.cli import register as register_asterisk
     register_asterisk(sub)
 
-    sim = sub.add_parser("sim-sync", help="register a simulated softphone for every operator")
-    sim.add_argument("--wait", type=float, default=30, help="seconds to wait for registrations (0: no wait)")
-    sim.set_defaults(func=cmd_sim_sync)
 
     run = sub.add_parser("run", help="run engine + web + jobs + AGI in one process")
     run.add_argument("--only", nargs="+", choices=["engine", "web", "jobs", "agi"], help="run only these parts")
     run.set_defaults(func=cmd_run)
 
-    demo = sub.add_parser("demo", help="set up everything and run a demo call centre until Ctrl-C")
-    demo.add_argument("--operators", type=int, default=5)
-    demo.add_argument("--leads", type=int, default=300)
-    demo.set_defaults(func=cmd_demo)
+    status = sub.add_parser("status", help="the installation's health (as /api/health): exit 0 when all is well, 1 otherwise")
+    status.add_argument("--json", action="store_true", help="print JSON: the reasons and what was read")
+    status.add_argument("--lang", choices=["en", "ru"], default="en", help="the language of the reasons")
+    status.set_defaults(func=cmd_status)
 
-    fake_crm = sub.add_parser("fake-crm", help="run a fake LeadVertex CRM (tests, demo) until Ctrl-C")
-    fake_crm.add_argument("--host", default="127.0.0.1")
-    fake_crm.add_argument("--port", type=int, default=0, help="default: the fake_crm_port setting")
-    fake_crm.add_argument("--orders", type=int, default=100, help="sample orders per shop")
-    fake_crm.add_argument("--demo-phones", action="store_true", help="numbers the simulated network knows")
-    fake_crm.set_defaults(func=cmd_fake_crm)
 
     from .cli_control import register as register_control
     register_control(sub)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import db as db_mod
 from . import settings as settings_mod
+from .access import ACTING_SYSTEM
 from .errors import DomainError
 from .services import attempts, campaigns, leads, operators
 
@@ -94,7 +95,7 @@ def operator_list(args) -> int:
 
 
 def operator_request(args) -> int:
-    cmd = _call(args, operators.request, args.operator_id, args.kind)
+    cmd = _call(args, operators.request, ACTING_SYSTEM, args.operator_id, args.kind)
     print(f"command {cmd['command_id']} sent: {cmd['kind']} for operator {cmd['operator_id']}")
 
 
@@ -104,7 +105,8 @@ def operator_campaigns(args) -> int:
 
 
 def wrapup(args) -> int:
-    cmd = _call(args, operators.submit_wrap_up, args.operator_id, args.result, args.comment,
+    # the one wrap-up use case; whoever runs the CLI on the server acts for the installation
+    cmd = _call(args, operators.submit_wrap_up, ACTING_SYSTEM, args.operator_id, args.result, args.comment,
                 args.postpone_minutes, args.postpone_until, args.do_not_call)
     print(f"command {cmd['command_id']} sent: wrap-up of attempt {cmd['payload']['attempt_id']}")
 

@@ -25,3 +25,8 @@ class Invalid(DomainError):
 
 class Conflict(DomainError):
     status = 409
+
+
+class Forbidden(DomainError):
+    """Allowed to use the route, but not on this object (someone else's operator or call)."""
+    status = 403

@@ -31,8 +31,9 @@ def migrate(s: Settings) -> list[str]:
                 cur.execute("INSERT INTO schema_migration (version) VALUES (%s)", (path.name,))
                 log.info("applied migration %s", path.name)
                 done.append(path.name)
-            # the realtime views are read by Asterisk's own role
+            # the realtime views are read by Asterisk's own role, and it writes the registrations
             cur.execute("GRANT SELECT ON ps_endpoints, ps_auths, ps_aors TO asterisk")
+            cur.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ps_contacts TO asterisk")
     finally:
         conn.close()
     return done

@@ -62,7 +62,7 @@ class Operator(Base):
     id = BigAutoField()
     name = TextField()
     login = TextField(unique=True)
-    sip_password = TextField()
+    sip_password = TextField(null=True)  # only for inserts of the foundation's kind: the device keeps it (sql/012)
     server = TextField(default="pbx")
     status = TextField(default="offline")
     status_since = DateTimeTZField(null=True)
@@ -72,6 +72,7 @@ class Operator(Base):
     created_at = DateTimeTZField(null=True)
     auto_answer = BooleanField(default=True)
     missed_offers = IntegerField(default=0)
+    active = BooleanField(default=True)  # a deactivated operator stays for the history of their calls
 
 
 class OperatorCampaign(Base):
@@ -220,3 +221,26 @@ class ClaimQueue(Base):
 ALL = [Campaign, Lead, Operator, OperatorCampaign, Attempt, AttemptEvent, EngineCommand, CampaignResult,
        DoNotCall, OperatorSkill, Selection, SelectionVersion]
 ALL += [MissedOffer, Alert, ClaimQueue]
+
+
+class SipDevice(Base):
+    """An operator's or a seat's softphone, as Asterisk reads it through the realtime views (sql/012_devices.sql)."""
+    id = BigAutoField()
+    login = TextField(unique=True)
+    password = TextField()
+    server = TextField(default="pbx")
+    operator = ForeignKeyField(Operator, column_name="operator_id", null=True, on_delete="SET NULL")
+    seat = TextField(null=True)
+    codecs = TextField(default="ulaw,alaw")
+    transport = TextField(default="udp")
+    direct_media = BooleanField(default=False)
+    rtp_symmetric = BooleanField(default=True)
+    force_rport = BooleanField(default=True)
+    rewrite_contact = BooleanField(default=True)
+    active = BooleanField(default=True)
+    created_at = DateTimeTZField(null=True)
+    updated_at = DateTimeTZField(null=True)
+    password_set_at = DateTimeTZField(null=True)
+
+
+ALL += [SipDevice]

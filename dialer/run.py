@@ -11,6 +11,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 5
+WAIT_DB_MAX_S = 5  # while PostgreSQL is not up yet at start, look again at most this often
 
 
 async def run(settings: Settings, parts: set[str]) -> None:
@@ -19,16 +20,25 @@ async def run(settings: Settings, parts: set[str]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
+    if not await _database_reachable(db, stopping):
+        return
     started = []
     if "engine" in parts:
         from ari_app.engine import Engine
         engine = Engine(settings, db)
         await engine.start()
         started.append(engine.stop)
+        from ari_app.contacts import ContactWatcher  # what qualify finds of each registration (issue 14)
+        contacts = ContactWatcher(settings, db)
+        await contacts.start()
+        started.append(contacts.stop)
     if "agi" in parts:
         from agi.server import serve as serve_agi
         server = await serve_agi(settings, db)
         started.append(_closer(server))
+        from .heartbeat import agi_reporter  # AGI's health row (listening, since when)
+        beat = asyncio.create_task(agi_reporter(db, server, f"127.0.0.1:{settings.agi_port}").run(), name="agi-health")
+        started.append(_cancel(beat))
     if "jobs" in parts:
         from .jobs import start_jobs
         scheduler = start_jobs(settings, db)
@@ -51,6 +61,27 @@ async def run(settings: Settings, parts: set[str]) -> None:
     # no db.close_all() here: peewee's pool can deadlock against a worker thread still waiting for a
     # connection; the process exits next and PostgreSQL closes the sessions itself
     log.info("stopped")
+
+
+async def _database_reachable(db, stopping: asyncio.Event) -> bool:
+    """Wait for PostgreSQL at start (a machine booting may start us first); once running, every part
+    rides out a database restart by itself. False: asked to stop while waiting."""
+    delay = 0.2
+    while not stopping.is_set():
+        try:
+            await dbm.run(db, lambda: db.execute_sql("SELECT 1").fetchone())
+            return True
+        except Exception as e:
+            if not dbm.unavailable(e):
+                raise
+            if delay == 0.2:  # once, not at every try
+                log.warning("waiting for PostgreSQL: %s", str(e).strip().splitlines()[0] if str(e).strip() else e)
+        try:
+            await asyncio.wait_for(stopping.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+        delay = min(delay * 2, WAIT_DB_MAX_S)
+    return False
 
 
 def run_until_stopped(settings: Settings, parts: set[str]) -> None:
@@ -81,3 +112,10 @@ def _async(fn):
     async def call():
         fn()
     return call
+
+
+def _cancel(task: asyncio.Task):
+    async def cancel():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return cancel

@@ -30,7 +30,9 @@ class Settings:
     db_port: int = 5433
     db_name: str = "dialer"
     db_user: str = "dialer"
-    db_password: str = ""
+    db_password: str = ""  # the application role's (db_user)
+    # the cluster's superuser `postgres`: only set-up and migration of roles use it, never the running dialer
+    db_superuser_password: str = ""
     db_pool_size: int = 16
     # Asterisk
     app_name: str = "dialer"
@@ -54,6 +56,8 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     api_token: str = ""
+    # the installation's own time zone (IANA name): where reports' days and hours begin
+    time_zone: str = "Europe/Moscow"
 
     @property
     def dsn(self) -> dict:
@@ -129,7 +133,8 @@ def init_secrets(state_dir: Path) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
     cfg = state_dir / "dialer.json"
     current = json.loads(cfg.read_text()) if cfg.exists() else {}
-    for key in ("db_password", "asterisk_password", "api_token", "ari_password"):
+    # a secret added in a later version is generated on the next set-up; existing ones are kept
+    for key in ("db_password", "db_superuser_password", "asterisk_password", "api_token", "ari_password"):
         current.setdefault(key, secrets.token_urlsafe(18))
     cfg.write_text(json.dumps(current, indent=2))
     cfg.chmod(0o600)

@@ -5,7 +5,7 @@ selection's own limits only narrow what it picks.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 CALLABLE_STATES = ("new", "callable")
@@ -32,6 +32,15 @@ def after_attempt(attempts: int, max_attempts: int, retry_delay_s: int, outcome:
     if attempts >= max_attempts:
         return LeadChange("exhausted")
     return LeadChange("callable", now + timedelta(seconds=retry_delay_s))
+
+
+def after_manual_attempt(state_before: str | None, change: LeadChange) -> LeadChange:
+    """A manual dial (the operator chose the lead) never puts a lead that was out of the queue (`done`,
+    `exhausted`, `held` by the CRM) back in it: not answered, or never placed, the lead keeps its state;
+    answered, the wrap-up decides. `state_before`: the lead's state when the dial took it (None: not manual)."""
+    if state_before is not None and state_before not in CALLABLE_STATES and change.state != "in_progress":
+        return replace(change, state=state_before, next_call_at=None)
+    return change
 
 
 def after_wrap_up(postpone_minutes: int | None, now: datetime, postpone_until: datetime | None = None,

@@ -257,10 +257,12 @@ def next_lead(db, operator_id: int, now: datetime, take=None):
     leads are checked against the whole rule again here. A queue that held every eligible lead when it was
     filled and has none left means the selection has nothing now; one cut at its size sends the claim on
     the direct walk."""
-    found, any_bound = selections(db, operator_id, now)
+    candidates, any_bound = selections(db, operator_id, now)
     values = {NOW: now, OPERATOR: operator_id, GRACE_END: now - BOUND_GRACE}
+    # a due callback of the operator's own may still be one no selection lets them call (its campaign paused,
+    # its number listed, its window closed, a limit reached): then the second pass looks at everything else
     for bound in ((True, False) if any_bound else (False,)):
-        for cand in found:
+        for cand in candidates:
             key = cand.raw or ""
             try:
                 rule = _cache.rule(key, cand.raw)
@@ -283,12 +285,12 @@ def next_lead(db, operator_id: int, now: datetime, take=None):
                 values[LIMIT] = limit
                 if take is None:
                     row = run(db, _cache.statement(key, rule, how), values, how).fetchone()
-                    found = None if row is None else Choice(row[0], cand.campaign_id, cand.selection_id)
+                    taken = None if row is None else Choice(row[0], cand.campaign_id, cand.selection_id)
                 else:
                     sql, params = _cache.named(key, rule, how)
                     args, types = bind(params, values, key=lambda i: f"pick{i}")
-                    found = take(Pick(sql, args, types, cand.campaign_id, cand.selection_id, how in PREPARED))
-                if found is not None:
+                    taken = take(Pick(sql, args, types, cand.campaign_id, cand.selection_id, how in PREPARED))
+                if taken is not None:
                     ways_taken.count(how)
-                    return found
+                    return taken
     return None

@@ -6,9 +6,9 @@ one; every change is written to the audit log inside that same transaction.
 from __future__ import annotations
 
 from dialer import audit
+from dialer import validation as f
 from dialer.errors import Invalid
 from dialer.models import DoNotCall, Lead
-from dialer.services import fields as f
 
 SOURCES = ("operator", "supervisor", "import", "crm")
 DEFAULT_REGION = "RU"  # a number written without a country code is read as a Russian one
@@ -17,7 +17,7 @@ MAX_REASON = 500
 
 def phone_number(value, region: str = DEFAULT_REGION) -> str:
     """E.164 of a number as people write it, or `Invalid` naming the field `phone`."""
-    from dialer.services.lead_csv import normalise_phone  # phone tables load on first use, not at the engine's start
+    from dialer.phones import normalise_phone  # phone tables load on first use, not at the engine's start
 
     if not isinstance(value, str) or not value.strip() or len(value) > 40 or f.has_control(value):
         raise _bad_phone(value)

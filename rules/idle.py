@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 
 from peewee import Value, fn
 
+from dialer import validation as f
 from dialer.models import Lead, Operator, OperatorCampaign, OperatorSkill, Selection
-from dialer.services import fields as f
 
 from . import compile as c
 from .model import Rule, validate

@@ -20,7 +20,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from dialer.errors import Invalid
-from dialer.services.fields import has_control
+from dialer.validation import has_control
 
 TEXT, NUMBER, INTEGER, DATE, DATETIME, ATTR = "text", "number", "integer", "date", "datetime", "attr"
 

@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from peewee import fn
 
 from dialer import audit
+from dialer import validation as f
 from dialer.errors import Invalid, NotFound
 from dialer.models import Lead, Selection, SelectionVersion
-from dialer.services import fields as f
 
 from . import compile as c
 from .model import to_json, validate

@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 
 from dialer import audit
+from dialer import validation as f
 from dialer.models import OperatorSkill
-from dialer.services import fields as f
-from dialer.services.operators import existing_operator
+from dialer.validation import existing_operator
 
 SKILL_RE = re.compile(r"^[a-z0-9_]{1,40}$")
 MAX_SKILLS = 100

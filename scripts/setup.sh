@@ -31,4 +31,4 @@ fi
 
 # the tests start their own database and Asterisk; the demo needs the default ones
 [ "${1:-}" = "--packages-only" ] && exit 0
-.venv/bin/dialer setup "$@"
+.venv/bin/dialer-dev setup "$@"

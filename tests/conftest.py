@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from dialer.testing import isolate
+from dialer.dev.testing import isolate
 
 isolate(os.environ.get("DIALER_TEST_STATE_DIR", "/var/lib/dialer-test"))
 
@@ -33,9 +33,11 @@ def pg(settings):
     return settings
 
 
-TABLES = ("claim_queue, claim_queue_fill, alert, missed_offer, audit_log, do_not_call, operator_skill, selection_version, selection, campaign_result,"
+# ps_contacts first: Asterisk writes it while e2e tests run, and its trigger then reads sip_device, operator, alert;
+# locking it before those (not last, by the cascade) keeps a registration refresh from deadlocking the TRUNCATE
+TABLES = ("ps_contacts, claim_queue, claim_queue_fill, alert, missed_offer, audit_log, do_not_call, operator_skill, selection_version, selection, campaign_result,"
           " attempt_event, engine_command, attempt, operator_campaign, lead, operator, campaign, live_event, web_session,"
-          " user_permission, user_role, role_permission, role, app_user")
+          " user_permission, user_role, role_permission, role, app_user, component_health, job_run")
 
 
 @pytest.fixture

@@ -16,24 +16,36 @@ from peewee import Database
 
 from dialer.db import run
 from dialer.settings import Settings
+from dialer.workers import Workers
 
 from . import auth, errors, i18n, live
-from .api.attempts import AttemptController, health
+from .api.attempts import AttemptController
 from .api.campaigns import CampaignController
 from .api.crm import CrmController, push_orders
+from .api.devices import DEVICE_API
+from .api.health import health, monitoring as monitoring_api, web_health
 from .api.operators import COMMAND_ROUTES, OperatorController
 from .api.panel import PANEL_API
 from .api.selections import ROUTES as SELECTION_ROUTES
+from .api.reports import REPORTS_API
+from .api.supervisor import SUPERVISOR_API
 from .api.users import USER_API_ROUTES
 from .pages import access as access_pages
 from .pages import crm as crm_pages
+from .pages import monitoring as monitoring_pages
+from .pages import operators as operator_pages
+from .pages import telephony as telephony_pages
 from .pages import panel as panel_pages
+from .pages import reports as report_pages
 from .pages import session as session_pages
+from .pages import supervisor as supervisor_pages
 
 JSON_BODY_LIMIT = 1024 * 1024  # the CSV import raises its own limit
 HERE = Path(__file__).parent
 # further pages of other parts are added here; their templates extend base.html (docs/access.md)
-PAGES = [*session_pages.ROUTES, *access_pages.ROUTES, *crm_pages.ROUTES, *panel_pages.ROUTES, live.events]
+PAGES = [*session_pages.ROUTES, *access_pages.ROUTES, *crm_pages.ROUTES, *panel_pages.ROUTES,
+         *supervisor_pages.ROUTES, *report_pages.ROUTES, *monitoring_pages.ROUTES, *operator_pages.ROUTES,
+         *telephony_pages.ROUTES, live.events]
 
 
 def _openapi() -> OpenAPIConfig:
@@ -63,7 +75,8 @@ def templates() -> TemplateConfig:
 
 
 def create_app(settings: Settings, db: Database, extra_routes: list | None = None) -> Litestar:
-    hub = live.Hub(settings)
+    hub = live.Hub(settings, db)
+    workers = Workers(settings)  # imports of uploaded files: CPU-bound, never on this process's event loop
 
     async def start() -> None:
         from dialer.services import users
@@ -73,11 +86,12 @@ def create_app(settings: Settings, db: Database, extra_routes: list | None = Non
     app = Litestar(
         route_handlers=[CampaignController, OperatorController,
                         Router(path="/api/operators", route_handlers=COMMAND_ROUTES),
-                        AttemptController, health, CrmController, push_orders, PANEL_API, *SELECTION_ROUTES,
+                        AttemptController, health, web_health, monitoring_api, CrmController, push_orders, PANEL_API, SUPERVISOR_API, *DEVICE_API, REPORTS_API, *SELECTION_ROUTES,
                         *USER_API_ROUTES, *PAGES, *(extra_routes or []),
                         create_static_files_router(path="/static", directories=[HERE / "static"],
                                                    opt={"permission": auth.PUBLIC}, include_in_schema=False)],
-        dependencies={"db": Provide(lambda: db, use_cache=True, sync_to_thread=False)},
+        dependencies={"db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
+                      "workers": Provide(lambda: workers, use_cache=True, sync_to_thread=False)},
         middleware=[auth.PrincipalMiddleware()],
         guards=[auth.require_permission],
         exception_handlers=errors.HANDLERS,
@@ -86,8 +100,9 @@ def create_app(settings: Settings, db: Database, extra_routes: list | None = Non
         request_max_body_size=JSON_BODY_LIMIT,
         logging_config=None,  # the process (dialer run) owns logging; keep one log format
         on_startup=[start],
-        on_shutdown=[hub.stop],
-        state=State({"api_token": settings.api_token, "db": db, "hub": hub, "settings": settings}),
+        on_shutdown=[hub.stop, workers.close],
+        state=State({"api_token": settings.api_token, "db": db, "hub": hub, "settings": settings,
+                     "workers": workers}),
     )
     app.state.served_paths = frozenset(route.path for route in app.routes)
     closed = auth.undeclared_routes(app)

@@ -21,7 +21,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from dialer import audit
-from dialer.access import SIGNED_IN, SYSTEM, Principal, allowed
+from dialer.access import SIGNED_IN, SYSTEM, Acting, Principal, acting, allowed
 from dialer.db import run
 from dialer.permissions import BY_NAME, PUBLIC
 
@@ -72,6 +72,12 @@ def _is_api(path: str) -> bool:
 
 def principal_of(connection: ASGIConnection) -> Principal | None:
     return connection.scope.get("principal")  # type: ignore[return-value]
+
+
+def acting_of(connection: ASGIConnection) -> Acting:
+    """The principal as the operator and call use cases take it: its own operator, supervisor or not.
+    Only for guarded routes (a principal is there); the use case, not the route, decides on the target."""
+    return acting(principal_of(connection))
 
 
 def client_ip(scope: Scope) -> str:

@@ -1,25 +1,30 @@
 """Live updates (SPEC L1): PostgreSQL NOTIFY → one listener per web process → server-sent events.
 
 A change anywhere (engine, CLI, another web process) inserts a `live_event` row in the same transaction;
-its trigger NOTIFYs `live_event` with the whole event. The hub holds one LISTEN connection, watched by
-the event loop (no thread, no polling), and hands each event to the subscribers whose principal may see
-it (`dialer.access.sees_event`). `GET /events` streams them; a reconnecting browser sends Last-Event-ID
-(EventSource does it by itself) and first gets what it missed from the table.
+its trigger NOTIFYs `live_event` with the whole event at commit. The hub LISTENs (dialer.listen) and hands
+each event to the subscribers whose principal may see it (`dialer.access.sees_event`).
+
+An event's id is given at insert but the event arrives at commit, so ids arrive out of order: nothing is
+ever dropped for being below the last id. Each stream keeps a `Cursor` — the highest id it has had and the
+ids below it it has not (gaps: not committed yet, or rolled back) — and sends it as the SSE id; a
+reconnecting browser sends it back (EventSource does it by itself) and gets the events it has not had.
+Past CATCH_UP_MAX of them the page is told to reload its state instead (`event: reload`).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-import psycopg2
-import psycopg2.extensions
 from litestar import Request, get
 from litestar.response import Stream
 
 from dialer.access import SIGNED_IN, Principal, sees_event
 from dialer.db import run
+from dialer.listen import listen
 from dialer.settings import Settings
 
 from . import auth
@@ -29,42 +34,157 @@ CHANNEL = "live_event"
 ACCESS_CHANNEL = "access_changed"  # roles, grants, sessions or users changed: streams re-read their principal
 REFRESH = {"refresh": True}
 KEEP_ALIVE = {"keep-alive": True}
+RELOAD = {"reload": True}  # more was missed than can be replayed: the page reads its state again
 QUEUE_SIZE = 1000       # a client this far behind is dropped; it reconnects and catches up from the table
 HEARTBEAT_S = 15.0      # also when the session is checked again (sign-out everywhere ends the stream)
-CATCH_UP_MAX = 1000
+CATCH_UP_MAX = 1000     # events replayed to a reconnecting page; past that it reloads
+MAX_GAPS = 64           # ids below the highest one not had yet, kept in a cursor ...
+GAP_TTL_S = 120.0       # ... this long: a transaction holding a live event open longer is not waited for
+START_WAIT_S = 10.0     # the web starts even if the database does not answer yet; live updates follow
 
 
+# ---- the cursor: what a stream has had ------------------------------------------------------------------
+class Cursor:
+    """Every event id up to `high` has been had, except `gaps` (each forgotten GAP_TTL_S after it was noticed,
+    at most MAX_GAPS of them, the newest kept)."""
+
+    def __init__(self, high: int = 0, gaps=(), now: float | None = None):
+        now = time.monotonic() if now is None else now
+        self.high = high
+        self.gaps: dict[int, float] = {g: now for g in gaps if 0 < g < high}
+
+    def add(self, event_id: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if event_id > self.high:
+            for g in range(max(self.high + 1, event_id - MAX_GAPS), event_id):
+                self.gaps[g] = now
+            self.high = event_id
+        else:
+            self.gaps.pop(event_id, None)
+        if self.gaps:
+            self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        for g in [g for g, noticed in self.gaps.items() if now - noticed > GAP_TTL_S]:
+            del self.gaps[g]
+        for g in sorted(self.gaps)[:-MAX_GAPS]:
+            del self.gaps[g]
+
+    def wire(self) -> str:
+        """The SSE id: `high`, then the gaps, joined by `_` (URL-safe: the JS passes it as `?last_id=`)."""
+        return "_".join(map(str, [self.high, *sorted(self.gaps)]))
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor | None:
+        """A cursor from `wire()` (a plain event id also is one); None for anything else."""
+        parts = text.split("_") if text else []
+        if not parts or len(parts) > 1 + MAX_GAPS or not all(p.isdigit() and len(p) < 19 for p in parts):
+            return None
+        return cls(int(parts[0]), [int(p) for p in parts[1:]])
+
+    def __repr__(self) -> str:
+        return f"Cursor({self.wire()})"
+
+
+# ---- reading the table ------------------------------------------------------------------------------------
+_COLUMNS = ("id", "kind", "permission", "operator_id", "data")
+# ids below the newest that have no row yet: their transactions may still commit
+_HEAD_SQL = """
+SELECT m.high, ARRAY(SELECT g FROM generate_series(greatest(m.high - %s, 1), m.high - 1) AS g
+                      WHERE NOT EXISTS (SELECT 1 FROM live_event WHERE id = g))
+  FROM (SELECT coalesce(max(id), 0) AS high FROM live_event) AS m"""
+_MISSED_SQL = ("SELECT id, kind, permission, operator_id, data FROM live_event"
+               " WHERE id > %s OR id = ANY(%s::bigint[]) ORDER BY id LIMIT %s")
+
+
+def head(db) -> Cursor:
+    """Where a page that has just read its state stands: the newest event, less the ids not committed yet."""
+    high, gaps = db.execute_sql(_HEAD_SQL, (MAX_GAPS,)).fetchone()
+    return Cursor(high, gaps)
+
+
+def missed(db, cursor: Cursor, limit: int | None = None) -> list[dict] | None:
+    """The events `cursor` has not had, oldest first (whoever may see them); None when there are over `limit`
+    (CATCH_UP_MAX by default)."""
+    limit = CATCH_UP_MAX if limit is None else limit
+    rows = db.execute_sql(_MISSED_SQL, (cursor.high, sorted(cursor.gaps), limit + 1)).fetchall()
+    if len(rows) > limit:
+        return None
+    return [dict(zip(_COLUMNS, row)) for row in rows]
+
+
+def catch_up(db, cursor: Cursor, principal: Principal, limit: int | None = None) -> list[dict] | None:
+    """`missed`, only what `principal` may see; None past `limit` (counted before filtering)."""
+    events = missed(db, cursor, limit)
+    return None if events is None else [e for e in events if _sees(principal, e)]
+
+
+def _sees(principal: Principal, event: dict) -> bool:
+    return sees_event(principal, event.get("permission", ""), event.get("operator_id"))
+
+
+# ---- the hub: one LISTEN per process ----------------------------------------------------------------------
 class Hub:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, db):
         self.settings = settings
-        self.conn = None
+        self.db = db
         self.subscribers: set[Subscriber] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.cursor: Cursor | None = None  # what this process has had: read again after a reconnect
+        self._caught: set[int] = set()  # published by the last catch-up; their notification may follow
+        self._task: asyncio.Task | None = None
+        self._listening: asyncio.Event | None = None
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        await self._connect()
-
-    async def _connect(self) -> None:
-        def connect():
-            conn = psycopg2.connect(**self.settings.dsn, application_name="dialer-live")
-            conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
-            conn.cursor().execute(f"LISTEN {CHANNEL}; LISTEN {ACCESS_CHANNEL}")
-            return conn
-        self.conn = await asyncio.to_thread(connect)
-        self._loop.add_reader(self.conn.fileno(), self._on_readable)
-
-    def _on_readable(self) -> None:
+        self._listening = asyncio.Event()
+        self._task = asyncio.create_task(self._listen(), name="live-hub")
         try:
-            self.conn.poll()
-        except psycopg2.Error:
-            log.warning("live listener lost its connection; reconnecting")
-            self._loop.remove_reader(self.conn.fileno())
-            self._loop.create_task(self._reconnect())
+            await asyncio.wait_for(self._listening.wait(), START_WAIT_S)
+        except asyncio.TimeoutError:
+            log.warning("live updates: not listening yet; they start when the database answers")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _listen(self) -> None:
+        async with contextlib.aclosing(listen(self.settings.dsn, [CHANNEL, ACCESS_CHANNEL],
+                                              name="dialer-live")) as wakes:
+            async for wake in wakes:
+                if wake.connected:
+                    await self._resume()
+                    self._listening.set()
+                self._on_notes(wake.notifies)
+
+    async def _resume(self) -> None:
+        """After a (re)connect: what was NOTIFYed while nobody listened is read from the table."""
+        try:
+            if self.cursor is None:
+                self.cursor = await run(self.db, head, self.db)
+                return
+            events = await run(self.db, missed, self.db, self.cursor)
+            if events is None:
+                self.cursor = await run(self.db, head, self.db)
+        except Exception as e:  # the database is still coming back: each stream catches up by itself
+            log.warning("live updates: cannot catch up (%s); streams reconnect", e)
+            self.cursor = self.cursor or Cursor()
+            for sub in list(self.subscribers):
+                sub.drop()
             return
+        if events is None:
+            log.warning("live updates: over %d events missed; pages reload their state", CATCH_UP_MAX)
+            for sub in list(self.subscribers):
+                sub.put(RELOAD)
+            return
+        self._caught = {e["id"] for e in events}
+        for event in events:
+            self._publish_new(event)
+
+    def _on_notes(self, notes) -> None:
         refresh = False
-        while self.conn.notifies:
-            note = self.conn.notifies.pop(0)
+        for note in notes:
             if note.channel == ACCESS_CHANNEL:
                 refresh = True
                 continue
@@ -72,26 +192,28 @@ class Hub:
                 event = json.loads(note.payload)
             except ValueError:
                 continue
-            self.publish(event)
+            if not isinstance(event.get("id"), int):
+                continue
+            if event["id"] in self._caught:  # already published by the catch-up
+                self._caught.discard(event["id"])
+                continue
+            self._publish_new(event)
         if refresh:
             for sub in list(self.subscribers):
                 sub.put(REFRESH)
 
-    async def _reconnect(self) -> None:
-        while True:
-            try:
-                await self._connect()
-                for sub in list(self.subscribers):  # they may have missed events: make them catch up
-                    sub.drop()
-                return
-            except psycopg2.Error:
-                await asyncio.sleep(1)
+    def _publish_new(self, event: dict) -> None:
+        if self.cursor is not None:
+            self.cursor.add(event["id"])
+        self.publish(event)
 
     def publish(self, event: dict) -> None:
-        event["wire"] = format_event(event)  # once, not once per subscriber
+        event["body"] = format_body(event)  # once, not once per subscriber
         for sub in list(self.subscribers):
-            if sees_event(sub.principal, event.get("permission", ""), event.get("operator_id")):
+            if _sees(sub.principal, event):
                 sub.put(event)
+            else:
+                sub.skip(event["id"])
 
     def subscribe(self, principal: Principal) -> Subscriber:
         sub = Subscriber(principal)
@@ -101,27 +223,34 @@ class Hub:
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
 
-    async def stop(self) -> None:
-        if self.conn is not None:
-            try:
-                self._loop.remove_reader(self.conn.fileno())
-            except (ValueError, OSError):
-                pass
-            self.conn.close()
-            self.conn = None
-
 
 class Subscriber:
     def __init__(self, principal: Principal):
         self.principal = principal
         self.queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
         self.dropped = False
+        self.cursor: Cursor | None = None  # set once the stream knows where it starts
+        self._skipped: list[int] = []  # ids not for this principal that came before that
 
     def put(self, event: dict) -> None:
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.drop()
+
+    def skip(self, event_id: int) -> None:
+        """An event this principal may not see: had all the same, so a reconnect does not ask for it."""
+        if self.cursor is not None:
+            self.cursor.add(event_id)
+        elif len(self._skipped) < QUEUE_SIZE:
+            self._skipped.append(event_id)
+
+    def start_at(self, cursor: Cursor) -> Cursor:
+        for event_id in self._skipped:
+            cursor.add(event_id)
+        self._skipped.clear()
+        self.cursor = cursor
+        return cursor
 
     def drop(self) -> None:
         self.dropped = True
@@ -131,58 +260,66 @@ class Subscriber:
             pass
 
 
-def format_event(event: dict) -> str:
+# ---- the wire ---------------------------------------------------------------------------------------------
+def format_body(event: dict) -> str:
     data = json.dumps(event.get("data", {}), ensure_ascii=False, separators=(",", ":"), default=str)
-    return f"id: {event['id']}\nevent: {event['kind']}\ndata: {data}\n\n"
+    return f"event: {event['kind']}\ndata: {data}\n\n"
 
 
-def catch_up(after_id: int, principal: Principal) -> list[dict]:
-    from dialer.services.fields import database
-
-    cur = database().execute_sql("SELECT id, kind, permission, operator_id, data FROM live_event"
-                                 " WHERE id > %s ORDER BY id LIMIT %s", (after_id, CATCH_UP_MAX))
-    events = [dict(zip(("id", "kind", "permission", "operator_id", "data"), row)) for row in cur.fetchall()]
-    return [e for e in events if sees_event(principal, e["permission"], e["operator_id"])]
+def format_event(event: dict, cursor: Cursor | None = None) -> str:
+    """One SSE message; its id is the stream's cursor (the event's own id when none is given)."""
+    ident = cursor.wire() if cursor is not None else event["id"]
+    return f"id: {ident}\n" + (event.get("body") or format_body(event))
 
 
-def last_event_id() -> int:
-    from dialer.services.fields import database
-
-    return database().execute_sql("SELECT coalesce(max(id), 0) FROM live_event").fetchone()[0]
+def reload_message(cursor: Cursor) -> str:
+    return f"id: {cursor.wire()}\nevent: reload\ndata: {{}}\n\n"
 
 
-def _last_id(request: Request) -> int | None:
-    value = request.headers.get("last-event-id") or request.query_params.get("last_id") or ""
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
-
-async def _stream(request: Request, hub: Hub, principal: Principal, after: int | None) -> AsyncIterator[str]:
-    db = request.app.state.db
-    sub = hub.subscribe(principal)  # before the catch-up query: nothing falls between the two
+async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
+                 stale: Callable[[Subscriber], Awaitable[bool]]) -> AsyncIterator[str]:
+    """The SSE text of one client: the events it has not had since `after` (or a reload past CATCH_UP_MAX),
+    then each new one it may see. `stale(sub)` re-reads the principal; True ends the stream."""
+    sub = hub.subscribe(principal)  # before reading the table: nothing falls between the two
     try:
-        last = after if after is not None else await run(db, last_event_id)
         yield "retry: 1000\n\n"
-        if after is not None:
-            for event in await run(db, catch_up, after, principal):
-                last = event["id"]
-                yield format_event(event)
-        token = request.cookies.get(auth.Cookies.SESSION)
+        caught: set[int] = set()  # sent from the table; their notification may still be queued
+        events = None if after is None else await run(db, missed, db, after)
+        if events is None:
+            cursor = sub.start_at(await run(db, head, db))
+            if after is not None:
+                yield reload_message(cursor)
+        else:
+            cursor = sub.start_at(after)
+            for event in events:
+                caught.add(event["id"])
+                cursor.add(event["id"])
+                if _sees(sub.principal, event):
+                    yield format_event(event, cursor)
+        yield f"id: {cursor.wire()}\n\n"  # the browser resumes from here even if no event comes
         while True:
             try:
                 event = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
             except asyncio.TimeoutError:
                 event = KEEP_ALIVE
             if event is KEEP_ALIVE or event is REFRESH:
-                if await _stale(db, request, sub, token):
+                if await stale(sub):
                     return
                 if event is KEEP_ALIVE:
                     yield ": keep-alive\n\n"
                 continue
-            if event is None:  # too far behind, or the listener reconnected: the client catches up
+            if event is None:  # too far behind, or the hub could not catch up: the client reconnects
                 return
-            if event["id"] > last:
-                last = event["id"]
-                yield event.get("wire") or format_event(event)
+            if event is RELOAD:
+                cursor = sub.start_at(await run(db, head, db))
+                caught.clear()
+                yield reload_message(cursor)
+                continue
+            if event["id"] in caught:
+                caught.discard(event["id"])
+                continue
+            cursor.add(event["id"])
+            yield format_event(event, cursor)
     finally:
         hub.unsubscribe(sub)
 
@@ -199,10 +336,20 @@ async def _stale(db, request: Request, sub: Subscriber, token: str | None) -> bo
     return False
 
 
+def _cursor_of(request: Request) -> Cursor | None:
+    return Cursor.parse(request.headers.get("last-event-id") or request.query_params.get("last_id") or "")
+
+
 @get("/events", opt={"permission": SIGNED_IN}, summary="Live events (server-sent events)")
 async def events(request: Request) -> Stream:
     """Server-sent events the signed-in user may see; `Last-Event-ID` (or `?last_id=`) catches up."""
     hub: Hub = request.app.state.hub
-    return Stream(_stream(request, hub, auth.principal_of(request), _last_id(request)),
+    db = request.app.state.db
+    token = request.cookies.get(auth.Cookies.SESSION)
+
+    async def stale(sub: Subscriber) -> bool:
+        return await _stale(db, request, sub, token)
+
+    return Stream(stream(db, hub, auth.principal_of(request), _cursor_of(request), stale),
                   media_type="text/event-stream",
                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

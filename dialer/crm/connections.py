@@ -9,8 +9,8 @@ from urllib.parse import quote, urlsplit
 import phonenumbers
 
 from .. import audit
+from .. import validation as f
 from ..errors import Invalid
-from ..services import fields as f
 from . import policy, store
 from .adapters import KINDS
 

@@ -2,15 +2,13 @@
 and results written back to a webhook URL. Parsing is pure; `import_file`/`push_orders` write."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import datetime
 
 import aiohttp
 
-from ..errors import Invalid
-from ..services import lead_csv
+from .. import tables, validation
+from ..errors import Conflict, Invalid
 from . import orders as om
 from . import store
 from .adapter import CrmAdapter, CrmError, CrmStatus, Push
@@ -24,7 +22,6 @@ SUGGEST = {"external_id": "external_id", "order_id": "external_id", "id": "exter
            "сумма": "amount", "product": "product", "товар": "product", "status": "crm_status",
            "статус": "crm_status"}
 PREVIEW_ROWS = 10
-MAX_ROWS = 200_000
 MAX_PUSH = 1000
 
 
@@ -33,52 +30,24 @@ def _file_error(reason: str, reason_ru: str) -> Invalid:
 
 
 def read_table(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(header, [(line, cells)]) of a CSV (UTF-8, `;` `,` or TAB) or XLSX file (first sheet)."""
+    """(header, [(line, cells)]) of a CSV (UTF-8, `;` `,` or TAB) or XLSX file (first sheet), blank rows left out.
+    Limits (size, rows, columns, cells) are enforced while reading (`dialer.tables`): blocking and CPU-bound,
+    so the web calls it in a worker process (`dialer.workers`)."""
     if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
-        return _read_xlsx(data)
-    text = lead_csv.decode(data)
-    first = next((line for line in io.StringIO(text) if line.strip()), "")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=lead_csv.sniff_delimiter(first))
-    rows, line = [], 1
-    try:
-        for cells in reader:
-            rows.append((line, cells))
-            line = reader.line_num + 1
-    except csv.Error as e:
-        raise _file_error(f"line {line}: malformed CSV: {e}", f"строка {line}: ошибка CSV: {e}") from None
-    return _split(rows)
-
-
-def _read_xlsx(data: bytes):
-    import openpyxl
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as e:  # zip and XML errors of a broken file come in many types
-        raise _file_error(f"not a readable XLSX file ({type(e).__name__})",
-                          f"файл XLSX не читается ({type(e).__name__})") from None
-    sheet = book.worksheets[0]
-    rows = [(n, ["" if v is None else _cell(v) for v in values])
-            for n, values in enumerate(sheet.iter_rows(values_only=True), 1)]
-    book.close()
-    return _split(rows)
-
-
-def _cell(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # Excel stores phone numbers typed as numbers as floats
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
-
-
-def _split(rows):
-    rows = [(n, cells) for n, cells in rows if any(str(c).strip() for c in cells)]
-    if not rows:
+        rows = tables.xlsx_rows(data)
+    else:
+        tables.check_size(data)
+        text = tables.decode(data)
+        rows = tables.csv_rows(text, tables.sniff_delimiter(tables.first_line(text)))
+    found = []
+    for line, cells in rows:
+        if isinstance(cells, str):  # a malformed CSV record refuses the file: a mapping is built on its columns
+            reason = cells.removeprefix("malformed CSV: ")
+            raise _file_error(f"line {line}: malformed CSV: {reason}", f"строка {line}: ошибка CSV: {reason}")
+        found.append((line, cells))
+    if not found:
         raise _file_error("the file is empty or has no header row", "файл пуст или без строки заголовка")
-    header = [str(c).strip() for c in rows[0][1]]
-    if len(rows) - 1 > MAX_ROWS:
-        raise _file_error(f"more than {MAX_ROWS} rows", f"больше {MAX_ROWS} строк")
-    return header, rows[1:]
+    return [str(c).strip() for c in found[0][1]], found[1:]
 
 
 def preview(data: bytes, filename: str) -> dict:
@@ -170,9 +139,21 @@ def import_file(db, connection_id: int, data: bytes, filename: str, mapping, now
     return _upsert_and_log(db, conn, "file", orders, rejects, len(rows), now)
 
 
+def import_upload(connection_id: int, data: bytes, filename: str, mapping, now: datetime) -> dict:
+    """`import_file` on the database the models are bound to: what the web's worker process runs
+    (`dialer.workers`), so the file is read and its orders written outside the web's own process."""
+    return import_file(validation.database(), connection_id, data, filename, mapping, now)
+
+
 def push_orders(db, connection_id: int, body, now: datetime) -> dict:
-    """Inbound JSON: {"orders": [{"id", "phone", "fio"|"name", "country", "status", ...}]} (≤ 1000)."""
+    """Inbound JSON: {"orders": [{"id", "phone", "fio"|"name", "country", "status", ...}]} (≤ 1000).
+    A disabled connection takes nothing in (409), as its pull job takes nothing."""
     conn = store.connection(db, connection_id)
+    if not conn["enabled"]:
+        raise Conflict("crm-connection-disabled", f"CRM connection {connection_id} is disabled: orders are not "
+                       "accepted until it is enabled again", connection_id=connection_id,
+                       message_ru=f"подключение CRM {connection_id} отключено: заказы не принимаются, пока его "
+                       "не включат снова")
     items = body.get("orders") if isinstance(body, dict) else None
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_PUSH:
         raise Invalid("invalid-field", f"orders: must be a list of 1 to {MAX_PUSH} orders", field="orders",

@@ -1,19 +1,19 @@
 """The CRM's background jobs: pulls when due (each connection's interval is edited in the UI, so one
 tick checks them rather than one schedule per connection), result delivery, the unreachable alert.
 
-Delivery runs on a short poll and, sooner, when the outbox trigger's NOTIFY arrives: a listener
-thread holds its own connection (LISTEN needs one that is not pooled) and wakes the job."""
+Delivery runs on a short poll and, sooner, when the outbox trigger's NOTIFY arrives (dialer.listen, on
+the scheduler's loop)."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import select
-import threading
 from datetime import datetime, timedelta, timezone
 
-import psycopg2
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 
 from ..db import run
+from ..listen import listen
 from . import health, outbox, store, sync
 from .adapters import Adapters
 
@@ -67,39 +67,16 @@ def register(scheduler, settings, db, adapters: Adapters | None = None) -> Adapt
     job = scheduler.add_job(deliver, "interval", seconds=settings.crm_outbox_poll_s, id="crm-outbox",
                             coalesce=True, max_instances=1)
     scheduler.add_job(alerts, "interval", seconds=ALERT_TICK_S, id="crm-alerts", coalesce=True, max_instances=1)
-    listener = OutboxListener(settings, wake)
-    listener.start()
-    scheduler.add_listener(lambda _event: listener.stopping.set(), EVENT_SCHEDULER_SHUTDOWN)
+    loop = asyncio.get_running_loop()
+    listener = loop.create_task(_listen_outbox(settings, wake), name="crm-outbox-listen")
+    scheduler.add_listener(lambda _event: loop.call_soon_threadsafe(listener.cancel), EVENT_SCHEDULER_SHUTDOWN)
     return adapters
 
 
-class OutboxListener(threading.Thread):
-    """Calls `wake` (on the scheduler's loop) for each NOTIFY of a new outbox row; reconnects on loss."""
-
-    def __init__(self, settings, wake):
-        super().__init__(name="crm-outbox-listen", daemon=True)
-        self.settings, self.wake, self.stopping = settings, wake, threading.Event()
-        import asyncio
-        self.loop = asyncio.get_running_loop()
-
-    def run(self):
-        while not self.stopping.is_set():
-            try:
-                self._listen()
-            except psycopg2.Error as e:
-                log.warning("outbox listener lost its connection (%s); delivery falls back to polling", e)
-                self.stopping.wait(5)
-
-    def _listen(self):
-        conn = psycopg2.connect(**self.settings.dsn, application_name="dialer-crm-listen")
-        try:
-            conn.autocommit = True
-            conn.cursor().execute(f"LISTEN {CHANNEL}")
-            while not self.stopping.is_set():
-                if select.select([conn], [], [], 1.0)[0]:
-                    conn.poll()
-                    if conn.notifies:
-                        conn.notifies.clear()
-                        self.loop.call_soon_threadsafe(self.wake)
-        finally:
-            conn.close()
+async def _listen_outbox(settings, wake) -> None:
+    """Wakes the delivery job for each NOTIFY of a new outbox row, and after a reconnect (rows written
+    meanwhile were announced to nobody); the job's own poll covers the rest."""
+    async with contextlib.aclosing(listen(settings.dsn, [CHANNEL], name="dialer-crm-listen")) as wakes:
+        async for w in wakes:
+            if w.notifies or w.connected:
+                wake()

@@ -11,7 +11,8 @@ from decimal import Decimal, InvalidOperation
 
 import phonenumbers
 
-from ..services.fields import has_control
+from ..phones import normalise_phone
+from ..validation import has_control
 
 MAX_EXTERNAL_ID = 100
 MAX_TEXT = 200
@@ -60,12 +61,9 @@ def e164(raw, country: str, default_country: str) -> str:
     region = country if country in phonenumbers.SUPPORTED_REGIONS else default_country
     candidates = [digits] if digits.startswith("+") else [digits, "+" + digits]
     for candidate in candidates:  # local form first: "3611234567" in HU is +36 1 123 4567
-        try:
-            number = phonenumbers.parse(candidate, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        phone = normalise_phone(candidate, region)
+        if phone is not None:
+            return phone
     raise Rejected(f"invalid phone number {digits!r} for country {region}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -117,6 +118,20 @@ def _safe_cell(value):
     return value
 
 
+# XLSX is XML 1.0, which cannot hold C0 controls other than tab, LF and CR, nor U+FFFE/U+FFFF: openpyxl
+# refuses the first (an e-mail typed with a control character in a failed sign-in made the export a 500)
+# and writes an unreadable file with the second. Stored text is whatever people typed, so such characters
+# are written as visible escapes (\x01) rather than dropped: the log still shows what was there.
+_NOT_IN_XLSX = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xlsx_cell(value):
+    if isinstance(value, str):
+        value = _NOT_IN_XLSX.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}",
+                                 value)
+    return _safe_cell(value)  # after the escapes: "\x01=…" must not become "=…"
+
+
 def export_csv(flt: Filter) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -133,7 +148,7 @@ def export_xlsx(flt: Filter) -> bytes:
     sheet = book.create_sheet("audit")
     sheet.append(list(COLUMNS))
     for row in _export_rows(flt):
-        sheet.append([_safe_cell(v) for v in _cells(row)])
+        sheet.append([_xlsx_cell(v) for v in _cells(row)])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -2,11 +2,10 @@
 
 Line numbers are those of the file (1-based, the header is line 1) so a user can find the row
 in a spreadsheet; a quoted value spanning lines is reported at the line where its row starts.
+The file's size, rows, columns and cells are limited while it is read (`dialer.tables`).
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,8 +15,11 @@ import phonenumbers
 
 from rules import zones
 
+from .. import tables
 from ..errors import Invalid
-from .fields import has_control
+from ..phones import normalise_phone
+from ..tables import decode, sniff_delimiter
+from ..validation import has_control
 
 ALIASES = {"external_id": "external_id", "order_id": "external_id", "id": "external_id",
            "phone": "phone", "name": "name"}
@@ -26,7 +28,6 @@ MAX_NAME = 200
 MAX_PHONE_INPUT = 40
 MAX_ATTR_NAME = 100
 MAX_ATTR_VALUE = 2000
-DELIMITERS = ";,\t"
 # CRM fields the selection rules use as typed columns (header names in English or Russian); the
 # values also stay in `attrs` exactly as the file had them
 CRM_ALIASES = {"country": "country", "страна": "country", "region": "region", "регион": "region",
@@ -47,23 +48,6 @@ class Parsed:
     rows: list[dict] = field(default_factory=list)  # {"line", "external_id", "phone", "name", "attrs"}
     errors: list[dict] = field(default_factory=list)  # {"line", "reason"}
     seen: int = 0  # data rows read (blank lines not counted)
-
-
-def decode(data: bytes | str) -> str:
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise Invalid("csv-not-utf8", f"the file is not UTF-8 (byte {e.start})",
-                          message_ru=f"файл не в кодировке UTF-8 (байт {e.start})") from None
-    return data.removeprefix("\ufeff")  # Excel writes a BOM before UTF-8 CSV
-
-
-def sniff_delimiter(header_line: str) -> str:
-    """The header's most frequent of `;` `,` TAB; Russian Excel writes `;`, most tools `,`."""
-    counts = {d: header_line.count(d) for d in DELIMITERS}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
 
 
 def _bad_header(reason: str, reason_ru: str) -> Invalid:
@@ -88,16 +72,6 @@ def header_columns(cells: list[str]) -> list[str]:
                           "(expected external_id|order_id|id, phone, [name], ...)",
                           f"нет заголовка: не найдены столбцы {', '.join(missing)}")
     return columns
-
-
-def normalise_phone(raw: str, region: str) -> str | None:
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def check_row(values: dict, region: str) -> tuple[dict | None, str | None]:
@@ -188,38 +162,20 @@ def crm_fields(values: dict, region: str) -> tuple[dict, str | None]:
     return out, None
 
 
-def _records(text: str, delimiter: str):
-    """(first line of the row, cells) for each CSV record; csv errors come back as a string."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    while True:
-        start = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            yield start, f"malformed CSV: {e}"
-            continue
-        yield start, cells
-
-
 def parse(data: bytes | str, region: str) -> Parsed:
+    tables.check_size(data)
     text = decode(data)
-    first_line = next((line for line in io.StringIO(text) if line.strip()), "")
-    records = _records(text, sniff_delimiter(first_line))
+    records = tables.csv_rows(text, sniff_delimiter(tables.first_line(text)), strict=True)
     header = next((cells for _, cells in records if cells), None)
     if header is None or isinstance(header, str):
         raise _bad_header("the file is empty or has no header row", "файл пуст или без строки заголовка")
     columns = header_columns(header)
     parsed, first_seen = Parsed(), {}
     for line, cells in records:
+        parsed.seen += 1
         if isinstance(cells, str):
-            parsed.seen += 1
             parsed.errors.append({"line": line, "reason": cells})
             continue
-        if not any(c.strip() for c in cells):
-            continue  # blank lines, often at the end of exported files
-        parsed.seen += 1
         _take(parsed, first_seen, line, columns, cells, region)
     return parsed
 

@@ -11,29 +11,23 @@ from datetime import datetime, timezone
 
 from peewee import JOIN, IntegrityError
 
-from ..errors import Conflict, DomainError, Invalid, NotFound
-from ..models import Attempt, Campaign, CampaignResult, EngineCommand, Lead, Operator, OperatorCampaign
+from ..access import Acting
+from ..errors import Conflict, Forbidden, Invalid, NotFound
+from .. import commands
+from ..models import Attempt, Campaign, CampaignResult, Lead, Operator, OperatorCampaign
 from ..outcomes import Outcome
+from ..phones import normalise_phone
 from . import fields as f
-from .lead_csv import normalise_phone
-from .operators import existing_operator
+from .operators import existing_operator, not_your_call, own_current_call, submit_wrap_up
 
 STATUSES = {"ready": "ready", "pause": "pause", "lunch": "lunch"}
 HISTORY_LIMIT = 100
 MANUAL_PREFIX = "manual:"  # external id of a lead made by a manual dial to a number no lead has
 
 
-class Forbidden(DomainError):
-    status = 403
-
-
-def not_yours(what: str, ident) -> Forbidden:
-    return Forbidden("not-your-call", f"{what} {ident} is not yours", message_ru=f"{what} {ident} — не ваш звонок")
-
-
-def _command(operator_id: int, kind: str, payload: dict | None = None) -> dict:
-    command_id = EngineCommand.insert(operator=operator_id, kind=kind, payload=payload or {}).execute()
-    return {"command_id": command_id, "kind": kind, "payload": payload or {}}
+def _command(operator_id: int, payload: commands.Payload) -> dict:
+    command_id = commands.enqueue(operator_id, payload)
+    return {"command_id": command_id, "kind": payload.kind.value, "payload": commands.as_json(payload)}
 
 
 # ---- reading ------------------------------------------------------------------------------------------
@@ -92,7 +86,7 @@ def call_card(operator_id: int, attempt_id) -> dict:
         raise NotFound("attempt-not-found", f"attempt {attempt_id} does not exist",
                        message_ru=f"попытка {attempt_id} не найдена")
     if a.operator_id != operator_id:
-        raise not_yours("call", attempt_id)
+        raise not_your_call(attempt_id)
     lead, campaign = a.lead, a.campaign
     results = [{"code": r.code, "title": r.title, "closes_lead": r.closes_lead}
                for r in CampaignResult.select().where(CampaignResult.campaign == campaign.id)
@@ -140,7 +134,7 @@ def history(a: Attempt) -> list[dict]:
 def set_status(operator_id: int, kind) -> dict:
     kind = f.choice("status", kind, STATUSES)
     existing_operator(operator_id)
-    return _command(operator_id, STATUSES[kind])
+    return _command(operator_id, commands.parse(STATUSES[kind], {}))  # the statuses have no fields
 
 
 def set_auto_answer(operator_id: int, on) -> dict:
@@ -148,24 +142,13 @@ def set_auto_answer(operator_id: int, on) -> dict:
     with f.database().atomic():
         o = existing_operator(operator_id, lock=True)
         Operator.update(auto_answer=on).where(Operator.id == o.id).execute()
-        return _command(o.id, "auto_answer", {"on": on})
+        return _command(o.id, commands.AutoAnswer(on))
 
 
 def _own_current(operator_id: int, attempt_id) -> tuple[Operator, Attempt]:
-    """The operator (locked) and their current attempt, which must be `attempt_id`: 403 if that attempt
-    is someone else's, 409 if it is theirs but no longer current."""
+    """The operator (locked) and their current attempt, which must be `attempt_id` (403 / 409 otherwise)."""
     o = existing_operator(operator_id, lock=True)
-    if not f.is_id(attempt_id):
-        raise f.invalid("attempt_id", "must be an attempt id", "должен быть номером попытки")
-    a = Attempt.get_or_none(Attempt.id == attempt_id)
-    if a is None:
-        raise NotFound("attempt-not-found", f"attempt {attempt_id} does not exist",
-                       message_ru=f"попытка {attempt_id} не найдена")
-    if a.operator_id != o.id:
-        raise not_yours("call", attempt_id)
-    if o.attempt_id != a.id:
-        raise Conflict("call-not-current", f"call {attempt_id} is over", message_ru=f"звонок {attempt_id} уже завершён")
-    return o, a
+    return o, own_current_call(o, attempt_id)
 
 
 def answer(operator_id: int, attempt_id) -> dict:
@@ -175,7 +158,7 @@ def answer(operator_id: int, attempt_id) -> dict:
         if _phase(a) != "offer":
             raise Conflict("no-offer", f"call {a.id} is not waiting to be answered",
                            message_ru=f"звонок {a.id} не ожидает ответа")
-        return _command(o.id, "answer")
+        return _command(o.id, commands.Answer())
 
 
 def hang_up(operator_id: int, attempt_id) -> dict:
@@ -184,22 +167,14 @@ def hang_up(operator_id: int, attempt_id) -> dict:
         o, a = _own_current(operator_id, attempt_id)
         if a.ended_at is not None:
             raise Conflict("call-ended", f"call {a.id} has already ended", message_ru=f"звонок {a.id} уже завершён")
-        return _command(o.id, "hangup")
+        return _command(o.id, commands.Hangup())
 
 
 def wrap_up(operator_id: int, attempt_id, result, comment="", postpone_minutes=None, postpone_until=None,
             do_not_call=False) -> dict:
-    """The wrap-up of the operator's own call; the result must be one of the campaign's (when it has any)."""
-    from . import operators
-
-    with f.database().atomic():
-        o, a = _own_current(operator_id, attempt_id)
-        codes = [r.code for r in CampaignResult.select(CampaignResult.code)
-                 .where(CampaignResult.campaign == a.campaign_id)]
-        if codes and result not in codes:
-            raise f.invalid("result", f"must be one of the campaign's results: {', '.join(codes)}",
-                            f"должен быть одним из результатов кампании: {', '.join(codes)}")
-        return operators.submit_wrap_up(o.id, result, comment, postpone_minutes, postpone_until, do_not_call)
+    """The wrap-up of the operator's own call: the one wrap-up use case, acting as that operator."""
+    return submit_wrap_up(Acting(operator_id, supervisor=False), operator_id, result, comment, postpone_minutes,
+                          postpone_until, do_not_call, attempt_id=attempt_id)
 
 
 # ---- manual dial ----------------------------------------------------------------------------------------
@@ -281,7 +256,7 @@ def manual_dial(operator_id: int, phone=None, order_id=None, campaign_id=None) -
         if lead.state == "in_progress":
             raise Conflict("lead-busy", "this client is being called right now",
                            message_ru="этому клиенту сейчас уже звонят")
-        out = _command(o.id, "dial", {"lead_id": lead.id})
+        out = _command(o.id, commands.Dial(lead.id))
     return {**out, "lead_id": lead.id, "phone": lead.phone, "order_id": lead.external_id}
 
 

@@ -234,8 +234,11 @@ def create_user(email, name, password, role_ids=(), operator_id=None, language="
 
 
 def update_user(user_id, *, email=None, name=None, role_ids=None, operator_id=..., language=None,
-                password=None, extra_permissions=None) -> dict:
-    """Change only what is given; `operator_id=None` unlinks the operator."""
+                password=None, extra_permissions=None, keep_session: str | None = None) -> dict:
+    """Change only what is given; `operator_id=None` unlinks the operator.
+
+    A new password signs the user out everywhere (an administrator's reset: whoever knew the old one
+    is out), except the session `keep_session` (the user changing their own password stays in)."""
     changes: dict = {}
     if email is not None:
         changes["email"] = _email(email)
@@ -265,6 +268,8 @@ def update_user(user_id, *, email=None, name=None, role_ids=None, operator_id=..
             for column in ("email", "name", "language", "password_hash", "operator_id"):  # fixed column names
                 if column in changes:
                     _db().execute_sql(f"UPDATE app_user SET {column} = %s WHERE id = %s", (changes[column], user_id))
+            if "password_hash" in changes:
+                _end_sessions(user_id, keep_session)
             if roles is not None:
                 _set_roles(user_id, roles)
             if extra is not None:
@@ -313,8 +318,14 @@ def delete_user(user_id) -> None:
         audit.record(_db(), "deleted", "user", user_id, name=f"Пользователь {before['email']} удалён", old=old)
 
 
-def change_own_password(user_id: int, current, new) -> None:
-    """A user's own password change: the current password is checked first."""
+def _end_sessions(user_id: int, keep_token: str | None) -> None:
+    _db().execute_sql("DELETE FROM web_session WHERE user_id = %s AND token_hash IS DISTINCT FROM %s",
+                      (user_id, _token_hash(keep_token) if keep_token else None))
+
+
+def change_own_password(user_id: int, current, new, session_token: str | None = None) -> None:
+    """A user's own password change: the current password is checked first; every other session of the
+    user ends, the one making the change (`session_token`) stays."""
     rows = _rows("SELECT password_hash FROM app_user WHERE id = %s AND active", (user_id,))
     try:
         if not rows or not isinstance(current, str):
@@ -322,7 +333,7 @@ def change_own_password(user_id: int, current, new) -> None:
         _hasher.verify(rows[0]["password_hash"], current)
     except (VerificationError, InvalidHashError):
         raise f.invalid("current_password", "is not right", "указан неверно") from None
-    update_user(user_id, password=new)
+    update_user(user_id, password=new, keep_session=session_token)
 
 
 def create_first_admin(email: str = "admin@dialer.local") -> tuple[str, str] | None:
@@ -376,16 +387,35 @@ def _bad_sign_in() -> Unauthorised:
                         message_ru="неверный адрес или пароль")
 
 
+# One statement counts a sign-in as failed *before* its password is checked, and the fifth count locks the
+# account: a read-then-write let concurrent wrong passwords all read the same count and never lock, and
+# counting first also means at most LOCKOUT_AFTER passwords are ever checked per lock, however many arrive
+# at once. A right password then clears the count (and a lock its own count set). No row: locked now.
+_COUNT_ATTEMPT = """
+UPDATE app_user
+   SET failed_logins = CASE WHEN failed_logins + 1 >= %(after)s THEN 0 ELSE failed_logins + 1 END,
+       locked_until = CASE WHEN failed_logins + 1 >= %(after)s THEN %(until)s ELSE locked_until END
+ WHERE id = %(id)s AND (locked_until IS NULL OR locked_until <= %(now)s)
+RETURNING failed_logins"""
+
+
+def _count_attempt(user_id: int, now: datetime) -> bool:
+    """Count one sign-in attempt as failed until it succeeds; False when the account is locked."""
+    with _db().atomic():  # committed before the password is checked: concurrent attempts see it
+        return _db().execute_sql(_COUNT_ATTEMPT, {"after": access.LOCKOUT_AFTER, "until": now + access.LOCKOUT_FOR,
+                                                  "id": user_id, "now": now}).fetchone() is not None
+
+
 def sign_in(email, password, ip: str = "", user_agent: str = "") -> dict:
     """Check the password; a new session on success. Failures and lockouts are audited."""
     if not isinstance(email, str) or not isinstance(password, str) or len(email) > 254 or len(password) > 256:
         raise _bad_sign_in()
     email = email.strip().lower()
     now = _now()
-    rows = _rows("SELECT id, name, password_hash, active, failed_logins, locked_until FROM app_user"
-                 " WHERE email = %s", (email,))
+    rows = _rows("SELECT id, name, password_hash, active FROM app_user WHERE email = %s", (email,))
     user = rows[0] if rows else None
-    try:
+    counted = _count_attempt(user["id"], now) if user else False
+    try:  # checked even when locked: an unknown, a locked and a known e-mail take the same time
         _hasher.verify(user["password_hash"] if user else _DUMMY_HASH, password)
         good = user is not None
     except (VerificationError, InvalidHashError):
@@ -393,16 +423,12 @@ def sign_in(email, password, ip: str = "", user_agent: str = "") -> dict:
     actor = audit.Actor(user["id"] if user else None, email[:254], "-", ip)
     refusal = None
     with audit.acting_as(actor), _db().atomic():  # the failure is recorded even though sign-in is refused
-        if user and access.locked(user["locked_until"], now):
+        if user and not counted:
             audit.record(_db(), "custom", "session", "", name="Вход отклонён: учётная запись заблокирована",
                          new={"email": email})
             refusal = Unauthorised("sign-in-locked", "too many failed attempts; try again later",
                                    message_ru="слишком много неудачных попыток; попробуйте позже")
         elif not good or not user["active"]:
-            if user and not good:
-                failed, until = access.after_failure(user["failed_logins"], now)
-                _db().execute_sql("UPDATE app_user SET failed_logins = %s, locked_until = %s WHERE id = %s",
-                                  (failed, until, user["id"]))
             audit.record(_db(), "custom", "session", "", name="Неудачный вход", new={"email": email})
             refusal = _bad_sign_in()
     if refusal is not None:

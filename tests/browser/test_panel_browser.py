@@ -7,7 +7,7 @@ import pytest
 
 from dialer.models import Alert, Attempt, Campaign, CampaignResult, Lead, Operator
 from dialer.services import operators, users
-from dialer.testing import add_leads, make_operators, until
+from dialer.dev.testing import add_leads, make_operators, until
 from tests.e2e.conftest import asterisk, engine  # noqa: F401  (real Asterisk and the engine process)
 
 from .conftest import PASSWORD, sign_in
@@ -49,7 +49,7 @@ def wait_status(page, status, timeout=15_000):
 
 
 def channels(settings):
-    from dialer.asterisk import instances
+    from dialer.dev import instances
 
     return instances.rx(settings, "pbx", "core show channels concise")
 
@@ -182,3 +182,22 @@ def test_do_not_call_in_wrap_up_lists_the_number_and_no_campaign_dials_it_again(
     assert dnc.contains("+79000031401")
     page.wait_for_timeout(4000)  # Ready, with the other campaign's lead of the same number waiting
     assert Attempt.select().count() == 1
+
+
+def test_an_account_without_an_operator_sees_a_message_and_the_page_asks_nothing_of_the_panel_api(accounts, new_page):
+    """It saw a made-up «Постобработка 0:01», and every live event made the page ask /api/panel again (404)."""
+    asked = []
+    page = new_page()
+    page.on("request", lambda request: asked.append(request.url) if "/api/panel" in request.url else None)
+    sign_in(page)  # the administrator: may use the panel, but is linked to no operator
+    assert page.locator("a[href='/panel']").count() == 0  # the navigation does not offer it
+    page.goto("/panel")
+    page.wait_for_selector("[data-testid=panel-no-operator]")
+    assert "не связана с оператором" in page.inner_text("[data-testid=panel-no-operator]")
+    assert page.locator("[data-testid=panel-status], [data-testid=go-ready], [data-testid=wrap-up]").count() == 0
+    page.wait_for_selector("#live-status[data-state=open]")
+    # a live event the old page answered with a read of /api/panel/state: the page has it, and asked nothing
+    o = operators.create_operator("Чужой", "someone", "secret-someone-1")
+    Operator.update(status="wrap_up").where(Operator.id == o["id"]).execute()
+    page.wait_for_function("window.Dialer.live.lastId !== null", timeout=10_000)
+    assert asked == []

@@ -22,11 +22,12 @@ def _events(resp, n):
     while len(out) < n:
         line = resp.readline().decode().rstrip("\n")
         if line.startswith("id: "):
-            current["id"] = int(line[4:])
+            current["id"] = int(line[4:]) if line[4:].isdigit() else line[4:]  # a cursor with gaps: "12_10"
         elif line.startswith("data: "):
             current["data"] = line[6:]
-        elif line == "" and "id" in current:
-            out.append(current)
+        elif line == "":  # a message without data only moves the stream's position (its id)
+            if "data" in current:
+                out.append(current)
             current = {}
     return out
 

@@ -12,7 +12,7 @@ from ari_app import events as ev
 from ari_app import store as engine_store
 from dialer.crm import connections
 from dialer.crm.adapters import Adapters
-from dialer.crm.fake_leadvertex import FakeCrm, start
+from dialer.dev.fake_leadvertex import FakeCrm, start
 from dialer.crm.leadvertex import LeadVertex
 from dialer.models import Attempt, Lead, Operator
 from dialer.services import campaigns, operators
@@ -27,7 +27,7 @@ T0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
 
 def lv_connection(db, port: int, shop: str = "shop-a", token: str | None = None, campaign_id=None,
                   name="LeadVertex A") -> dict:
-    from dialer.crm.fake_leadvertex import sample_shops
+    from dialer.dev.fake_leadvertex import sample_shops
     if campaign_id is None:
         campaign_id = campaigns.create_campaign(f"Кампания {name}")["id"]
     conn = connections.create_connection(db, {

@@ -51,7 +51,7 @@ def test_protected_routes_need_the_token(client, unchanged, method, path, header
 
 def test_public_health_and_schema(client):
     del client.headers["Authorization"]
-    assert client.get("/api/health").json() == {"status": "ok", "database": "ok"}
+    assert client.get("/api/health/web").json() == {"status": "ok", "database": "ok"}
     schema = client.get("/api/schema").json()
     assert "/api/campaigns/{campaign_id}/leads" in schema["paths"]
 

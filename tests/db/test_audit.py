@@ -2,6 +2,7 @@
 import pytest
 
 from dialer import audit
+from dialer.access import ACTING_SYSTEM
 
 
 def entries(db):
@@ -48,7 +49,7 @@ def test_changes_made_through_the_services_are_audited(db):
         oid = operators.create_operator("Анна", "anna", "secret-pass-1", [cid])["id"]
         operators.set_campaigns(oid, [])
         leads.import_csv(cid, "external_id,phone,name\nA1,+79000000001,Иван\nA2,not-a-phone,Пётр\n")
-        operators.request(oid, "ready")
+        operators.request(ACTING_SYSTEM, oid, "ready")
     rows = db.execute_sql("SELECT action, object_type, object_id, changes FROM audit_log ORDER BY id").fetchall()
     by_type = [(a, t) for a, t, _, _ in rows]
     assert ("created", "campaign") in by_type and ("created", "operator") in by_type

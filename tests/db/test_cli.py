@@ -104,3 +104,22 @@ def test_wrapup_and_attempts(db, capsys, unchanged):
     assert code == 2 and "postpone_until" in err
     code, out, _ = run(db, capsys, "attempts", "--limit", "5")
     assert code == 0 and out.split()[:3] == ["id", "campaign_id", "operator_id"]
+
+
+def test_wrapup_takes_only_a_result_of_the_campaign(db, capsys, unchanged):
+    """`dialer wrapup` is the same use case as the panel's and the API's: a made-up result is refused."""
+    from dialer.models import Attempt, CampaignResult
+
+    run(db, capsys, "campaign", "create", "Orders")
+    run(db, capsys, "operator", "create", "Anna", "anna", "--campaign", "1")
+    CampaignResult.create(campaign=1, code="sold", title="Продано")
+    lead = Lead.create(campaign=1, external_id="A-1", phone="+79161234567", state="in_progress")
+    now = datetime.now(timezone.utc)
+    a = Attempt.create(lead=lead.id, campaign=1, operator=1, phone=lead.phone, reserved_at=now, answered_at=now,
+                       ended_at=now, outcome="ANSWERED")
+    Operator.update(status="wrap_up", attempt_id=a.id).execute()
+    with unchanged():
+        code, out, err = run(db, capsys, "wrapup", "1", "Confirmed")
+    assert code == 2 and "result" in err and "sold" in err and out == ""
+    code, out, _ = run(db, capsys, "wrapup", "1", "sold")
+    assert code == 0 and f"attempt {a.id}" in out and EngineCommand.get().payload["result"] == "sold"

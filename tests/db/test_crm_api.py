@@ -103,6 +103,29 @@ def test_inbound_push_needs_the_connections_own_token(client, campaign, settings
     assert Lead.get(Lead.external_id == "A1").phone == "+79161234567"
 
 
+def test_inbound_push_to_a_disabled_connection_is_refused_and_writes_nothing(client, campaign, settings, db):
+    conn = _generic(client, campaign)
+    url = f"/api/crm/inbound/{conn['id']}/orders"
+    body = {"orders": [{"id": "B1", "phone": "9161234567", "fio": "Борис", "country": "RU"}]}
+    assert client.patch(f"/api/crm/connections/{conn['id']}", json={"enabled": False}).status_code == 200
+
+    def written():
+        return db.execute_sql("SELECT (SELECT count(*) FROM lead), (SELECT count(*) FROM crm_import_log),"
+                              " (SELECT count(*) FROM audit_log)").fetchone()
+
+    before = written()
+    client.headers["Authorization"] = f"Bearer {conn['inbound_token']}"
+    r = client.post(url, json=body)
+    assert r.status_code == 409, r.text
+    assert r.json()["error"] == "crm-connection-disabled"
+    assert "disabled" in r.json()["message"] and "отключено" in r.json()["message_ru"]
+    assert written() == before
+    client.headers["Authorization"] = f"Bearer {settings.api_token}"
+    assert client.patch(f"/api/crm/connections/{conn['id']}", json={"enabled": True}).status_code == 200
+    client.headers["Authorization"] = f"Bearer {conn['inbound_token']}"
+    assert client.post(url, json=body).json()["imported"] == 1  # enabled again, the same push is taken
+
+
 CSV = ("Номер;Телефон;ФИО;Город;Канал\n"
        "1001;+7 916 123-45-67;Анна;Москва;сайт\n"
        "1002;12;Пётр;Казань;сайт\n"

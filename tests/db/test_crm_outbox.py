@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from dialer.crm import outbox, store, sync
-from dialer.crm.fake_leadvertex import fill
+from dialer.dev.fake_leadvertex import fill
 from dialer.db import run
 
 from .crm_support import (T0, adapters, claim_answered, fake, leads_of, lv_connection,  # noqa: F401 (fixtures)
@@ -145,7 +145,7 @@ async def test_the_registered_job_delivers_on_notify_without_waiting_for_its_pol
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     from dialer.crm.jobs import register
-    from dialer.testing import until
+    from dialer.dev.testing import until
     adapters = quick_adapters()
     conn = await _connected(db, fake, adapters, 1)
     op = await run(db, operator_for, conn["campaign_id"], "ob4")

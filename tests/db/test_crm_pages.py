@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 
 from dialer.crm import connections, store
 from dialer.crm.adapter import CrmStatus
-from dialer.crm.fake_leadvertex import FakeCrm, fill, sample_shops, start
+from dialer.dev.fake_leadvertex import FakeCrm, fill, sample_shops, start
 from dialer.models import CampaignResult, Lead
 from dialer.services import campaigns, users
 from web import auth

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dialer.crm import store, sync
-from dialer.crm.fake_leadvertex import fill, sample_order
+from dialer.dev.fake_leadvertex import fill, sample_order
 from dialer.db import run
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the fake CRM runs on the fixtures' loop

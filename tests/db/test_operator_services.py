@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from dialer.access import ACTING_SYSTEM
 from dialer.errors import Conflict, Invalid, NotFound
 from dialer.models import EngineCommand, Operator, OperatorCampaign
 from dialer.services import campaigns, operators
@@ -19,8 +20,8 @@ def test_create_generates_a_strong_password_and_joins_pools(two_campaigns):
     assert o["status"] == "offline" and o["login"] == "anna"
     assert "sip_password" not in operators.get_operator(o["id"])
     assert operators.sip_devices() == [("anna", o["sip_password"])]
-    other = operators.create_operator("Boris", "boris.k-2_", sip_password="s3cret!pw")
-    assert other["sip_password"] == "s3cret!pw" and other["campaign_ids"] == []
+    other = operators.create_operator("Boris", "boris.k-2_", sip_password="s3cret!pw-2")
+    assert other["sip_password"] == "s3cret!pw-2" and other["campaign_ids"] == []
     assert [x["login"] for x in operators.list_operators()] == ["anna", "boris.k-2_"]
 
 
@@ -81,7 +82,7 @@ def test_set_campaigns_replaces_the_pool(two_campaigns, unchanged):
 @pytest.mark.parametrize("kind", operators.REQUESTS)
 def test_request_queues_one_engine_command(db, kind):
     o = operators.create_operator("Anna", "anna")
-    cmd = operators.request(o["id"], kind)
+    cmd = operators.request(ACTING_SYSTEM, o["id"], kind)
     row = EngineCommand.get_by_id(cmd["command_id"])
     assert (row.operator_id, row.kind, row.payload, row.done_at) == (o["id"], kind, {}, None)
 
@@ -93,7 +94,7 @@ def test_request_queues_one_engine_command(db, kind):
 def test_bad_request_inserts_nothing(db, unchanged, operator_id, kind, error):
     operators.create_operator("Anna", "anna")
     with unchanged(), pytest.raises(error):
-        operators.request(operator_id, kind)
+        operators.request(ACTING_SYSTEM, operator_id, kind)
 
 
 @pytest.fixture
@@ -105,12 +106,12 @@ def wrapping_up(db):
 
 
 def test_wrap_up_carries_the_current_attempt(wrapping_up):
-    cmd = operators.submit_wrap_up(wrapping_up, " Подтверждён ", "перезвонить\nвечером", 30)
+    cmd = operators.submit_wrap_up(ACTING_SYSTEM, wrapping_up, " Подтверждён ", "перезвонить\nвечером", 30)
     row = EngineCommand.get_by_id(cmd["command_id"])
     assert row.kind == "wrap_up"
     assert row.payload == {"attempt_id": 77, "result": "Подтверждён", "comment": "перезвонить\nвечером",
                            "postpone_minutes": 30}
-    assert operators.submit_wrap_up(wrapping_up, "x" * 100, "c" * 2000, 525_600)["payload"]["result"]
+    assert operators.submit_wrap_up(ACTING_SYSTEM, wrapping_up, "x" * 100, "c" * 2000, 525_600)["payload"]["result"]
 
 
 @pytest.mark.parametrize("args,field", [
@@ -121,7 +122,7 @@ def test_wrap_up_carries_the_current_attempt(wrapping_up):
 ])
 def test_bad_wrap_up_inserts_nothing(wrapping_up, unchanged, args, field):
     with unchanged(), pytest.raises(Invalid) as e:
-        operators.submit_wrap_up(wrapping_up, *args)
+        operators.submit_wrap_up(ACTING_SYSTEM, wrapping_up, *args)
     assert e.value.details["field"] == field
 
 
@@ -130,10 +131,10 @@ def test_wrap_up_outside_wrap_up_is_a_conflict(db, unchanged, status):
     o = operators.create_operator("Anna", "anna")
     Operator.update(status=status, attempt_id=5).where(Operator.id == o["id"]).execute()
     with unchanged(), pytest.raises(Conflict) as e:
-        operators.submit_wrap_up(o["id"], "ok")
+        operators.submit_wrap_up(ACTING_SYSTEM, o["id"], "ok")
     assert e.value.code == "operator-not-in-wrap-up" and e.value.details["status"] == status
 
 
 def test_wrap_up_of_unknown_operator(db, unchanged):
     with unchanged(), pytest.raises(NotFound):
-        operators.submit_wrap_up(999, "ok")
+        operators.submit_wrap_up(ACTING_SYSTEM, 999, "ok")

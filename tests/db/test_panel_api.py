@@ -132,3 +132,20 @@ def test_the_panel_page_opens_for_an_operator(world):
     a, _, _ = world["sessions"]
     r = world["client"].get("/panel", headers=as_user(a))
     assert r.status_code == 200 and 'data-testid="panel"' in r.text and "Готов" in r.text
+
+
+def test_an_account_without_an_operator_gets_a_message_and_no_panel(world):
+    """It saw a made-up «Постобработка 0:01» and its page asked /api/panel again and again (404 each time)."""
+    admin_role = {r["code"]: r["id"] for r in users.list_roles()}["admin"]
+    users.create_user("admin@example.org", "Админ", PASSWORD, [admin_role])
+    admin = users.sign_in("admin@example.org", PASSWORD)
+    r = world["client"].get("/panel", headers=as_user(admin))
+    assert r.status_code == 200
+    assert 'data-testid="panel-no-operator"' in r.text and "не связана с оператором" in r.text
+    for absent in ("panel.js", "operatorPanel", 'data-testid="go-ready"', 'data-testid="wrap-up"', "Постобработка"):
+        assert absent not in r.text, absent  # no controls and no script that would ask /api/panel
+    assert 'href="/panel"' not in r.text  # nor a link to it in the navigation
+    operator_page = world["client"].get("/panel", headers=as_user(world["sessions"][0])).text
+    assert "panel.js" in operator_page and 'href="/panel"' in operator_page
+    r = world["client"].get("/panel", headers={"Cookie": as_user(admin)["Cookie"] + "; dialer_lang=en"})
+    assert "not linked to an operator" in r.text

@@ -6,8 +6,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ari_app import events as ev
+from ari_app import operator as om
 from ari_app import store
 from ari_app.classifier import AttemptFacts
+from ari_app.intake import to_event
+from dialer import commands
+from dialer.access import ACTING_SYSTEM
 from dialer.errors import Invalid
 from dialer.models import Attempt, Campaign, DoNotCall, EngineCommand, Lead, Operator, OperatorCampaign
 from dialer.services import operators
@@ -81,13 +85,20 @@ def answered(db, op):
 
 
 def finish(db, op, a, result, minutes=None):
-    store.finish_wrap_up(db, op.id, ev.FinishWrapUp(a.attempt_id, result, "", minutes, time.time()))
+    """What the engine makes of the operator's submitted wrap-up: the stored command parsed by the contract,
+    through the operator machine, to the store — postpone and do-not-call carried all the way."""
+    cmd = EngineCommand.select().where(EngineCommand.kind == "wrap_up").order_by(EngineCommand.id.desc()).get()
+    machine = om.OperatorState(op.id, status=om.WRAP_UP, wrap_up_attempt=a.attempt_id)
+    _, out = om.step(machine, to_event(commands.parse(cmd.kind, cmd.payload), time.time()))
+    [done] = [c for c in out if isinstance(c, ev.FinishWrapUp)]
+    assert (done.result, done.postpone_minutes) == (result, minutes)
+    store.finish_wrap_up(db, op.id, done)
 
 
 def test_wrap_up_do_not_call_closes_the_lead_and_lists_the_number(db):
     _, [op] = setup(leads=("+79001000001",), campaigns=2)
     a = answered(db, op)
-    cmd = operators.submit_wrap_up(op.id, "refused", do_not_call=True)
+    cmd = operators.submit_wrap_up(ACTING_SYSTEM, op.id, "refused", do_not_call=True)
     assert cmd["payload"]["do_not_call"] is True
     finish(db, op, a, "refused")
     lead = Lead.get_by_id(Attempt.get_by_id(a.attempt_id).lead_id)
@@ -104,7 +115,7 @@ def test_wrap_up_postpone_until_in_the_clients_zone_makes_a_callback(db):
     a = answered(db, op)
     local = (datetime.now(timezone.utc) + timedelta(days=2)).astimezone().replace(tzinfo=None)
     local = local.replace(hour=10, minute=30, second=0, microsecond=0)
-    operators.submit_wrap_up(op.id, "call back", postpone_until=local.isoformat(timespec="minutes"))
+    operators.submit_wrap_up(ACTING_SYSTEM, op.id, "call back", postpone_until=local.isoformat(timespec="minutes"))
     finish(db, op, a, "call back")
     lead = Lead.get()
     assert lead.state == "callable" and lead.callback and lead.assigned_operator_id == op.id
@@ -122,7 +133,7 @@ def test_bad_wrap_up_choices_insert_nothing(db, unchanged, kwargs, field):
     _, [op] = setup()
     Operator.update(status="wrap_up", attempt_id=77).execute()
     with unchanged(), pytest.raises(Invalid) as e:
-        operators.submit_wrap_up(op.id, "ok", **kwargs)
+        operators.submit_wrap_up(ACTING_SYSTEM, op.id, "ok", **kwargs)
     assert e.value.details["field"] == field
     assert EngineCommand.select().count() == 0
 

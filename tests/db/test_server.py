@@ -19,7 +19,7 @@ def free_port() -> int:
 async def test_serve_answers_and_stops_on_cancel(settings, db):
     s = replace(settings, web_host="127.0.0.1", web_port=free_port())
     task = asyncio.create_task(serve(s, db))
-    url = f"http://127.0.0.1:{s.web_port}/api/health"
+    url = f"http://127.0.0.1:{s.web_port}/api/health/web"
     async with httpx.AsyncClient() as client:
         for _ in range(100):  # poll until the socket listens
             try:
@@ -28,7 +28,7 @@ async def test_serve_answers_and_stops_on_cancel(settings, db):
             except httpx.ConnectError:
                 await asyncio.sleep(0.05)
         assert r.status_code == 200 and r.json()["status"] == "ok"
-        r = await client.get(url.replace("health", "campaigns"))
+        r = await client.get(url.replace("health/web", "campaigns"))
         assert r.status_code == 401
     task.cancel()
     try:

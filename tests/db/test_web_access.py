@@ -210,3 +210,105 @@ def test_own_password_change_checks_the_current_one(app_client, roles):
     users.sign_in("me@example.org", "brand-new-pass")
     with pytest.raises(users.Unauthorised):
         users.sign_in("me@example.org", PASSWORD)
+
+
+def test_twenty_concurrent_wrong_passwords_lock_the_account_after_five(db, roles, monkeypatch):
+    """Each sign-in read the failure count and wrote count + 1: concurrent ones all wrote 1, and never locked."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(db, "_max_connections", 32)  # a connection per thread: this is about the count, not the pool
+    users.create_user("race@example.org", "R", PASSWORD, [roles["operator"]])
+    start = threading.Barrier(20)
+
+    def wrong(_):
+        start.wait()  # before taking a connection: the pool has fewer than 20
+        with db.connection_context():
+            with pytest.raises(users.Unauthorised) as e:
+                users.sign_in("race@example.org", "wrong-password")
+            return e.value.code
+
+    with ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(wrong, range(20)))
+    with pytest.raises(users.Unauthorised) as e:
+        users.sign_in("race@example.org", PASSWORD)
+    assert e.value.code == "sign-in-locked"
+    # no more than five passwords were checked, however many came at once; every refusal is audited
+    assert sorted(codes) == ["sign-in-failed"] * 5 + ["sign-in-locked"] * 15
+    names = [r[0] for r in db.execute_sql("SELECT name FROM audit_log WHERE object_type = 'session'")]
+    assert names.count("Неудачный вход") == 5 and len(names) == 21
+
+
+def test_four_failures_then_the_right_password_signs_in_and_clears_the_count(db, roles):
+    users.create_user("four@example.org", "F", PASSWORD, [roles["operator"]])
+    for _ in range(4):
+        with pytest.raises(users.Unauthorised, match="wrong"):
+            users.sign_in("four@example.org", "wrong-password")
+    users.sign_in("four@example.org", PASSWORD)  # the fifth attempt, right: in, though it was counted first
+    assert db.execute_sql("SELECT failed_logins, locked_until FROM app_user").fetchone() == (0, None)
+
+
+def test_changing_ones_own_password_signs_out_every_other_session(app_client, roles):
+    users.create_user("two@example.org", "Two", PASSWORD, [roles["operator"]])
+    elsewhere = users.sign_in("two@example.org", PASSWORD)
+    _sign_in(app_client, "two@example.org")
+    here = app_client.cookies.get(auth.Cookies.SESSION)
+    r = app_client.post("/me/password", data={"_csrf": _csrf(app_client, "/me"), "current_password": PASSWORD,
+                                              "new_password": "brand-new-pass", "repeat_password": "brand-new-pass"},
+                        follow_redirects=False)
+    assert r.status_code in (302, 303) and r.headers["location"] == "/me?saved=1"
+    assert users.session_principal(elsewhere["token"]) is None  # the other browser is signed out
+    assert users.session_principal(here) is not None  # the one that made the change stays in
+    assert app_client.get("/me", follow_redirects=False).status_code == 200
+
+
+def test_an_administrators_reset_signs_the_user_out_everywhere(app_client, db, roles, monkeypatch, capsys):
+    from dialer import cli
+
+    users.create_user("boss@example.org", "Boss", PASSWORD, [roles["admin"]])
+    target = users.create_user("reset@example.org", "Reset", PASSWORD, [roles["operator"]])
+    sessions = [users.sign_in("reset@example.org", PASSWORD)["token"] for _ in range(2)]
+    _sign_in(app_client, "boss@example.org")
+    r = app_client.post(f"/access/users/{target['id']}", data={
+        "_csrf": _csrf(app_client), "email": "reset@example.org", "name": "Reset", "language": "ru",
+        "role_ids": [str(roles["operator"])], "operator_id": "", "password": "reset-by-admin-1"},
+        follow_redirects=False)
+    assert r.status_code in (302, 303)
+    assert [users.session_principal(t) for t in sessions] == [None, None]
+    assert app_client.get("/access/users", follow_redirects=False).status_code == 200  # the admin is not the user
+    # the same from the shell: `dialer users password EMAIL`
+    token = users.sign_in("reset@example.org", "reset-by-admin-1")["token"]
+    monkeypatch.setattr("dialer.db.connect", lambda settings: db)
+    assert cli.main(["users", "password", "reset@example.org"]) in (0, None)
+    assert "reset@example.org  password: " in capsys.readouterr().out
+    assert users.session_principal(token) is None
+
+
+def test_audit_exports_never_fail_on_stored_text(app_client, db, roles):
+    """A failed sign-in with a control character in the e-mail made the XLSX export a 500."""
+    import io
+    from datetime import date
+
+    from openpyxl import load_workbook
+
+    from dialer import audit
+
+    users.create_user("aud@example.org", "Aud", PASSWORD, [roles["admin"]])
+    with pytest.raises(users.Unauthorised):
+        users.sign_in("evil\x01\x1b[31m@example.org", "whatever-password")
+    with audit.acting_as(audit.Actor(None, "bell\x07name", "role\x0b", "10.0.0.1\x1f")), db.atomic():
+        audit.record(db, "custom", "type\x02", "id\x03", name="=1+1\x04", new={"note": "tab\there\x05"})
+        audit.record(db, "custom", "lead", "\x01=HYPERLINK(\"http://x\")", name="\ufffeodd\uffff")
+    _sign_in(app_client, "aud@example.org")
+    today = date.today().isoformat()
+    r = app_client.get(f"/access/audit/export?format=xlsx&from={today}&to={today}")
+    assert r.status_code == 200, r.text[:300]
+    rows = list(load_workbook(io.BytesIO(r.content)).active.values)
+    cells = [str(c) for row in rows[1:] for c in row if c is not None]
+    text = " ".join(cells)
+    assert "evil\\x01\\x1b[31m@example.org" in text  # shown, not dropped
+    assert "bell\\x07name" in text and "role\\x0b" in text and "10.0.0.1\\x1f" in text
+    assert "type\\x02" in text and "id\\x03" in text and "'=1+1\\x04" in text and "\\ufffeodd\\uffff" in text
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in cells)  # no formula
+    csv = app_client.get(f"/access/audit/export?format=csv&from={today}&to={today}")
+    assert csv.status_code == 200 and "evil\x01\x1b[31m@example.org" in csv.content.decode("utf-8-sig")

@@ -5,12 +5,12 @@ import signal
 
 import pytest
 
-from dialer.testing import EngineProcess, hang_up_everything
+from dialer.dev.testing import EngineProcess, hang_up_everything
 from tests.conftest import TABLES
 
 @pytest.fixture(scope="session")
 def asterisk(pg):
-    from dialer.asterisk import instances, sandbox
+    from dialer.dev import instances, sandbox
 
     sandbox.ensure_root(pg)
     for name in ("pbx", "sim"):
@@ -23,7 +23,7 @@ def asterisk(pg):
 @pytest.fixture
 def engine(asterisk, db, tmp_path):
     """A clean database, calls of earlier tests hung up, and a fresh engine."""
-    from dialer.asterisk import instances
+    from dialer.dev import instances
 
     hang_up_everything(asterisk)
     db.execute_sql(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")

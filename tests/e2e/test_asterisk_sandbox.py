@@ -19,7 +19,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from dialer.asterisk import instances, render, sandbox
+from dialer.asterisk import render
+from dialer.dev import instances, sandbox
 from dialer.settings import load
 
 pytestmark = pytest.mark.e2e
@@ -85,7 +86,7 @@ def test_render_sim_many_phones(tmp_path):
     assert {p.name for p in written} >= {"pjsip.conf", "extensions.conf", "asterisk.conf"}
 
 
-# --- a throwaway PostgreSQL with the three realtime views, as the dialer's schema will have them
+# --- a throwaway PostgreSQL with the three realtime views and the contacts table Asterisk reads and writes
 
 VIEWS_SQL = """
 CREATE ROLE asterisk LOGIN PASSWORD 'ast-test-secret';
@@ -101,6 +102,11 @@ CREATE VIEW ps_auths AS SELECT login AS id, 'userpass'::text AS auth_type, login
 CREATE VIEW ps_aors AS SELECT login AS id, 1 AS max_contacts, 'yes'::text AS remove_existing,
   0 AS qualify_frequency, NULL::text AS contact FROM operator;
 GRANT SELECT ON ps_endpoints, ps_auths, ps_aors TO asterisk;
+CREATE TABLE ps_contacts (id text PRIMARY KEY, uri text, expiration_time text, qualify_frequency integer,
+  outbound_proxy text, path text, user_agent text, qualify_timeout double precision, reg_server text,
+  authenticate_qualify text, via_addr text, via_port integer, call_id text, endpoint text, prune_on_boot text,
+  qualify_2xx_only text);
+GRANT SELECT, INSERT, UPDATE, DELETE ON ps_contacts TO asterisk;
 """
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from dialer.models import Attempt, Lead, Operator
-from dialer.testing import add_leads, command_all, make_operators, until
+from dialer.dev.testing import add_leads, command_all, make_operators, until
 
 pytestmark = pytest.mark.e2e
 
@@ -117,7 +117,7 @@ def test_sigkill_while_dialling_closes_and_classifies_the_attempts(engine):
     command_all([o["id"] for o in ops], "ready")
     until(lambda: Attempt.select().where(Attempt.ringing_at.is_null(False)).count() == 5, 30, message="ringing")
     engine.kill()
-    from dialer.asterisk import instances
+    from dialer.dev import instances
     instances.rx(engine.settings, "pbx", "channel request hangup all")  # the calls die while nobody listens
     command_all([o["id"] for o in ops], "pause")
     engine.restart()
@@ -129,7 +129,7 @@ def test_sigkill_while_dialling_closes_and_classifies_the_attempts(engine):
 
 
 def test_asterisk_restart_during_live_calls_closes_every_attempt_and_dialling_resumes(engine):
-    from dialer.asterisk import instances
+    from dialer.dev import instances
 
     cid = campaign(max_attempts=3, retry_delay_s=0)
     add_leads(cid, [f"790000{20:02d}{i:03d}" for i in range(6)] + [f"79003000{i:03d}" for i in range(4)])

@@ -6,7 +6,7 @@ import pytest
 
 from dialer.models import Alert, Attempt, Campaign, Lead, MissedOffer, Operator
 from dialer.services import panel
-from dialer.testing import add_leads, make_operators, until
+from dialer.dev.testing import add_leads, make_operators, until
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +34,7 @@ def current(oid):
 
 
 def leg_channels(settings):
-    from dialer.asterisk import instances
+    from dialer.dev import instances
 
     return instances.rx(settings, "pbx", "core show channels concise")
 

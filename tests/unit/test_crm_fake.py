@@ -5,7 +5,7 @@ import aiohttp
 import pytest
 
 from dialer.crm.adapter import CrmError
-from dialer.crm.fake_leadvertex import FakeCrm, fill, start
+from dialer.dev.fake_leadvertex import FakeCrm, fill, start
 from dialer.crm.leadvertex import LeadVertex
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -54,16 +54,18 @@ def test_effective_permissions_union_of_roles_and_grants_only_catalogued():
     assert got == {"users.read", "audit.read", "roles.edit"} and got <= BY_NAME.keys()
 
 
-@pytest.mark.parametrize("failed,expect_count,locks", [(0, 1, False), (3, 4, False), (4, 0, True)])
-def test_lockout_after_five_failures(failed, expect_count, locks):
-    count, until = access.after_failure(failed, T0)
-    assert count == expect_count and (until == T0 + access.LOCKOUT_FOR if locks else until is None)
-
-
-@pytest.mark.parametrize("until,expected", [(None, False), (T0 - timedelta(seconds=1), False),
-                                            (T0 + timedelta(seconds=1), True)])
-def test_locked(until, expected):
-    assert access.locked(until, T0) is expected
+@pytest.mark.parametrize("principal,operator_id,expected", [
+    (who({"panel.wrap_up"}, operator_id=5), 5, True),                  # one's own operator
+    (who({"panel.wrap_up"}, operator_id=5), 6, False),                 # someone else's
+    (who({"panel.wrap_up"}), 5, False),                                # a user with no operator
+    (who({"supervisor.operator_control"}), 6, True),                   # the supervisor permission reaches all
+    (who({"supervisor.operator_control"}, operator_id=5), 6, True),
+    (who(set(ALL - {"supervisor.operator_control"}), operator_id=5), 6, False),  # no other permission does
+    (access.SYSTEM, 6, True),                                          # the API token and the CLI
+])
+def test_may_act_on_own_operator_or_with_the_supervisor_permission(principal, operator_id, expected):
+    assert access.may_act_on(access.acting(principal), operator_id) is expected
+    assert access.may_act_on(access.ACTING_SYSTEM, operator_id) is True
 
 
 def test_session_expiry_slides_but_never_past_the_maximum():

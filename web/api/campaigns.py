@@ -11,6 +11,7 @@ from peewee import Database
 
 from dialer.db import run
 from dialer.services import campaigns, leads
+from dialer.workers import Workers
 
 from .. import auth
 from ..schemas import CampaignCreate, CampaignPatch, CampaignResultIn, strict
@@ -56,14 +57,14 @@ class CampaignController(Controller):
     @post("/{campaign_id:int}/leads", status_code=200, request_max_body_size=CSV_LIMIT,
           opt={"permission": auth.LEADS_IMPORT})
     async def import_leads(
-        self, campaign_id: FromPath[int], body: RawBody, db: NamedDependency[Database],
+        self, campaign_id: FromPath[int], body: RawBody, workers: NamedDependency[Workers],
         region: Annotated[str, QueryParameter(description="region of numbers without a country code")] = "RU",
     ) -> dict[str, Any]:
         """Import a CSV file (UTF-8, `;` or `,`, header row: external_id|order_id|id, phone, [name], ...).
 
         Bad lines are reported in the answer, still 200; good lines are imported in one transaction.
         """
-        report = await run(db, leads.import_csv, campaign_id, body, region)
+        report = await workers.run_in_db(leads.import_csv, campaign_id, body, region)  # CPU-bound: a worker process
         return report.as_dict()
 
     @get("/{campaign_id:int}/leads", opt={"permission": auth.LEADS_READ})

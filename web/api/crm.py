@@ -17,6 +17,7 @@ from dialer.crm import connections, generic, health, outbox, store, sync
 from dialer.db import run
 from dialer.errors import DomainError, NotFound
 from dialer.permissions import PUBLIC
+from dialer.workers import Workers
 
 CRM_READ, CRM_EDIT, CRM_SYNC, LEADS_IMPORT = "crm.read", "crm.edit", "crm.sync", "leads.import"
 FILE_LIMIT = 20 * 1024 * 1024
@@ -122,20 +123,21 @@ class CrmController(Controller):
     @post("/connections/{connection_id:int}/file/preview", status_code=200, request_max_body_size=FILE_LIMIT,
           opt={"permission": LEADS_IMPORT})
     async def preview_file(self, connection_id: FromPath[int], body: RawBody, db: NamedDependency[Database],
+                           workers: NamedDependency[Workers],
                            filename: Annotated[str, QueryParameter(description="name.csv or name.xlsx")] = "upload.csv",
                            ) -> dict[str, Any]:
         await run(db, store.connection, db, connection_id)
-        return generic.preview(body, filename)
+        return await workers.run(generic.preview, body, filename)  # CPU-bound: in a worker process
 
     @post("/connections/{connection_id:int}/file/import", status_code=200, request_max_body_size=FILE_LIMIT,
           opt={"permission": LEADS_IMPORT})
-    async def import_file(self, connection_id: FromPath[int], body: RawBody, db: NamedDependency[Database],
+    async def import_file(self, connection_id: FromPath[int], body: RawBody, workers: NamedDependency[Workers],
                           mapping: Annotated[str, QueryParameter(description='JSON {"column": "target"}')] = "{}",
                           filename: Annotated[str, QueryParameter(description="name.csv or name.xlsx")] = "upload.csv",
                           ) -> dict[str, Any]:
         """Bad rows are reported by line (still 200); the rest are upserted by external id."""
-        return await run(db, generic.import_file, db, connection_id, body, filename, _json(mapping.encode()),
-                         sync.utcnow())
+        return await workers.run_in_db(generic.import_upload, connection_id, body, filename,
+                                       _json(mapping.encode()), sync.utcnow())
 
     @get("/alerts", opt={"permission": CRM_READ})
     async def alerts(self, db: NamedDependency[Database]) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, get, post, put
+from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, RawBody
 from peewee import Database
@@ -16,11 +16,11 @@ from ..schemas import OperatorCampaigns, OperatorCreate, WrapUp, strict
 
 
 def _command_route(kind: str):
-    """POST /{id}/<kind>: the engine acts on it asynchronously, hence 202."""
+    """POST /{id}/<kind>: the engine acts on it asynchronously, hence 202. Own operator or supervisor (403)."""
     @post(f"/{{operator_id:int}}/{kind}", status_code=202, opt={"permission": auth.OPERATORS_CONTROL},
           name=f"operator-{kind}", operation_id=f"operator_{kind}", summary=f"Ask the engine: {kind}")
-    async def handler(operator_id: FromPath[int], db: NamedDependency[Database]) -> dict[str, Any]:
-        return await run(db, operators.request, operator_id, kind)
+    async def handler(request: Request, operator_id: FromPath[int], db: NamedDependency[Database]) -> dict[str, Any]:
+        return await run(db, operators.request, auth.acting_of(request), operator_id, kind)
     return handler
 
 
@@ -51,11 +51,12 @@ class OperatorController(Controller):
         return await run(db, operators.set_campaigns, operator_id, data.campaign_ids)
 
     @post("/{operator_id:int}/wrap-up", status_code=202, opt={"permission": auth.OPERATORS_WRAP_UP})
-    async def wrap_up(self, operator_id: FromPath[int], data: JSONBody[WrapUp], body: RawBody,
+    async def wrap_up(self, request: Request, operator_id: FromPath[int], data: JSONBody[WrapUp], body: RawBody,
                       db: NamedDependency[Database]) -> dict[str, Any]:
+        """The operator's own call, or anyone's with the supervisor permission (403); a result of the campaign."""
         data = strict(body, WrapUp)
-        return await run(db, operators.submit_wrap_up, operator_id, data.result, data.comment,
-                         data.postpone_minutes, data.postpone_until, data.do_not_call)
+        return await run(db, operators.submit_wrap_up, auth.acting_of(request), operator_id, data.result,
+                         data.comment, data.postpone_minutes, data.postpone_until, data.do_not_call)
 
 
 COMMAND_ROUTES = [_command_route(kind) for kind in operators.REQUESTS]

@@ -27,15 +27,17 @@ class Section:
     title: str          # English message id, translated in the catalogue
     href: str
     permissions: tuple[str, ...]  # any one of them opens the section
+    needs_operator: bool = False  # the operator panel: shown only to a user linked to an operator
 
 
 NAV: tuple[Section, ...] = (
-    Section("panel", "Operator panel", "/panel", ("panel.use",)),
+    Section("panel", "Operator panel", "/panel", ("panel.use",), needs_operator=True),
     Section("supervisor", N_("Supervisor"), "/supervisor", ("supervisor.view",)),
     Section("campaigns", N_("Campaigns"), "/campaigns", ("campaigns.read",)),
     Section("crm", N_("CRM"), "/crm", ("crm.read",)),
     Section("search", N_("Search"), "/search", ("leads.read",)),
-    Section("monitoring", N_("Monitoring"), "/monitoring", ("monitoring.read", "reports.read")),
+    Section("reports", N_("Reports"), "/reports", ("reports.read",)),
+    Section("monitoring", N_("Monitoring"), "/monitoring", ("monitoring.read",)),
     Section("operators", N_("Operators"), "/operators", ("operators.read",)),
     Section("telephony", N_("Telephony"), "/telephony", ("sip.read", "telephony.settings")),
     Section("access", N_("Access"), "/access", ("users.read", "roles.read", "audit.read")),
@@ -44,7 +46,8 @@ NAV: tuple[Section, ...] = (
 
 def nav_for(principal, served: frozenset[str]) -> list[dict]:
     return [{"key": s.key, "title": i18n.gettext(s.title), "href": s.href}
-            for s in NAV if s.href in served and any(allowed(principal, p) for p in s.permissions)]
+            for s in NAV if s.href in served and any(allowed(principal, p) for p in s.permissions)
+            and (not s.needs_operator or principal.operator_id is not None)]
 
 
 def context(request: Request, **values) -> dict:

@@ -17,6 +17,7 @@ from dialer.crm import outbox as outbox_mod
 from dialer.crm.adapter import CrmError
 from dialer.db import run
 from dialer.errors import DomainError, Invalid
+from dialer.workers import Workers
 
 from .. import auth, i18n
 from .common import form_data, one, page
@@ -34,6 +35,10 @@ _FIELD_INDEX = re.compile(r"^\w+\[(\d+)\]\.(\w+)$")
 
 def _db(request: Request):
     return request.app.state.db
+
+
+def _workers(request: Request) -> Workers:
+    return request.app.state.workers
 
 
 def _user_id(request: Request) -> int | None:
@@ -293,7 +298,7 @@ async def import_preview(request: Request, connection_id: FromPath[int]) -> Resp
     data = await upload.read()
     filename = upload.filename[-200:]
     try:
-        preview = generic.preview(data, filename)
+        preview = await _workers(request).run(generic.preview, data, filename)  # CPU-bound: in a worker process
     except DomainError as e:
         return page(request, "crm/import.html", status_code=e.status, c=connections.public(conn), tab="import",
                     error=i18n.error_text(e.as_dict()))
@@ -315,12 +320,12 @@ async def import_file(request: Request, connection_id: FromPath[int]) -> Respons
     uploads = _uploads(request)
     upload_id = one(form, "upload_id")
     data, filename = await run(_db(request), uploads.load, upload_id, connection_id, _user_id(request))
-    preview = generic.preview(data, filename)
+    preview = await _workers(request).run(generic.preview, data, filename)
     columns = preview["columns"]
     mapping = {column: one(form, f"col:{i}") for i, column in enumerate(columns)}
-    db = _db(request)
     try:
-        result = await run(db, generic.import_file, db, connection_id, data, filename, mapping, sync.utcnow())
+        result = await _workers(request).run_in_db(generic.import_upload, connection_id, data, filename, mapping,
+                                                   sync.utcnow())
     except DomainError as e:
         if e.status == 404:
             raise

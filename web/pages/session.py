@@ -139,8 +139,8 @@ async def change_password(request: Request) -> Response:
         return page(request, "me.html", status_code=422, saved=False, groups=_my_permissions(request),
                     error=i18n.pick("Новый пароль и повтор не совпадают", "The new password and its repeat differ"))
     try:
-        await run(request.app.state.db, users.change_own_password, principal.user_id,
-                  one(form, "current_password"), one(form, "new_password"))
+        await run(request.app.state.db, users.change_own_password, principal.user_id,  # other sessions end
+                  one(form, "current_password"), one(form, "new_password"), request.cookies.get(auth.Cookies.SESSION))
     except DomainError as e:
         return page(request, "me.html", status_code=e.status, error=i18n.error_text(e.as_dict()), saved=False,
                     groups=_my_permissions(request))

@@ -5,7 +5,8 @@
  * One EventSource per page on /events (server-sent events, no polling: it keeps working in a
  * background tab). The browser reconnects by itself and sends Last-Event-ID, and the server first
  * replays what was missed. If the server refuses a reconnect (e.g. the session ended), we retry
- * with a growing delay, passing the last id we saw. */
+ * with a growing delay, passing the last id we saw. Past what it can replay the server sends `reload`:
+ * a page that can read its state again registers Dialer.live.on("reload", fn); any other page reloads. */
 (function () {
   "use strict";
   const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
@@ -41,14 +42,17 @@
         delay = Math.min(delay * 2, 30000);
       } else { show("connecting"); }
     };
-    Object.keys(handlers).forEach((kind) => source.addEventListener(kind, (ev) => dispatch(kind, ev)));
+    source.addEventListener("reload", (ev) => {
+      if ((handlers.reload || []).length) dispatch("reload", ev); else location.reload();
+    });
+    Object.keys(handlers).forEach((kind) => { if (kind !== "reload") source.addEventListener(kind, (ev) => dispatch(kind, ev)); });
   }
 
   const live = {
     on(kind, fn) {
       if (!handlers[kind]) {
         handlers[kind] = [];
-        if (source) source.addEventListener(kind, (ev) => dispatch(kind, ev));
+        if (source && kind !== "reload") source.addEventListener(kind, (ev) => dispatch(kind, ev));
       }
       handlers[kind].push(fn);
     },

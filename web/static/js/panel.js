@@ -21,20 +21,28 @@
     const lang = document.body.dataset.lang || "ru";
     const words = lang === "en" ? EN : RU;
     return {
-      lang, s: { status: "offline", campaigns: [] }, call: null, error: "", skew: 0, now: Date.now(), asked: 0, shown: 0, reading: 0, pending: {},
+      lang, s: { status: "offline", campaigns: [] }, call: null, error: "", noOperator: false, skew: 0, now: Date.now(), asked: 0, shown: 0, reading: 0, pending: {},
       w: { result: "", comment: "", postpone_minutes: null, postpone_until: "", do_not_call: false }, wrapFor: null,
       d: { value: "", kind: "phone", campaign_id: "" },
       postpones: POSTPONE.map(([m, ru, en]) => ({ minutes: m, label: lang === "en" ? en : ru })),
 
       init() {
         this.load();
-        const on = (facts) => { if (!this.apply(facts)) this.load(); };
-        const mine = (id) => this.s.operator_id === undefined || id === this.s.operator_id;
+        // until a state names this panel's operator, an event cannot be told to be ours: read the state instead of
+        // showing someone else's status; once the account turns out to have no operator, nothing more is asked
+        const on = (facts, operatorId) => {
+          if (this.noOperator) return;
+          if (this.s.operator_id === undefined) { this.load(); return; }
+          if (operatorId !== undefined && operatorId !== this.s.operator_id) return;
+          if (!this.apply(facts)) this.load();
+        };
         window.Dialer.live.on("panel.changed", (d) => on(d));
-        window.Dialer.live.on("operator.status", (d) => mine(d.id) &&
-          on({ operator: { status: d.status, status_since: d.since }, attempt_id: d.attempt_id }));
-        window.Dialer.live.on("attempt", (d) => mine(d.operator_id) &&
-          on({ attempt: { outcome: d.outcome, answered_at: d.answered_at, ended_at: d.ended_at }, attempt_id: d.id }));
+        // more was missed than the server replays: read the state again (a typed wrap-up is kept)
+        window.Dialer.live.on("reload", () => { if (!this.noOperator) this.load(); });
+        window.Dialer.live.on("operator.status", (d) =>
+          on({ operator: { status: d.status, status_since: d.since }, attempt_id: d.attempt_id }, d.id));
+        window.Dialer.live.on("attempt", (d) =>
+          on({ attempt: { outcome: d.outcome, answered_at: d.answered_at, ended_at: d.ended_at }, attempt_id: d.id }, d.operator_id));
         setInterval(() => { this.now = Date.now(); }, 250);
       },
       async load() {  // every change starts a read at once; an answer older than one already shown is dropped
@@ -45,7 +53,7 @@
           const body = await r.json();
           if (seq < this.shown) return;
           this.shown = seq;
-          if (!r.ok) { this.error = this.message(body); return; }
+          if (!r.ok) { this.error = this.message(body); this.noOperator = body.error === "not-an-operator"; return; }
           this.skew = Date.parse(body.now) - Date.now();
           this.s = body;
           this.call = body.call;

@@ -243,7 +243,7 @@ def serve_forever(host: str, port: int, orders: int, demo_phones: bool = False) 
     for shop in fake.shops.values():
         fill(shop, orders, next(iter(shop.statuses)))
         if demo_phones:
-            from ..demo import demo_phones as phones
+            from .demo import demo_phones as phones
             for order, phone in zip(shop.orders.values(), phones(orders)):
                 order.update(phone=phone.lstrip("+"), country="RU")
     print(f"fake LeadVertex on http://{host}:{port}/<shop>/api/admin/<method>.html")

@@ -11,9 +11,9 @@ import sys
 import time
 import urllib.request
 
-from ..settings import REPO_ROOT
-from . import connections, store
-from .adapter import CrmStatus
+from dialer.settings import REPO_ROOT
+from dialer.crm import connections, store
+from dialer.crm.adapter import CrmStatus
 from .fake_leadvertex import sample_shops
 
 NAME = "Демо: LeadVertex"
@@ -25,7 +25,7 @@ RESULTS = {"accepted": "3", "confirmed": "3", "callback": "2", "refused": "4", "
 def start_fake(settings, orders: int, log_path=None) -> subprocess.Popen:
     """`dialer fake-crm` as a child process with `orders` orders whose phones the simulated network knows."""
     log = open(log_path or settings.state_dir / "fake-crm.log", "a")
-    proc = subprocess.Popen([sys.executable, "-m", "dialer.cli", "fake-crm", "--port", str(settings.fake_crm_port),
+    proc = subprocess.Popen([sys.executable, "-m", "dialer.dev.cli", "fake-crm", "--port", str(settings.fake_crm_port),
                              "--orders", str(orders), "--demo-phones"], cwd=REPO_ROOT, stdout=log,
                             stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True)
     url = f"http://127.0.0.1:{settings.fake_crm_port}/_control"

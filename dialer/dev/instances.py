@@ -19,7 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from dialer.asterisk import render, sandbox
+from dialer.asterisk import render
+from dialer.dev import sandbox
 from dialer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -231,14 +232,18 @@ def status(settings: Settings, name: str) -> dict:
 
 
 def sync_sim_phones(settings: Settings, phones: list[tuple[str, str]]) -> None:
-    """Make the sim's softphones exactly `phones` [(login, password)]; reload if it runs."""
+    """Make the sim's softphones exactly `phones` [(login, password)]; reload the sim if it runs.
+
+    pbx is never reloaded: its devices come from PostgreSQL on each request (SPEC A4). Unchanged phones are
+    only asked to register again, since pbx may have lost their registrations (a test empties the tables)."""
     phones = [(str(login), str(password)) for login, password in phones]
     path = _run_dir(settings) / "sim-phones.json"
     before = _load_phones(settings)
     running = _pid(settings, "sim") is not None
-    reload_operators(settings)  # the phones' operators were likely just added to PostgreSQL
     if path.exists() and before == phones and running:
-        log.info("sim phones unchanged (%d)", len(phones))
+        if phones:
+            rx(settings, "sim", "pjsip send register *all")
+        log.info("sim phones unchanged (%d): registering again", len(phones))
         return
     path.write_text(json.dumps(phones))
     etc = host_path(settings, instance_dirs(settings, "sim")["etc"])
@@ -253,17 +258,9 @@ def sync_sim_phones(settings: Settings, phones: list[tuple[str, str]]) -> None:
         time.sleep(0.5)
     render.render_sim_phones(settings, etc, phones)
     _reload_pjsip(settings)
-    log.info("sim phones synced (%d, %d removed) and PJSIP reloaded", len(phones), len(leaving))
-
-
-def reload_operators(settings: Settings) -> None:
-    """Tell pbx that operators (realtime PJSIP endpoints) were added or removed in PostgreSQL.
-
-    Asterisk reads a realtime endpoint on demand, so a new operator's phone can register without
-    this; but pbx only tracks the state (online/offline) of endpoints it listed at load or
-    reload: without it, a phone added later registers yet stays "offline" over ARI."""
-    if _pid(settings, "pbx"):
-        rx(settings, "pbx", "module reload res_pjsip.so")
+    if phones:  # the phones kept from before register again too: pbx may have lost their registrations
+        rx(settings, "sim", "pjsip send register *all")
+    log.info("sim phones synced (%d, %d removed) and the sim's PJSIP reloaded", len(phones), len(leaving))
 
 
 def _reload_pjsip(settings: Settings) -> None:
@@ -272,20 +269,28 @@ def _reload_pjsip(settings: Settings) -> None:
     rx(settings, "sim", "module reload res_pjsip_outbound_registration.so")
 
 
+_CONTACT_LINE = re.compile(r"^\s*Contact:\s+([^/\s]+)/\S+\s+\S+\s+(\S+)", re.M)
+
+
+def registered(settings: Settings) -> set[str]:
+    """The AORs (device logins) pbx has a usable registration for, as Asterisk itself reads them (its contacts
+    live in PostgreSQL: an emptied table is seen at once, where the ARI endpoint state would lag)."""
+    out = rx(settings, "pbx", "pjsip show contacts")
+    return {aor for aor, status in _CONTACT_LINE.findall(out) if status != "Unavail"}
+
+
 def wait_registered(settings: Settings, logins, timeout: float = 30.0) -> None:
-    """Wait until pbx sees every login online (GET /ari/endpoints/PJSIP/<login>)."""
+    """Wait until pbx has a registration of every login."""
     pending = set(logins)
     deadline = time.monotonic() + timeout
     while pending:
-        for login in sorted(pending):
-            try:
-                if _ari_get(settings, f"endpoints/PJSIP/{login}").get("state") == "online":
-                    pending.discard(login)
-            except (urllib.error.URLError, OSError, ValueError):
-                pass
+        try:
+            pending -= registered(settings)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            pass
         if not pending:
             break
         if time.monotonic() > deadline:
             raise TimeoutError(f"not registered after {timeout:.0f} s: {sorted(pending)}")
-        time.sleep(0.3)
+        time.sleep(0.1)
     log.info("registered: %s", ", ".join(map(str, logins)))

@@ -11,13 +11,13 @@ import logging
 import os
 import random
 
-from . import migrate, pg
-from . import settings as settings_mod
-from .asterisk import instances, sandbox
-from .db import connect
-from .models import Campaign, EngineCommand
-from .run import run
-from .services import campaigns, operators
+from dialer import commands, migrate, pg
+from dialer import settings as settings_mod
+from . import instances, sandbox
+from dialer.db import connect
+from dialer.models import Campaign
+from dialer.run import run
+from dialer.services import campaigns, operators
 
 log = logging.getLogger(__name__)
 CAMPAIGN = "Демо: подтверждение заказов"
@@ -43,7 +43,7 @@ def load_demo(settings, db, n_operators: int, n_leads: int):
 
     The leads come from the fake LeadVertex (started here, returned to be stopped on exit): the
     pull job imports them and every wrap-up is written back to it."""
-    from .crm import demo as crm_demo
+    from . import crm_demo
 
     with db.connection_context():
         campaign = Campaign.get_or_none(Campaign.name == CAMPAIGN)
@@ -72,7 +72,7 @@ DEMO_OPERATOR_PASSWORD = "demo-operator-{n}"  # operator{n}@demo.local works as 
 
 def demo_accounts(db, operator_ids: list[int]) -> tuple[str, str] | None:
     """The first administrator (password returned once), a supervisor and one user per demo operator."""
-    from .services import users
+    from dialer.services import users
     with db.connection_context():
         first = users.create_first_admin()
         users.ensure_user(DEMO_SUPERVISOR[0], "Супервайзер (демо)", DEMO_SUPERVISOR[1], "supervisor")
@@ -87,7 +87,7 @@ async def _ready_when_running(db, operator_ids: list[int]) -> None:
     def ready():
         with db.connection_context():
             for oid in operator_ids:
-                EngineCommand.create(operator=oid, kind="ready")
+                commands.enqueue(oid, commands.Ready())
     await asyncio.to_thread(ready)
 
 

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .settings import REPO_ROOT
+from dialer.settings import REPO_ROOT
 
 # ports and sim addresses of their own, so tests and benchmarks run beside a demo
 ISOLATED = {"DIALER_DB_PORT": "5434", "DIALER_PBX_SIP_PORT": "5070", "DIALER_PBX_HTTP_PORT": "8188",
@@ -26,7 +26,7 @@ BENCHMARK = {"DIALER_DB_PORT": "5435", "DIALER_PBX_SIP_PORT": "5071", "DIALER_PB
 
 def isolate(state_dir: str, ports: dict[str, str] = ISOLATED) -> None:
     """Point this process and its children at their own state directory and ports (not the demo's)."""
-    from . import settings
+    from dialer import settings
 
     os.environ["DIALER_STATE_DIR"] = state_dir
     for key, value in ports.items():
@@ -87,7 +87,7 @@ class EngineProcess:
 
 
 def hang_up_everything(settings):
-    from dialer.asterisk import instances
+    from dialer.dev import instances
 
     for name in ("pbx", "sim"):
         instances.rx(settings, name, "channel request hangup all")
@@ -95,7 +95,7 @@ def hang_up_everything(settings):
 
 def make_operators(settings, campaign_id: int, count: int, prefix="op") -> list[dict]:
     """Operators with SIP devices in the pool of the campaign, each with a registered simulated softphone."""
-    from dialer.asterisk import instances
+    from dialer.dev import instances
     from dialer.services import operators
 
     created = [operators.create_operator(f"Оператор {i}", f"{prefix}{i}", f"secret-{prefix}-{i}", [campaign_id])
@@ -114,10 +114,13 @@ def add_leads(campaign_id: int, phones: list[str]) -> None:
     assert not report.errors, report.errors
 
 
-def command_all(operator_ids, kind: str) -> None:
-    """Insert every operator's command in one transaction: they reach the engine at the same moment."""
+def command_all(operator_ids, command) -> None:
+    """Queue every operator's command (a payload of dialer.commands, or a kind without fields such as
+    "ready") in one transaction: they reach the engine at the same moment."""
+    from dialer import commands
     from dialer.models import EngineCommand
 
+    payload = commands.parse(command, {}) if isinstance(command, str) else command
     with EngineCommand._meta.database.atomic():
         for oid in operator_ids:
-            EngineCommand.create(operator=oid, kind=kind)
+            commands.enqueue(oid, payload)

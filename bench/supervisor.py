@@ -1,0 +1,286 @@
+"""The supervisor's screen under a full call centre: state change committed → the supervisor page's DOM updated,
+beside the same figure for a page showing one operator (the operator panel), in the same run, on real pbx + sim +
+PostgreSQL with the engine running (issue 15, Figures).
+
+    python -m bench.supervisor [--operators 100] [--campaigns 20] [--seconds 60] [--talk 3]
+
+Each campaign has its pool of operators (simulated auto-answering softphones) and leads that answer and talk 3 s, are busy or
+decline; wrap-up ends by its 1 s limit, so every operator goes Ready → In call → Wrap-up → Ready over and over.
+One headless Chromium has /supervisor open (1366×768, a supervisor) and /panel of operator 1 (its user).
+- dom_ms: an operator's status change (`operator_status_log.at`, stamped by the engine in the change's own
+  transaction) → the moment that operator's row shows it (a MutationObserver in the page, same machine clock).
+  A status drawn over within one frame (a page draws at most once a frame) has no sample; it is counted apart.
+- single_dom_ms: the same for operator 1's changes on its own panel.
+- browser_cpu_percent: the page's main-thread task time per second of wall time (DevTools `Performance.getMetrics`
+  TaskDuration), over the measured window.
+- events_per_s: the live events the supervisor page received per second; events_dropped: events committed that
+  the page may see but never received (and any `reload` the stream had to ask for).
+Last line: one JSON object.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from dialer.dev.testing import BENCHMARK, isolate
+
+isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
+
+from dialer.models import Attempt, Operator  # noqa: E402
+from dialer.dev.testing import EngineProcess, command_all, until  # noqa: E402
+
+from .operator import CHROMIUM, start_web  # noqa: E402
+from .progressive import machine, pct  # noqa: E402
+
+TABLES = ("alert, missed_offer, do_not_call, attempt_event, engine_command, attempt, operator_campaign, lead, "
+          "operator, campaign, live_event, web_session, user_permission, user_role, app_user, component_health, job_run")
+PASSWORD = "bench-supervisor-password"
+KINDS = ("operator.status", "attempt", "attempt.gone", "campaign", "alert")
+WARM_UP_S = 10
+IDLE_S = 8
+SUPERVISOR_OBSERVER = """() => {
+  const rows = document.getElementById('sv-operator-rows');
+  window.__b = {obs: [], received: {}, reloads: 0};
+  const last = {};  // a row's status is set again at every redraw: only a change is a showing
+  new MutationObserver((records) => {
+    const t = Date.now();
+    for (const m of records) {
+      const tr = m.target;
+      if (!tr.classList.contains('sv-row') || last[tr.dataset.op] === tr.dataset.status) continue;
+      last[tr.dataset.op] = tr.dataset.status;
+      window.__b.obs.push([Number(tr.dataset.op), tr.dataset.status, t]);
+    }
+  }).observe(rows, {subtree: true, attributes: true, attributeFilter: ['data-status']});
+  for (const k of %s) window.Dialer.live.on(k, () => { window.__b.received[k] = (window.__b.received[k] || 0) + 1; });
+  window.Dialer.live.on('reload', () => { window.__b.reloads++; });
+}""" % list(KINDS)
+PANEL_OBSERVER = """() => {
+  const el = document.querySelector('[data-testid=panel-status]');
+  window.__b = {obs: []};
+  let last = el.dataset.status;
+  new MutationObserver(() => {
+    if (el.dataset.status !== last) { last = el.dataset.status; window.__b.obs.push([0, last, Date.now()]); }
+  }).observe(el, {attributes: true, attributeFilter: ['data-status']});
+}"""
+
+
+def leads_csv(campaign: int, talk_s: int) -> str:
+    """80 leads: 48 answer and talk `talk_s` seconds, 16 are busy, 16 decline after ringing 1 s (phones unique per
+    campaign; sim/README.md has the number plan)."""
+    rows = [f"A{campaign}-{n},+79000{talk_s:02d}{campaign:02d}{n:02d},Клиент {campaign}-{n}" for n in range(48)]
+    rows += [f"B{campaign}-{n},+7900100{campaign:02d}{n:02d},Занят {campaign}-{n}" for n in range(16)]
+    rows += [f"R{campaign}-{n},+7900200{campaign:02d}{n:02d},Отказ {campaign}-{n}" for n in range(16)]
+    return "external_id,phone,name\n" + "\n".join(rows)
+
+
+def prepare(settings, db, operators: int, campaigns: int, talk_s: int) -> list[int]:
+    from dialer.dev import instances
+    from dialer.services import campaigns as cs
+    from dialer.services import leads
+    from dialer.services import operators as ops
+    from dialer.services import users
+
+    with db.connection_context():
+        db.execute_sql(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        users.seed_roles()
+        role = {r["code"]: r["id"] for r in users.list_roles()}
+        cids = [cs.create_campaign(f"Кампания {c + 1:02d}", max_attempts=1, ring_timeout_s=10, wrap_up_limit_s=1)["id"]
+                for c in range(campaigns)]
+        for i, cid in enumerate(cids):
+            report = leads.import_csv(cid, leads_csv(i, talk_s))
+            assert not report.errors, report.errors
+        made = [ops.create_operator(f"Оператор {i + 1:03d}", f"sv{i + 1:03d}", f"Bench-pass-{i + 1:03d}",
+                                    [cids[i % campaigns]]) for i in range(operators)]
+        phones = ops.sip_devices()
+        users.create_user("supervisor@example.org", "Супервайзер", PASSWORD, [role["supervisor"]])
+        users.create_user("op1@example.org", made[0]["name"], PASSWORD, [role["operator"]], operator_id=made[0]["id"])
+    instances.sync_sim_phones(settings, phones)
+    instances.wait_registered(settings, [login for login, _ in phones], timeout=300)
+    return [m["id"] for m in made]
+
+
+def sign_in(browser, base, email, path, viewport):
+    page = browser.new_context(base_url=base, viewport=viewport).new_page()
+    page.goto("/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(path)
+    page.wait_for_selector("#live-status[data-state=open]")
+    return page
+
+
+def latencies(changes: dict, shown: dict, since: float, until: float) -> tuple[list[float], int]:
+    """Per operator, each logged change (status, at) matched in order to the page's first showing after it: the
+    same status, or a later one (then the change was drawn over within a frame). (samples in ms, drawn over)."""
+    out, over = [], 0
+    for oid, rows in changes.items():
+        obs, j = shown.get(oid, []), 0
+        for status, at in rows:
+            while j < len(obs) and obs[j][2] < at * 1000:
+                j += 1  # shown before this change was made (committed): an earlier change's showing
+            counted = since <= at <= until
+            if j < len(obs) and obs[j][1] == status:
+                if counted:
+                    out.append(obs[j][2] - at * 1000)
+                j += 1
+            elif counted:
+                over += 1
+    return out, over
+
+
+def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s: int = 3) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    ids = prepare(settings, db, operators, campaigns, talk_s)
+    engine = EngineProcess(settings, settings.state_dir / "bench-engine.log")
+    engine.mark()
+    engine.start()
+    web = start_web(settings)
+    base = f"http://{settings.web_host}:{settings.web_port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            sv = sign_in(browser, base, "supervisor@example.org", "/supervisor", {"width": 1366, "height": 768})
+            sv.wait_for_function("window.Supervisor.state.loaded")
+            panel = sign_in(browser, base, "op1@example.org", "/panel", {"width": 1280, "height": 900})
+            sv.evaluate(SUPERVISOR_OBSERVER)
+            panel.evaluate(PANEL_OBSERVER)
+            cdp = sv.context.new_cdp_session(sv)
+            cdp.send("Performance.enable")
+            idle0, it0 = _task_s(cdp), time.time()
+            time.sleep(IDLE_S)  # the page with nothing happening: its clocks tick
+            idle1, it1 = _task_s(cdp), time.time()
+            with db.connection_context():
+                (opened,) = db.execute_sql("SELECT extract(epoch FROM clock_timestamp())").fetchone()
+                command_all(ids, "ready")
+            time.sleep(WARM_UP_S)  # every operator's line up, the first burst of claims over
+            profile = os.environ.get("DIALER_BENCH_PROFILE")  # a JS profile of the measured window, for development
+            if profile:
+                cdp.send("Profiler.enable")
+                cdp.send("Profiler.start")
+            task0, t0 = _task_s(cdp), time.time()
+            with db.connection_context():
+                calls0 = Attempt.select().where(Attempt.ended_at.is_null(False)).count()
+            trace = os.environ.get("DIALER_BENCH_TRACE")  # the renderer's main thread for 5 s, for development
+            if trace:
+                browser.start_tracing(page=sv, path=trace, categories=["devtools.timeline", "blink"])
+                time.sleep(5)
+                browser.stop_tracing()
+                time.sleep(max(0.0, seconds - 5))
+            else:
+                time.sleep(seconds)
+            task1, t1 = _task_s(cdp), time.time()
+            if profile:
+                _top_functions(cdp.send("Profiler.stop")["profile"], profile)
+            with db.connection_context():
+                calls1 = Attempt.select().where(Attempt.ended_at.is_null(False)).count()
+                command_all(ids, "pause")
+                until(lambda: not Operator.select().where(Operator.status != "paused").exists(), 60, 0.5,
+                      "every operator paused after their call")
+            time.sleep(3)  # the last events reach the page
+            (closed,) = _db_now(db)
+            page_data, panel_data = sv.evaluate("window.__b"), panel.evaluate("window.__b")
+            browser.close()
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(15)
+        engine.kill(signal.SIGTERM)
+    with db.connection_context():
+        changes: dict[int, list] = {}
+        for oid, status, at in db.execute_sql(
+                "SELECT operator_id, status, extract(epoch FROM at) FROM operator_status_log"
+                " WHERE at > to_timestamp(%s) ORDER BY operator_id, at, id", (opened,)).fetchall():
+            changes.setdefault(oid, []).append((status, float(at)))
+        (committed,) = db.execute_sql("SELECT count(*) FROM live_event WHERE kind = ANY(%s) AND at > to_timestamp(%s)"
+                                      " AND at <= to_timestamp(%s)", (list(KINDS), opened, closed)).fetchone()
+    shown: dict[int, list] = {}
+    for oid, status, t in page_data["obs"]:
+        shown.setdefault(oid, []).append((oid, status, t))
+    dom, over = latencies(changes, shown, t0, t1)
+    single, _ = latencies({ids[0]: changes.get(ids[0], [])},
+                          {ids[0]: [(ids[0], s, t) for _, s, t in panel_data["obs"]]}, t0, t1)
+    received = sum(page_data["received"].values())
+    dom_p95, single_p95 = pct(dom, 95, 1), pct(single, 95, 1)
+    return {"operators": operators, "campaigns": campaigns, "talk_s": talk_s, "seconds": round(t1 - t0, 1),
+            "calls": calls1 - calls0, "calls_per_minute": round((calls1 - calls0) / (t1 - t0) * 60, 1),
+            "status_changes": sum(1 for rows in changes.values() for _, at in rows if t0 <= at <= t1),
+            "samples": len(dom), "drawn_over_in_a_frame": over,
+            "dom_ms_p50": pct(dom, 50, 1), "dom_ms_p95": dom_p95, "dom_ms_max": round(max(dom), 1) if dom else None,
+            "single_samples": len(single), "single_dom_ms_p50": pct(single, 50, 1), "single_dom_ms_p95": single_p95,
+            "dom_vs_single_ratio": round(dom_p95 / single_p95, 2) if single and single_p95 > 0 else None,
+            "browser_cpu_percent": round(100 * (task1["TaskDuration"] - task0["TaskDuration"]) / (t1 - t0), 1),
+            "browser_idle_cpu_percent": round(100 * (idle1["TaskDuration"] - idle0["TaskDuration"]) / (it1 - it0), 1),
+            "browser_cpu_parts_percent": {k: round(100 * (task1[k] - task0[k]) / (t1 - t0), 1) for k in PARTS},
+            "events_per_s": round(received / float(closed - opened), 1), "events_received": received,
+            "events_committed": committed, "events_dropped": max(0, committed - received) + page_data["reloads"],
+            "machine": machine()}
+
+
+PARTS = ("ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+
+
+def _task_s(cdp) -> dict:
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return {k: metrics[k] for k in ("TaskDuration", *PARTS)}
+
+
+def _top_functions(profile: dict, path: str) -> None:
+    """Self time per function (from the samples), the heaviest first, written to `path`."""
+    from collections import Counter
+
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    deltas = profile.get("timeDeltas", [])
+    self_us: Counter = Counter()
+    for sample, dt in zip(profile.get("samples", []), deltas):
+        f = nodes[sample]["callFrame"]
+        self_us[f"{f['functionName'] or '(anonymous)'} {f['url'].rsplit('/', 1)[-1]}:{f['lineNumber'] + 1}"] += dt
+    total = sum(self_us.values()) or 1
+    with open(path, "w") as out:
+        for name, us in self_us.most_common(40):
+            out.write(f"{100 * us / total:5.1f} %  {us / 1000:8.0f} ms  {name}\n")
+
+
+def _db_now(db):
+    with db.connection_context():
+        return db.execute_sql("SELECT extract(epoch FROM clock_timestamp())").fetchone()
+
+
+def main() -> None:
+    import argparse
+    import json
+
+    from dialer import db as dbm
+    from dialer import migrate, pg
+    from dialer import settings as settings_mod
+    from dialer.dev import instances, sandbox
+    from dialer.dev.testing import hang_up_everything
+
+    ap = argparse.ArgumentParser(prog="python -m bench.supervisor")
+    ap.add_argument("--operators", type=int, default=100)
+    ap.add_argument("--campaigns", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=60.0, help="the measured window, after a warm-up")
+    ap.add_argument("--talk", type=int, default=3, choices=range(1, 100), metavar="1-99",
+                    help="seconds each answered client talks (3: the busiest screen; real calls last minutes)")
+    args = ap.parse_args()
+    settings = settings_mod.load()
+    pg.start_until_exit(settings)
+    migrate.migrate(settings)
+    sandbox.ensure_root(settings)
+    for name in ("pbx", "sim"):
+        instances.start(settings, name)
+    db = dbm.connect(settings)
+    try:
+        hang_up_everything(settings)
+        result = measure(settings, db, args.operators, max(1, args.campaigns), args.seconds, args.talk)
+    finally:
+        hang_up_everything(settings)
+        for name in ("sim", "pbx"):
+            instances.stop(settings, name)
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,720 @@
+/* The supervisor's screen (SPEC F1–F4, F8). The server is the truth; the page keeps a small model of it:
+ *   - it reads /api/supervisor/board once the live stream is open (so nothing falls between the read and the
+ *     stream), and again only on the stream's `reload` (too much missed to replay) or at midnight;
+ *   - then every live event carries facts — `operator.status` (status, since, call), `attempt` (a new call, its
+ *     answer, its end and outcome), `attempt.gone` (an offer withdrawn), `campaign` (paused / resumed), `alert` —
+ *     and the page applies them to its model and redraws only what changed, once per animation frame;
+ *   - the only extra reads are a new call's client and order (/api/supervisor/calls?ids=…, batched) and the
+ *     queue sizes (/api/supervisor/queues), which no event carries: at most every 15 s while calls go on.
+ * Events that arrive while the board is being read are kept and applied after it; an attempt's end is counted
+ * once (the board names the attempts that ended in the last minutes). Nothing here uses innerHTML with data. */
+(function () {
+  "use strict";
+  const root = document.getElementById("supervisor");
+  if (!root) return;
+  const W = JSON.parse(document.getElementById("sv-words").textContent);
+  const OUTCOMES = JSON.parse(document.getElementById("sv-outcomes").textContent);
+  const lang = document.body.dataset.lang || "ru";
+  const may = { op: root.dataset.mayOperator === "1", camp: root.dataset.mayCampaign === "1",
+                alerts: root.dataset.mayAlerts === "1", calls: root.dataset.mayCalls === "1" };
+  const STATUSES = ["ready", "in_call", "wrap_up", "paused", "lunch", "offline"];
+  const STATUS_ORDER = { in_call: 0, wrap_up: 1, ready: 2, paused: 3, lunch: 4, offline: 5 };
+  const QUEUE_EVERY_MS = 15000;
+  const SIGNED_IN = ["ready", "in_call", "wrap_up", "paused", "lunch"];  // the day bar: shares of the time not offline
+  const DAY_BAR_EVERY_S = 5;
+  const $ = (id) => document.getElementById(id);
+
+  const S = {
+    ops: new Map(), camps: new Map(), calls: new Map(), alerts: new Map(),
+    counted: new Set(),       // attempts whose end is in today's figures
+    skew: 0, dayEnd: Infinity, loaded: false, reading: 0, buffered: [],
+    dirtyOps: new Set(), dirtyCamps: false, reorder: true, frame: false,
+    needBrief: new Set(), briefTimer: null, queueAt: 0, queueTimer: null, loadAt: 0,
+    filter: { campaign: "", status: "" }, sort: "name", order: [], beeps: 0, ticks: 0, slowAt: 0, urgent: false,
+    slowTimer: null,
+  };
+  const baseTitle = document.title;
+  const now = () => Date.now() + S.skew;
+  const ms = (iso) => (iso ? Date.parse(iso) : null);
+
+  // ---- small DOM helpers -------------------------------------------------------------------------------
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") el.className = v; else if (k === "text") el.textContent = v; else el.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) el.append(c);
+    return el;
+  }
+  const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
+  // only what changes is written: every write, even of the same value, is a DOM mutation that each mutation
+  // observer of the page (Alpine watches the whole document) has to go through, at tens of events a second
+  const setData = (el, key, value) => { if (el.dataset[key] !== value) el.dataset[key] = value; };
+  const setAttr = (el, name, value) => { if (el.getAttribute(name) !== value) el.setAttribute(name, value); };
+  const setTitle = (el, value) => { if (el.title !== value) el.title = value; };
+  const setWidth = (el, value) => { if (el.style.width !== value) el.style.width = value; };
+  const setFlag = (el, key, value) => { if (el[key] !== value) el[key] = value; };
+  const percent = (n, total) => (total ? ((100 * n) / total).toFixed(2) + "%" : "0%");
+  function clock(seconds) {
+    if (seconds === null || seconds === undefined || !isFinite(seconds)) return "—";
+    const s = Math.max(0, Math.floor(seconds)), hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    return hh ? hh + ":" + two(mm) + ":" + two(ss) : mm + ":" + two(ss);
+  }
+  const hhmm = (iso) => (iso ? new Date(iso).toLocaleTimeString(lang === "en" ? "en-GB" : "ru-RU") : "");
+
+  let messageTimer = null;
+  function message(text, bad) {
+    const el = $("sv-message");
+    el.textContent = text; el.hidden = false; el.classList.toggle("bad", !!bad);
+    clearTimeout(messageTimer);
+    messageTimer = setTimeout(() => { el.hidden = true; }, 5000);
+  }
+  const errorText = (body) => (lang === "ru" ? body.message_ru || body.message : body.message) || String(body.error || body);
+
+  async function post(url, body) {
+    const r = await fetch(url, { method: "POST", body: JSON.stringify(body || {}),
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": window.Dialer.csrf() } });
+    let data = {};
+    try { data = await r.json(); } catch (_) { /* an empty answer */ }
+    if (!r.ok) throw data;
+    return data;
+  }
+
+  // ---- reading the board -----------------------------------------------------------------------------
+  async function load() {
+    S.loadAt = Date.now();
+    S.reading++;
+    try {
+      const r = await fetch("/api/supervisor/board", { headers: { Accept: "application/json" } });
+      const body = await r.json();
+      if (!r.ok) { message(errorText(body), true); return; }
+      applyBoard(body);
+      if (may.alerts) await loadAlerts();
+    } catch (e) {
+      message(String(e), true);
+    } finally {
+      S.reading--;
+      if (!S.reading) {  // what arrived meanwhile is newer than (or already in) the board: apply it now
+        const later = S.buffered; S.buffered = [];
+        if (S.overflow || S.again) { S.overflow = S.again = false; load(); return; }
+        for (const [kind, data] of later) handle(kind, data);
+      }
+    }
+  }
+
+  function applyBoard(b) {
+    S.skew = Date.parse(b.now) - Date.now();
+    S.dayEnd = Date.parse(b.day_start) + 24 * 3600 * 1000;
+    S.counted = new Set(b.ended_recent);
+    S.calls.clear();
+    for (const c of b.calls) S.calls.set(c.id, c);
+    const seen = new Set();
+    for (const o of b.operators) {
+      seen.add(o.id);
+      const op = S.ops.get(o.id) || { id: o.id, el: null };
+      Object.assign(op, { name: o.name, login: o.login, status: o.status, since: o.since, campaign_ids: o.campaign_ids,
+                          sip: o.sip, today: o.today, callId: o.attempt_id || null, dayAt: Date.parse(b.now) });
+      op.today.status_s = op.today.status_s || {};
+      S.ops.set(o.id, op);
+      markOp(op);
+    }
+    for (const [id, op] of S.ops) if (!seen.has(id)) { if (op.el) op.el.row.remove(); S.ops.delete(id); }
+    for (const c of S.calls.values()) noteCall(c);
+    const list = $("sv-campaign-list");
+    const campSeen = new Set();
+    for (const cp of b.campaigns) {
+      campSeen.add(cp.id);
+      const camp = S.camps.get(cp.id) || { id: cp.id, el: null };
+      Object.assign(camp, { name: cp.name, active: cp.active, outcomes: cp.outcomes, queue: cp.queue, autostop: cp.autostop });
+      S.camps.set(cp.id, camp);
+    }
+    for (const [id, camp] of S.camps) if (!campSeen.has(id)) { if (camp.el) camp.el.box.remove(); S.camps.delete(id); }
+    list.replaceChildren(...b.campaigns.map((cp) => campaignBox(S.camps.get(cp.id)).box));
+    fillCampaignFilter();
+    S.queueAt = Date.now();
+    S.loaded = true;
+    S.dirtyCamps = true; S.reorder = true; S.urgent = true;
+    schedule();
+  }
+
+  function fillCampaignFilter() {
+    const sel = $("sv-filter-campaign"), keep = sel.value;
+    const first = sel.options[0];
+    sel.replaceChildren(first, ...[...S.camps.values()].map((c) => h("option", { value: c.id, text: c.name })));
+    sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
+    S.filter.campaign = sel.value;
+  }
+
+  async function loadAlerts() {
+    const r = await fetch("/api/supervisor/alerts", { headers: { Accept: "application/json" } });
+    if (!r.ok) return;
+    const list = await r.json();
+    S.alerts.clear();
+    for (const a of list) S.alerts.set(a.id, a);
+    renderAlerts();
+  }
+
+  // ---- live events: facts in, the model changes, the page redraws what changed -------------------------
+  function handle(kind, d) {
+    if (!S.loaded || S.reading) {
+      if (S.buffered.length < 5000) S.buffered.push([kind, d]); else S.overflow = true;  // then the board is read again
+      return;
+    }
+    switch (kind) {
+      case "operator.status": return onOperatorStatus(d);
+      case "attempt": return onAttempt(d);
+      case "attempt.gone": return onAttemptGone(d);
+      case "campaign": return onCampaign(d);
+      case "alert": return onAlert(d);
+      case "sip.registration": return onSip(d);
+    }
+  }
+
+  // ---- SIP registration (issue 14): the operator's device, online or not, its address and user agent ---------
+  function onSip(d) {
+    const op = d.operator_id && S.ops.get(d.operator_id);
+    if (!op) return;  // a seat's device, or one unbound: not on this screen
+    op.sip = { device_id: d.device_id, login: d.login, registration: d.registration };
+    markOp(op);
+  }
+
+  function drawSip(op) {
+    const s = op.sip, reg = s && s.registration, el = op.el.sip;
+    const sig = s ? [s.login, reg.online, reg.ip, reg.port, reg.user_agent, reg.qualify_status].join("|") : "";
+    if (el.dataset.sig === sig && el.childNodes.length) return;
+    el.dataset.sig = sig;
+    if (!s) { el.className = "sv-sip muted"; el.title = W.sip_none || ""; el.replaceChildren("—"); return; }
+    const bad = reg.online && reg.qualify_status === "Unreachable";
+    el.className = "sv-sip";
+    el.dataset.online = reg.online ? "yes" : "no";
+    el.dataset.qualify = reg.qualify_status || "";
+    el.title = s.login + (reg.online ? " · " + reg.ip + ":" + reg.port + " · " + (reg.user_agent || "") : "");
+    el.replaceChildren(h("span", { class: "reg-dot" }), " ",
+      h("span", { "data-reg": "state", text: bad ? W.sip_unreachable : reg.online ? W.sip_online : W.sip_offline }),
+      reg.online ? h("div", { class: "sv-sub", text: reg.ip + (reg.user_agent ? " · " + reg.user_agent : "") }) : "");
+  }
+
+  function onOperatorStatus(d) {
+    const op = S.ops.get(d.id);
+    if (!op) { reloadSoon(); return; }  // an operator created after the board was read
+    if (op.since && d.since && Date.parse(d.since) < Date.parse(op.since)) return;  // an older change, delivered late
+    accrue(op, d.since ? Date.parse(d.since) : now());
+    op.status = d.status; op.since = d.since;
+    if (d.attempt_id) { op.callId = Math.max(op.callId || 0, d.attempt_id); if (!S.calls.has(d.attempt_id)) brief(d.attempt_id); }
+    S.reorder = true;  // the chips' counts, the filter and maybe the order
+    S.dirtyCamps = true;
+    markOp(op);
+  }
+
+  function onAttempt(d) {
+    let c = S.calls.get(d.id);
+    if (!c) {
+      c = { id: d.id, campaign_id: d.campaign_id, operator_id: d.operator_id, client: null, order_id: null,
+            answered_at: null, ended_at: null, outcome: null, offer: false };
+      S.calls.set(d.id, c);
+      brief(d.id);
+      queueSoon();  // a lead left the queue
+    }
+    // timeline facts only ever get set: a late event never unsets one
+    c.answered_at = c.answered_at || d.answered_at;
+    c.ended_at = c.ended_at || d.ended_at;
+    c.outcome = c.outcome || d.outcome;
+    noteCall(c);
+    if (c.ended_at && c.outcome && !S.counted.has(c.id)) countEnd(c);
+    S.dirtyCamps = true;
+  }
+
+  function noteCall(c) {
+    const op = c.operator_id && S.ops.get(c.operator_id);
+    if (!op) return;
+    if (!op.callId || c.id >= op.callId) {
+      if (op.callId && op.callId !== c.id) dropCall(op.callId);
+      op.callId = c.id;
+    }
+    markOp(op);
+  }
+
+  function dropCall(id) {
+    const c = S.calls.get(id);
+    if (c && c.ended_at) S.calls.delete(id);  // ended and no longer anybody's current call
+  }
+
+  function countEnd(c) {
+    S.counted.add(c.id);
+    if (S.counted.size > 20000) S.counted.delete(S.counted.values().next().value);
+    const camp = S.camps.get(c.campaign_id);
+    if (camp) camp.outcomes[c.outcome] = (camp.outcomes[c.outcome] || 0) + 1;
+    const op = c.operator_id && S.ops.get(c.operator_id);
+    if (op) {
+      const t = op.today;
+      t.calls++;
+      if (c.outcome === "ANSWERED") {
+        t.answered++;
+        if (c.answered_at) t.talk_s += Math.max(0, (ms(c.ended_at) - ms(c.answered_at)) / 1000);
+      }
+      t.rating = t.answered + Math.floor(t.talk_s / 60);  // dialer/services/supervisor.py `rating`
+      if (S.sort === "rating") S.reorder = true;
+      markOp(op);
+    }
+    if (!op || op.callId !== c.id) S.calls.delete(c.id);
+  }
+
+  function onAttemptGone(d) {
+    S.calls.delete(d.id);
+    const op = d.operator_id && S.ops.get(d.operator_id);
+    if (op) markOp(op);
+    S.dirtyCamps = true;
+    queueSoon();  // the lead is back in the queue
+    schedule();
+  }
+
+  function onCampaign(d) {
+    const camp = S.camps.get(d.id);
+    if (!camp) { reloadSoon(); return; }
+    camp.active = d.active; camp.name = d.name;
+    S.dirtyCamps = true;
+    queueSoon();
+    schedule();
+  }
+
+  function brief(id) {
+    S.needBrief.add(id);
+    if (!S.briefTimer) S.briefTimer = setTimeout(readBriefs, 40);  // one read for the calls of the same moment
+  }
+
+  async function readBriefs() {
+    S.briefTimer = null;
+    const ids = [...S.needBrief].slice(0, 100);
+    ids.forEach((id) => S.needBrief.delete(id));
+    if (S.needBrief.size) S.briefTimer = setTimeout(readBriefs, 40);
+    try {
+      const r = await fetch("/api/supervisor/calls?ids=" + ids.join(","), { headers: { Accept: "application/json" } });
+      if (!r.ok) return;
+      for (const b of await r.json()) {
+        let c = S.calls.get(b.id);
+        if (!c) {  // gone meanwhile: wanted again only while it is still somebody's call
+          const op = b.operator_id && S.ops.get(b.operator_id);
+          if (b.ended_at && !(op && op.callId === b.id)) continue;
+          c = b; S.calls.set(b.id, c);
+        }
+        for (const k of ["client", "order_id", "reserved_at", "offer", "manual", "dial_started_at", "campaign_id", "operator_id"]) c[k] = b[k];
+        for (const k of ["answered_at", "ended_at", "outcome"]) c[k] = c[k] || b[k];
+        noteCall(c);
+        if (c.ended_at && c.outcome && !S.counted.has(c.id) && S.loaded) countEnd(c);
+      }
+      S.dirtyCamps = true;
+      schedule();
+    } catch (_) { /* the next event asks again */ }
+  }
+
+  function queueSoon() {
+    if (S.queueTimer) return;
+    const wait = Math.max(0, S.queueAt + QUEUE_EVERY_MS - Date.now());
+    S.queueTimer = setTimeout(async () => {
+      S.queueAt = Date.now();
+      try {
+        const r = await fetch("/api/supervisor/queues", { headers: { Accept: "application/json" } });
+        if (r.ok) {
+          for (const [id, n] of Object.entries(await r.json())) { const c = S.camps.get(Number(id)); if (c) c.queue = n; }
+          S.dirtyCamps = true; schedule();
+        }
+      } finally { S.queueTimer = null; }
+    }, wait);
+  }
+
+  function reloadSoon() {
+    if (S.reading || Date.now() - S.loadAt < 5000) return;
+    load();
+  }
+
+  // today's time in each status (dialer/services/status_time.py): the board's seconds up to its `now`, then the
+  // live status changes; the status the operator is in now counts up to this moment
+  function accrue(op, t) {
+    if (!op.dayAt || !(t > op.dayAt)) return;
+    const s = op.today.status_s;
+    s[op.status] = (s[op.status] || 0) + (t - op.dayAt) / 1000;
+    op.dayAt = t;
+  }
+
+  function daySeconds(op, t) {
+    const s = Object.assign({}, op.today.status_s);
+    if (op.dayAt && t > op.dayAt) s[op.status] = (s[op.status] || 0) + (t - op.dayAt) / 1000;
+    return s;
+  }
+
+  function drawDay(op, t) {
+    const bar = op.el.day, s = daySeconds(op, t);
+    const total = SIGNED_IN.reduce((sum, k) => sum + (s[k] || 0), 0);
+    if (bar.children.length !== SIGNED_IN.length) {
+      bar.replaceChildren(...SIGNED_IN.map((k) => h("span", { "data-status": k })));
+    }
+    SIGNED_IN.forEach((k, i) => {
+      const span = bar.children[i], n = s[k] || 0;
+      setWidth(span, percent(n, total));
+      setData(span, "seconds", String(Math.round(n)));
+    });
+    setTitle(bar, total ? SIGNED_IN.filter((k) => s[k]).map((k) => W[k] + " " + Math.round((100 * s[k]) / total) + " % (" + clock(s[k]) + ")").join(" · ")
+      + (s.offline ? " · " + W.offline + " " + clock(s.offline) : "") : W.no_day);
+    op.dayDrawnAt = Date.now();
+  }
+
+  // ---- drawing -----------------------------------------------------------------------------------------
+  function markOp(op) { S.dirtyOps.add(op.id); schedule(); }
+  function schedule() {
+    if (S.frame) return;
+    S.frame = true;
+    if (document.hidden) setTimeout(flush, 200); else requestAnimationFrame(flush);  // frames stop in a hidden tab
+  }
+
+  // the rows at once; the chips, the rows' order and filter, and the campaigns at most every SLOW_EVERY_MS while
+  // events stream in (they add up many events; a person's own change of a filter or sort is drawn at once)
+  const SLOW_EVERY_MS = 250;
+  function flush() {
+    S.frame = false;
+    for (const id of S.dirtyOps) { const op = S.ops.get(id); if (op) drawOp(op); }
+    if (S.dirtyOps.size && (S.filter.status || S.filter.campaign)) S.reorder = true;
+    S.dirtyOps.clear();
+    if (!S.reorder && !S.dirtyCamps) return;
+    const wait = S.slowAt + SLOW_EVERY_MS - Date.now();
+    if (wait > 0 && !S.urgent) {
+      if (!S.slowTimer) S.slowTimer = setTimeout(() => { S.slowTimer = null; schedule(); }, wait);
+      return;
+    }
+    S.urgent = false;
+    S.slowAt = Date.now();
+    if (S.reorder) { S.reorder = false; arrange(); }
+    if (S.dirtyCamps) { S.dirtyCamps = false; drawCampaigns(); }
+  }
+  const drawNow = () => { S.urgent = true; schedule(); };  // a person's own change: drawn at once
+
+  function currentCall(op) {
+    const c = op.callId && S.calls.get(op.callId);
+    if (!c) return null;
+    if (!c.ended_at) return c;
+    return op.status === "wrap_up" && c.outcome === "ANSWERED" ? c : null;
+  }
+
+  function phaseOf(c) {
+    if (c.ended_at) return "wrapping";
+    if (c.answered_at) return "talking";
+    return c.offer ? "offer" : "dialling";
+  }
+
+  function opRow(op) {
+    const id = op.id;
+    const el = {};
+    el.status = h("span", { class: "sv-st", "data-testid": "op-status-" + id }, h("span", { class: "sv-dot" }), h("span"));
+    el.day = h("div", { class: "sv-day", "data-testid": "op-day-" + id });
+    el.since = h("div", { role: "cell", class: "r sv-time", "data-testid": "op-since-" + id });
+    el.call = h("div", { role: "cell", class: "sv-call", "data-testid": "op-call-" + id });
+    el.sip = h("div", { role: "cell", class: "sv-sip", "data-testid": "op-sip-" + id });
+    el.calls = h("div", { role: "cell", class: "sv-num", "data-testid": "op-calls-" + id });
+    el.talk = h("div", { role: "cell", class: "sv-num sv-time", "data-testid": "op-talk-" + id });
+    el.share = h("div", { role: "cell", class: "sv-num", "data-testid": "op-answered-" + id });
+    el.rating = h("div", { role: "cell", class: "sv-num", "data-testid": "op-rating-" + id });
+    el.name = h("span", { class: "sv-name" });
+    el.login = h("span", { class: "sv-login" });
+    const cells = [h("div", { role: "cell" }, el.name, " ", el.login), h("div", { role: "cell" }, el.status, el.day), el.since, el.call, el.sip, el.calls, el.talk, el.share, el.rating];
+    if (may.op) cells.push(h("div", { role: "cell", class: "sv-actions" }, actionMenu(op, el)));
+    el.row = h("div", { class: "sv-row", role: "row", "data-op": id, "data-testid": "op-row-" + id }, ...cells);
+    return el;
+  }
+
+  function actionMenu(op, el) {
+    const b = (key, label, fn) => {
+      const btn = h("button", { type: "button", "data-testid": "op-" + key + "-" + op.id, text: label });
+      btn.addEventListener("click", () => { btn.closest("details").open = false; fn(); });
+      el["btn_" + key] = btn;
+      return btn;
+    };
+    const url = "/api/supervisor/operators/" + op.id;
+    const act = async (path, body, text) => {
+      try {
+        const r = await post(url + path, body);
+        message(op.name + ": " + text + (r.after_call ? " — " + W.after_call : ""));
+      } catch (e) { message(op.name + ": " + errorText(e), true); }
+    };
+    const menu = h("details", { class: "sv-menu", "data-testid": "op-menu-" + op.id },
+      h("summary", { title: W.actions, "aria-label": W.actions, text: "⋯" }),
+      h("div", {},
+        b("ready", W.set_ready, () => act("/status", { status: "ready" }, W.set_ready)),
+        b("pause", W.set_pause, () => act("/status", { status: "pause" }, W.set_pause)),
+        b("lunch", W.set_lunch, () => act("/status", { status: "lunch" }, W.set_lunch)),
+        b("hangup", W.hangup, () => { if (window.confirm(W.confirm_hangup)) act("/hangup", {}, W.hangup); }),
+        b("release", W.release, () => act("/release", {}, W.release))));
+    // a row paints only inside itself (supervisor.css): while its menu is open, the menu may overflow it
+    menu.addEventListener("toggle", () => el.row.classList.toggle("menu-open", menu.open));
+    return menu;
+  }
+
+  function drawOp(op) {
+    if (!op.el) { op.el = opRow(op); $("sv-operator-rows").append(op.el.row); S.reorder = true; }
+    const el = op.el;
+    setData(el.row, "status", op.status);
+    setText(el.name, op.name); setText(el.login, op.login);
+    setData(el.status, "status", op.status);
+    setText(el.status.lastChild, W[op.status] || op.status);
+    const t = op.today;
+    setText(el.calls, String(t.calls));
+    setText(el.talk, clock(t.talk_s));
+    setText(el.share, t.calls ? Math.round((100 * t.answered) / t.calls) + " %" : "—");
+    setText(el.rating, String(t.rating));
+    drawCall(op);
+    drawSip(op);
+    if (!op.dayDrawnAt || Date.now() - op.dayDrawnAt >= DAY_BAR_EVERY_S * 1000) drawDay(op, now());  // slow to change
+    if (el.btn_ready) {
+      const c = currentCall(op);
+      setFlag(el.btn_ready, "disabled", op.status === "ready");
+      setFlag(el.btn_pause, "disabled", op.status === "paused");
+      setFlag(el.btn_lunch, "disabled", op.status === "lunch");
+      setFlag(el.btn_hangup, "disabled", !(c && !c.ended_at));
+      setFlag(el.btn_release, "disabled", op.status !== "wrap_up");
+    }
+    tickOp(op, now());
+  }
+
+  function drawCall(op) {
+    const c = currentCall(op);
+    const sig = c ? [c.id, phaseOf(c), c.client, c.order_id, c.campaign_id].join("|") : "";
+    if (op.el.callSig === sig) return;
+    op.el.callSig = sig;
+    op.el.talkEl = null;
+    if (!c) { op.el.call.replaceChildren(); return; }
+    const camp = S.camps.get(c.campaign_id);
+    const phase = phaseOf(c);
+    const client = c.client === null ? "…" : c.client || "—";
+    const name = may.calls ? h("a", { href: "/supervisor/calls/" + c.id, target: "_blank", rel: "noopener", title: W.open_card,
+                                      class: "sv-client", text: client }) : h("span", { class: "sv-client", text: client });
+    const talk = phase === "talking" || phase === "wrapping" ? h("span", { class: "sv-time" }) : null;
+    op.el.talkEl = talk;
+    op.el.call.replaceChildren(
+      h("div", {}, h("span", { class: "sv-phase", "data-phase": phase, text: W[phase] }), talk, name),
+      h("div", { class: "sv-sub" }, (camp ? camp.name : "#" + c.campaign_id) + (c.order_id ? " · " + W.order + " " + c.order_id : "")
+        + (c.manual ? " · " + W.manual : "")));
+  }
+
+  function tickOp(op, t) {
+    const el = op.el;
+    setText(el.since, op.since ? clock((t - ms(op.since)) / 1000) : "—");
+    if (el.talkEl) {
+      const c = currentCall(op);
+      if (c && c.answered_at) setText(el.talkEl, clock(((c.ended_at ? ms(c.ended_at) : t) - ms(c.answered_at)) / 1000));
+    }
+  }
+
+  function visible(op) {
+    if (S.filter.status && op.status !== S.filter.status) return false;
+    if (S.filter.campaign && !op.campaign_ids.includes(Number(S.filter.campaign))) return false;
+    return true;
+  }
+
+  function compare(a, b) {
+    switch (S.sort) {
+      case "status": return STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || a.name.localeCompare(b.name);
+      case "since": return (ms(a.since) || 0) - (ms(b.since) || 0) || a.name.localeCompare(b.name);
+      case "rating": return b.today.rating - a.today.rating || a.name.localeCompare(b.name);
+      default: return a.name.localeCompare(b.name) || a.id - b.id;
+    }
+  }
+
+  function arrange() {
+    const ops = [...S.ops.values()].filter((op) => op.el);
+    ops.sort(compare);
+    const order = ops.map((op) => op.id);
+    if (order.join(",") !== S.order.join(",")) {
+      const body = $("sv-operator-rows");
+      body.append(...ops.map((op) => op.el.row));  // moves the rows, keeps their state
+      S.order = order;
+    }
+    let shown = 0;
+    for (const op of ops) { const v = visible(op); setFlag(op.el.row, "hidden", !v); if (v) shown++; }
+    $("sv-operators-empty").hidden = shown > 0 || !S.loaded;
+    setText($("sv-shown"), shown + " / " + ops.length);
+    const counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
+    for (const op of S.ops.values()) if (!S.filter.campaign || op.campaign_ids.includes(Number(S.filter.campaign))) counts[op.status]++;
+    for (const chip of $("sv-chips").children) {
+      setText(chip.querySelector("b"), String(counts[chip.dataset.status] || 0));
+      setAttr(chip, "aria-pressed", S.filter.status === chip.dataset.status ? "true" : "false");
+    }
+  }
+
+  // campaigns: numbers from the model (calls in progress, operators of the pool by status), today's outcomes bar
+  function campaignBox(camp) {
+    if (camp.el) return camp.el;
+    const el = {};
+    el.name = h("span", { class: "sv-camp-name" });
+    el.state = h("span", { class: "sv-camp-state", "data-testid": "camp-state-" + camp.id });
+    const head = h("div", { class: "sv-camp-head" }, el.name, el.state);
+    if (may.camp) {
+      el.toggle = h("button", { type: "button", "data-testid": "camp-toggle-" + camp.id });
+      el.toggle.addEventListener("click", async () => {
+        el.toggle.disabled = true;
+        try {
+          const r = await post("/api/supervisor/campaigns/" + camp.id + (camp.active ? "/pause" : "/resume"));
+          camp.active = r.active; S.dirtyCamps = true; drawNow();
+        } catch (e) { message(camp.name + ": " + errorText(e), true); } finally { el.toggle.disabled = false; }
+      });
+      head.append(el.toggle);
+    }
+    const num = (key) => (el[key] = h("b", { "data-testid": "camp-" + key + "-" + camp.id }));
+    el.ops = h("span", { class: "sv-camp-ops" });
+    const opsBy = {};
+    for (const s of ["ready", "in_call", "wrap_up", "paused", "lunch"]) {
+      opsBy[s] = h("b");
+      el.ops.append(h("span", { "data-status": s, title: W[s] }, h("span", { class: "sv-dot" }), opsBy[s]));
+    }
+    el.opsBy = opsBy;
+    const confirm = h("button", { type: "button", disabled: true, title: W.autostop_reason, "data-testid": "camp-autostop-" + camp.id, text: W.autostop_confirm });
+    el.bar = h("div", { class: "sv-bar", "data-testid": "camp-bar-" + camp.id });
+    el.box = h("div", { class: "sv-camp", "data-camp": camp.id, "data-testid": "camp-" + camp.id },
+      head,
+      h("div", { class: "sv-camp-nums" },
+        h("span", {}, W.queue + " ", num("queue")), h("span", {}, W.ringing + " ", num("ringing")),
+        h("span", {}, W.talking_n + " ", num("talking")), el.ops),
+      el.bar,
+      h("div", { class: "sv-autostop" }, h("span", { text: W.autostop + ": —" }), confirm));
+    camp.el = el;
+    return el;
+  }
+
+  function drawCampaigns() {
+    const live = new Map(), ops = new Map();
+    for (const c of S.calls.values()) {
+      if (c.ended_at) continue;
+      const n = live.get(c.campaign_id) || { ringing: 0, talking: 0 };
+      if (c.answered_at) n.talking++; else n.ringing++;
+      live.set(c.campaign_id, n);
+    }
+    for (const op of S.ops.values()) {
+      for (const cid of op.campaign_ids) {
+        const n = ops.get(cid) || {};
+        n[op.status] = (n[op.status] || 0) + 1;
+        ops.set(cid, n);
+      }
+    }
+    for (const camp of S.camps.values()) {
+      const el = campaignBox(camp);
+      setData(el.box, "active", String(camp.active));
+      setText(el.name, camp.name); setTitle(el.name, camp.name);
+      setText(el.state, camp.active ? W.active : W.stopped);
+      if (el.toggle) setText(el.toggle, camp.active ? W.pause_campaign : W.resume_campaign);
+      setText(el.queue, camp.queue === undefined || camp.queue === null ? "—" : String(camp.queue));
+      const n = live.get(camp.id) || { ringing: 0, talking: 0 };
+      setText(el.ringing, String(n.ringing)); setText(el.talking, String(n.talking));
+      const o = ops.get(camp.id) || {};
+      for (const [s, b] of Object.entries(el.opsBy)) setText(b, String(o[s] || 0));
+      drawBar(el.bar, camp.outcomes);
+    }
+  }
+
+  function drawBar(bar, outcomes) {
+    const total = OUTCOMES.reduce((sum, o) => sum + (outcomes[o.code] || 0), 0);
+    if (bar.children.length !== OUTCOMES.length) {
+      bar.replaceChildren(...OUTCOMES.map((o) => h("span", { style: "background:" + o.colour, "data-outcome": o.code })));
+    }
+    OUTCOMES.forEach((o, i) => {
+      const n = outcomes[o.code] || 0, span = bar.children[i];
+      setWidth(span, percent(n, total));
+      setTitle(span, o.label + ": " + n + (total ? " (" + Math.round((100 * n) / total) + " %)" : ""));
+      setData(span, "count", String(n));
+    });
+    setTitle(bar, total ? OUTCOMES.map((o) => o.label + " " + (outcomes[o.code] || 0)).join(" · ") : "");
+  }
+
+  // ---- alerts: a sound and a title-bar badge once per new alert; acknowledged by a person -----------------
+  let audio = null;
+  const unlockAudio = () => {
+    if (audio) return;
+    try { audio = new (window.AudioContext || window.webkitAudioContext)(); } catch (_) { audio = null; }
+  };
+  ["pointerdown", "keydown"].forEach((k) => document.addEventListener(k, unlockAudio, { once: true, capture: true }));
+  function beep() {
+    S.beeps++;
+    root.dataset.alertsSounded = String(S.beeps);
+    if (!audio) return;  // the browser allows sound only after the page was touched once
+    if (audio.state === "suspended") audio.resume();
+    const t = audio.currentTime, osc = audio.createOscillator(), gain = audio.createGain();
+    osc.type = "sine"; osc.frequency.setValueAtTime(880, t); osc.frequency.setValueAtTime(660, t + 0.18);
+    gain.gain.setValueAtTime(0.0001, t);
+    gain.gain.exponentialRampToValueAtTime(0.25, t + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.4);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(t); osc.stop(t + 0.42);
+  }
+
+  function onAlert(d) {
+    if (!may.alerts) return;
+    const known = S.alerts.get(d.id);
+    S.alerts.set(d.id, Object.assign(known || {}, d));
+    if (!known && !d.acknowledged_at) { beep(); S.fresh = d.id; }
+    renderAlerts();
+  }
+
+  function renderAlerts() {
+    if (!may.alerts) return;
+    const list = $("sv-alert-list");
+    const all = [...S.alerts.values()].sort((a, b) => (!a.acknowledged_at - !b.acknowledged_at) * -1 || (ms(b.created_at) || 0) - (ms(a.created_at) || 0) || b.id - a.id);
+    list.replaceChildren(...all.map(alertItem));
+    const open = all.filter((a) => !a.acknowledged_at).length;
+    const count = $("sv-alerts-open");
+    setText(count, String(open)); count.classList.toggle("hot", open > 0);
+    $("sv-alerts-empty").hidden = all.length > 0;
+    document.title = (open ? "(" + open + ") " : "") + baseTitle;
+  }
+
+  function alertItem(a) {
+    const text = lang === "en" ? a.text_en : a.text_ru;
+    const li = h("li", { class: "sv-alert" + (a.acknowledged_at ? " done" : "") + (S.fresh === a.id ? " fresh" : ""),
+                         "data-testid": "alert-" + a.id, "data-kind": a.kind },
+      h("span", { class: "sv-time muted", text: hhmm(a.created_at) }), h("span", { class: "sv-alert-text", text }));
+    if (a.cleared_at) li.append(h("span", { class: "muted", "data-testid": "alert-cleared-" + a.id, text: W.cleared + " " + hhmm(a.cleared_at) }));
+    if (a.acknowledged_at) {
+      li.append(h("span", { class: "muted", "data-testid": "alert-ack-" + a.id,
+                            text: W.acknowledged_by + " " + (a.acknowledged_by_name || "—") + ", " + hhmm(a.acknowledged_at) }));
+    } else {
+      const btn = h("button", { type: "button", "data-testid": "alert-acknowledge-" + a.id, text: W.acknowledge });
+      btn.addEventListener("click", async () => {
+        btn.disabled = true;
+        try { onAlert(Object.assign({}, a, await post("/api/supervisor/alerts/" + a.id + "/acknowledge"))); } catch (e) { message(errorText(e), true); btn.disabled = false; }
+      });
+      li.append(btn);
+    }
+    return li;
+  }
+
+  // ---- controls and timers ----------------------------------------------------------------------------
+  $("sv-filter-campaign").addEventListener("change", (e) => { S.filter.campaign = e.target.value; S.reorder = true; drawNow(); });
+  $("sv-filter-status").addEventListener("change", (e) => { S.filter.status = e.target.value; S.reorder = true; drawNow(); });
+  $("sv-sort").addEventListener("change", (e) => { S.sort = e.target.value; S.reorder = true; drawNow(); });
+  $("sv-chips").addEventListener("click", (e) => {
+    const chip = e.target.closest(".sv-chip");
+    if (!chip) return;
+    S.filter.status = S.filter.status === chip.dataset.status ? "" : chip.dataset.status;
+    $("sv-filter-status").value = S.filter.status;
+    S.reorder = true; drawNow();
+  });
+
+  setInterval(() => {
+    const t = now();
+    if (t >= S.dayEnd && !S.reading) { S.dayEnd = Infinity; load(); return; }  // a new day: today's figures start again
+    const day = ++S.ticks % DAY_BAR_EVERY_S === 0;
+    for (const op of S.ops.values()) if (op.el && !op.el.row.hidden) { tickOp(op, t); if (day) drawDay(op, t); }
+  }, 1000);
+
+  ["operator.status", "attempt", "attempt.gone", "campaign", "alert", "sip.registration"].forEach((kind) => window.Dialer.live.on(kind, (d) => handle(kind, d)));
+  // the stream could not replay what was missed: read the board again (after the read under way, if one is)
+  window.Dialer.live.on("reload", () => { if (S.reading) S.again = true; else load(); });
+
+  // read the board once the stream is open, so that every change after the read reaches the page as an event
+  function whenLive(fn) {
+    const dot = $("live-status");
+    if (!dot || dot.dataset.state === "open") { fn(); return; }
+    const watch = new MutationObserver(() => { if (dot.dataset.state === "open") { watch.disconnect(); fn(); } });
+    watch.observe(dot, { attributes: true, attributeFilter: ["data-state"] });
+    setTimeout(() => { if (!S.loaded && !S.reading) load(); }, 3000);  // a slow stream: show the board meanwhile
+  }
+  document.addEventListener("DOMContentLoaded", () => whenLive(load));
+  window.Supervisor = { state: S };  // for the browser tests and the benchmark
+})();
