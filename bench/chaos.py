@@ -17,12 +17,12 @@ import json
 import os
 import traceback
 
-from dialer.dev.testing import BENCHMARK, isolate
+from dialer.dev.testing import BENCHMARK, isolate, start_telephony
 
 isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 
-from dialer import db as dbm, migrate, pg, settings as settings_mod  # noqa: E402
-from dialer.dev import instances, sandbox  # noqa: E402
+from dialer import settings as settings_mod  # noqa: E402
+from dialer.dev import instances  # noqa: E402
 from dialer.dev.testing import hang_up_everything  # noqa: E402
 
 from . import chaos_faults as chaos  # noqa: E402
@@ -41,12 +41,7 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown faults: {', '.join(sorted(unknown))}")
     settings = settings_mod.load()
-    pg.start_until_exit(settings)
-    migrate.migrate(settings)
-    sandbox.ensure_root(settings)
-    for name in ("pbx", "sim"):
-        instances.start(settings, name)
-    db = dbm.connect(settings)
+    db = start_telephony(settings)
     reports = []
     try:
         for name in names:

@@ -23,7 +23,7 @@ from typing import Callable
 from dialer import pg
 from dialer.access import Acting
 from dialer.errors import Conflict
-from dialer.dev.testing import EngineProcess, add_leads, command_all, hang_up_everything, make_operators
+from dialer.dev.testing import EngineProcess, add_leads, command_all, hang_up_everything, make_operators, poll
 
 from . import chaos_invariants as inv
 from .chaos_proxy import AriProxy
@@ -302,14 +302,7 @@ def engine_log_problems(log_path: Path, limit: int = 30) -> list[str]:
 # ---- polling ----------------------------------------------------------------------------------------
 def _poll(predicate, timeout: float, interval: float = 0.2):
     """The predicate's first true value, or None at the deadline (the caller reports what is still wrong)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(interval)
+    return poll(predicate, timeout, interval)
 
 
 def _until(predicate, timeout: float, message: str, interval: float = 0.2):

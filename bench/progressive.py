@@ -20,14 +20,14 @@ import platform
 import signal
 import time
 
-from dialer.dev.testing import BENCHMARK, isolate
+from dialer.dev.testing import BENCHMARK, isolate, start_telephony
 
 isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 
 import psutil  # noqa: E402
 
-from dialer import db as dbm, migrate, pg, settings as settings_mod  # noqa: E402
-from dialer.dev import instances, sandbox  # noqa: E402
+from dialer import settings as settings_mod  # noqa: E402
+from dialer.dev import instances  # noqa: E402
 from dialer.models import Attempt  # noqa: E402
 from dialer.dev.testing import EngineProcess, add_leads, command_all, hang_up_everything, make_operators, until  # noqa: E402
 
@@ -107,12 +107,7 @@ def run_with_telephony(measure, operators: int, calls: int) -> None:
     ap.add_argument("--calls", type=int, default=calls)
     args = ap.parse_args()
     settings = settings_mod.load()
-    pg.start_until_exit(settings)
-    migrate.migrate(settings)
-    sandbox.ensure_root(settings)
-    for name in ("pbx", "sim"):
-        instances.start(settings, name)
-    db = dbm.connect(settings)
+    db = start_telephony(settings)
     try:
         hang_up_everything(settings)
         result = measure(settings, db, args.operators, args.calls)

@@ -23,7 +23,7 @@ import os
 import signal
 import time
 
-from dialer.dev.testing import BENCHMARK, isolate
+from dialer.dev.testing import BENCHMARK, isolate, start_telephony
 
 isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCHMARK)
 
@@ -252,10 +252,8 @@ def main() -> None:
     import argparse
     import json
 
-    from dialer import db as dbm
-    from dialer import migrate, pg
     from dialer import settings as settings_mod
-    from dialer.dev import instances, sandbox
+    from dialer.dev import instances
     from dialer.dev.testing import hang_up_everything
 
     ap = argparse.ArgumentParser(prog="python -m bench.supervisor")
@@ -266,12 +264,7 @@ def main() -> None:
                     help="seconds each answered client talks (3: the busiest screen; real calls last minutes)")
     args = ap.parse_args()
     settings = settings_mod.load()
-    pg.start_until_exit(settings)
-    migrate.migrate(settings)
-    sandbox.ensure_root(settings)
-    for name in ("pbx", "sim"):
-        instances.start(settings, name)
-    db = dbm.connect(settings)
+    db = start_telephony(settings)
     try:
         hang_up_everything(settings)
         result = measure(settings, db, args.operators, max(1, args.campaigns), args.seconds, args.talk)

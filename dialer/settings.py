@@ -51,7 +51,7 @@ class Settings:
     claim_retry_s: float = 1.0  # how often a Ready operator with nothing to call looks again
     # CRM sync
     crm_outbox_poll_s: float = 1.0  # how often waiting wrap-up results are looked for
-    fake_crm_port: int = 8099  # `dialer fake-crm` (tests, demo)
+    fake_crm_port: int = 8099  # `dialer-dev fake-crm` (tests, demo)
     # web
     web_host: str = "127.0.0.1"
     web_port: int = 8080

@@ -1,6 +1,6 @@
 """The demo's leads come from a fake LeadVertex: start it with sample orders and connect a campaign.
 
-`dialer demo` calls `setup(settings, db, campaign_id)`; the pull job then imports the orders and the
+`dialer-dev demo` calls `setup(settings, db, campaign_id)`; the pull job then imports the orders and the
 outbox writes every wrap-up back, so the demo shows the whole round trip.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ RESULTS = {"accepted": "3", "confirmed": "3", "callback": "2", "refused": "4", "
 
 
 def start_fake(settings, orders: int, log_path=None) -> subprocess.Popen:
-    """`dialer fake-crm` as a child process with `orders` orders whose phones the simulated network knows."""
+    """`dialer-dev fake-crm` as a child process with `orders` orders whose phones the simulated network knows."""
     log = open(log_path or settings.state_dir / "fake-crm.log", "a")
     proc = subprocess.Popen([sys.executable, "-m", "dialer.dev.cli", "fake-crm", "--port", str(settings.fake_crm_port),
                              "--orders", str(orders), "--demo-phones"], cwd=REPO_ROOT, stdout=log,

@@ -1,4 +1,4 @@
-"""`dialer demo`: a whole call centre on this machine — real Asterisk, simulated clients and softphones.
+"""`dialer-dev demo`: a whole call centre on this machine — real Asterisk, simulated clients and softphones.
 
 Sets up what is missing (database, schema, Asterisk sandbox), starts pbx and sim, loads a demo
 campaign with a mix of clients (answering, busy, declining, never answering, failing) and

@@ -1,4 +1,4 @@
-"""A fake LeadVertex admin API for tests, benchmarks and the demo (`dialer fake-crm`).
+"""A fake LeadVertex admin API for tests, benchmarks and the demo (`dialer-dev fake-crm`).
 
 Several shops, each with its own token and status ids, at `/{shop}/api/admin/{method}.html`.
 Faults are switched at runtime through `POST /_control/faults` (or `FakeCrm.faults` in-process):
@@ -236,7 +236,7 @@ def fill(shop: Shop, count: int, call_status: str, start: int = 1) -> None:
 
 
 def serve_forever(host: str, port: int, orders: int, demo_phones: bool = False) -> None:
-    """`dialer fake-crm`: sample shops with `orders` orders each in their first status, until Ctrl-C.
+    """`dialer-dev fake-crm`: sample shops with `orders` orders each in their first status, until Ctrl-C.
 
     With `demo_phones` the numbers are the demo's mix the simulated network answers, busies, rejects."""
     fake = FakeCrm()

@@ -34,16 +34,39 @@ def isolate(state_dir: str, ports: dict[str, str] = ISOLATED) -> None:
     settings.init_secrets(Path(state_dir))
 
 
-def until(predicate, timeout=10.0, interval=0.05, message="condition"):
-    """Poll for an expected state instead of sleeping a fixed time."""
+def poll(predicate, timeout: float, interval: float = 0.05):
+    """The predicate's first true value, or None at the deadline (the caller reports what is still wrong)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+            return None
         time.sleep(interval)
+
+
+def until(predicate, timeout=10.0, interval=0.05, message="condition"):
+    """Poll for an expected state instead of sleeping a fixed time."""
+    value = poll(predicate, timeout, interval)
+    if not value:
+        raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+    return value
+
+
+def start_telephony(settings):
+    """A benchmark's world: its PostgreSQL (stopped at exit), the schema, pbx and sim; the pooled database."""
+    from dialer import db as dbm
+    from dialer import migrate, pg
+
+    from . import instances, sandbox
+
+    pg.start_until_exit(settings)
+    migrate.migrate(settings)
+    sandbox.ensure_root(settings)
+    for name in ("pbx", "sim"):
+        instances.start(settings, name)
+    return dbm.connect(settings)
 
 
 class EngineProcess:
