@@ -25,7 +25,8 @@ def test_postgresql_restart_loses_nothing_and_dialling_resumes(call_centre):
 
 def test_ari_websocket_drop_is_reconciled_and_dialling_resumes(call_centre):
     report = call_centre("ari_drop")
-    assert report["websockets_cut"] == 1 and report["websockets_refused"] >= 1, report  # the fault was real
+    # the fault was real: every event websocket cut (the calls' app, and the registrations' watcher) and refused
+    assert report["websockets_cut"] >= 1 and report["websockets_refused"] >= 1, report
     survived(report, call_centre.log_path)  # incl. no client dialled while nobody could hear its events
 
 
