@@ -1,11 +1,12 @@
 """«Отчёты» in headless Chromium at 1366×768 as a supervisor: pick a period, read the histogram's data (six outcomes
 in the SPEC A2 order and colours), toggle an outcome in the legend, open a row's calls and a call's card, save a
 view and find it after signing in again, download CSV, XLSX and PDF and read them back. No sideways scrolling and
-no console errors on any page. Full-page screenshots go to /work/notes/shots/reports-*.png when that folder exists."""
+no console errors on any page. Full-page screenshots go to $DIALER_SCREENSHOTS/reports-*.png when that variable names a folder."""
 from __future__ import annotations
 
 import csv
 import io
+import os
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +20,7 @@ from dialer.services import users
 
 from .conftest import PASSWORD, sign_in
 
-SHOTS = Path("/work/notes/shots")
+SHOTS = Path(os.environ.get("DIALER_SCREENSHOTS", "/nonexistent"))  # for looking at the pages
 CAMPAIGN = "Подтверждение заказов"
 
 
