@@ -276,6 +276,16 @@ def reload_message(cursor: Cursor) -> str:
     return f"id: {cursor.wire()}\nevent: reload\ndata: {{}}\n\n"
 
 
+class _Had:
+    """The ids a stream's starting point (or a reload's) already covered: up to `high`, less its gaps."""
+
+    def __init__(self, cursor: Cursor):
+        self.high, self.gaps = cursor.high, frozenset(cursor.gaps)
+
+    def covers(self, event_id: int) -> bool:
+        return event_id <= self.high and event_id not in self.gaps
+
+
 async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
                  stale: Callable[[Subscriber], Awaitable[bool]]) -> AsyncIterator[str]:
     """The SSE text of one client: the events it has not had since `after` (or a reload past CATCH_UP_MAX),
@@ -297,6 +307,9 @@ async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
                 if _sees(sub.principal, event):
                     yield format_event(event, cursor)
         yield f"id: {cursor.wire()}\n\n"  # the browser resumes from here even if no event comes
+        # what a reload or a catch-up covered: a queued notification of it is not sent again (a fresh
+        # connection takes every queued one: its page was read before it connected)
+        had = _Had(cursor) if after is not None else None
         while True:
             try:
                 event = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
@@ -313,10 +326,13 @@ async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
             if event is RELOAD:
                 cursor = sub.start_at(await run(db, head, db))
                 caught.clear()
+                had = _Had(cursor)
                 yield reload_message(cursor)
                 continue
             if event["id"] in caught:
                 caught.discard(event["id"])
+                continue
+            if had is not None and had.covers(event["id"]):
                 continue
             cursor.add(event["id"])
             yield format_event(event, cursor)
