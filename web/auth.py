@@ -114,12 +114,23 @@ class PrincipalMiddleware(ASGIMiddleware):
                 via = "session" if principal else None
         scope["principal"] = principal
         scope["auth_via"] = via
+        if via == "session" and _is_page_request(connection):
+            # where the page's live events start: read before the page reads its state, so nothing committed
+            # between the two is missed (one already shown again is harmless: events carry facts)
+            from . import live
+            scope["live_from"] = (await run(app_state.db, live.head, app_state.db)).wire()
         lang = connection.cookies.get(Cookies.LANG)
         i18n.set_language(lang if lang in i18n.LANGUAGES else (principal.language if principal else i18n.DEFAULT))
         actor = (audit.Actor(principal.user_id, principal.name, principal.role_label, client_ip(scope))
                  if principal else audit.Actor(None, "anonymous", "-", client_ip(scope)))
         with audit.acting_as(actor):
             await next_app(scope, receive, send)
+
+
+def _is_page_request(connection: ASGIConnection) -> bool:
+    path = connection.scope.get("path", "")
+    return (connection.scope.get("method") == "GET" and "text/html" in connection.headers.get("accept", "")
+            and not path.startswith(("/api/", "/events")))
 
 
 async def _csrf_ok(connection: ASGIConnection) -> bool:

@@ -89,6 +89,31 @@ def test_live_update_appears_without_reload(accounts, new_page, db):
     assert page.evaluate("window.notReloaded") is True
 
 
+def test_a_change_between_reading_the_page_and_connecting_still_reaches_it(accounts, new_page, db):
+    """The live stream starts where the page was read, not where the connection happens to start."""
+    op = operators.create_operator("Оператор Между", "between1", "secret-between-1", [])
+    page = new_page()
+    sign_in(page)
+    held = []
+    page.route("**/events*", lambda route: held.append(route))  # the page is read; its stream waits
+    page.goto("/")
+    page.wait_for_function("document.body.dataset.liveFrom !== undefined")
+    status = page.locator(f"[data-testid=operator-status-{op['id']}]")
+    assert status.inner_text() == "Не в сети"
+    db.execute_sql("UPDATE operator SET status = 'ready', status_since = now() WHERE id = %s", (op["id"],))
+    until_held = 50
+    while not held and until_held:  # the EventSource asks once DOMContentLoaded has run
+        page.wait_for_timeout(100)
+        until_held -= 1
+    assert held, "the page never opened its live stream"
+    assert "last_id=" in held[0].request.url
+    for route in held:
+        route.continue_()
+    page.unroute("**/events*")
+    page.wait_for_function(f"document.querySelector('[data-testid=operator-status-{op['id']}]').textContent === 'Готов'",
+                           timeout=5000)
+
+
 def test_form_post_without_csrf_token_is_refused(accounts, new_page, db):
     page = new_page()
     sign_in(page)

@@ -56,7 +56,8 @@ def context(request: Request, **values) -> dict:
     csrf = principal.session_csrf if principal and principal.session_csrf else request.cookies.get(auth.Cookies.CSRF, "")
     return {"user": principal, "csrf_token": csrf or "", "nav": nav_for(principal, served) if principal else [],
             "lang": i18n.language(), "pick": i18n.pick, "may": (lambda p: allowed(principal, p)),
-            "path": request.url.path, "SIGNED_IN": SIGNED_IN, **values}
+            "path": request.url.path, "SIGNED_IN": SIGNED_IN,
+            "live_from": request.scope.get("live_from", ""), **values}
 
 
 def page(request: Request, template: str, status_code: int = 200, **values) -> Template:

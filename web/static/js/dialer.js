@@ -73,6 +73,7 @@
   window.Dialer = { csrf, live };
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("[data-live-operator-status]").forEach((el) => { el.textContent = statusLabel(el.dataset.status); });
+    lastId = document.body.dataset.liveFrom || null;  // the events since the page was read, not since now
     if (document.body.dataset.live === "on") connect();
   });
 })();
