@@ -17,6 +17,7 @@ from panoramisk.fast_agi import Application, Request
 
 from dialer import commands
 from dialer import db as dbm
+from dialer import logs
 from dialer.models import Operator
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,9 @@ class GuardedApplication(Application):
             log.error("AGI: no route for %r", script)
         else:
             try:
-                await route(Request(app=self, headers=headers, reader=reader, writer=writer,
-                                    encoding=self.default_encoding))
+                with logs.bound(channel=headers.get("agi_channel") or None):  # its lines name the call (dialer/logs.py)
+                    await route(Request(app=self, headers=headers, reader=reader, writer=writer,
+                                        encoding=self.default_encoding))
             except Exception:
                 log.exception("AGI: route %s failed", script)
         writer.close()

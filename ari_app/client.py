@@ -99,6 +99,70 @@ class AriClient:
             if e.status != 404:
                 raise
 
+    # ---- announcements and recordings (ari_app/recording.py) ---------------------------------------
+    async def play(self, channel_id: str, media: str, playback_id: str) -> dict:
+        return await self.request("POST", f"/channels/{channel_id}/play", {"media": media, "playbackId": playback_id})
+
+    async def start_moh(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/moh")
+
+    async def stop_moh(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/moh")
+
+    async def playing(self, playback_id: str) -> bool:
+        try:
+            await self.request("GET", f"/playbacks/{playback_id}")
+            return True
+        except AriError as e:
+            if e.status == 404:  # finished (or the channel is gone)
+                return False
+            raise
+
+    async def record_bridge(self, bridge_id: str, name: str, fmt: str) -> dict:
+        return await self.request("POST", f"/bridges/{bridge_id}/record",
+                                  {"name": name, "format": fmt, "ifExists": "overwrite", "beep": "false",
+                                   "terminateOn": "none"})
+
+    async def stop_recording(self, name: str) -> bool:
+        try:
+            await self.request("POST", f"/recordings/live/{name}/stop")
+            return True
+        except AriError as e:
+            if e.status == 404:  # already over (the bridge went away): the stored file is there
+                return False
+            raise
+
+    async def recording_live(self, name: str) -> bool:
+        """Still being written (a stop closes the file a moment later, when the recording ends)."""
+        try:
+            await self.request("GET", f"/recordings/live/{name}")
+            return True
+        except AriError as e:
+            if e.status == 404:
+                return False
+            raise
+
+    async def stored_recording(self, name: str) -> bytes | None:
+        """The stored recording's bytes (None: Asterisk has no such file, or not yet)."""
+        await self.open()
+        try:
+            async with self._session.get(f"{self.server.ari_url}/recordings/stored/{name}/file") as resp:
+                if resp.status == 404:
+                    return None
+                body = await resp.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            raise AriError(0, "GET", f"/recordings/stored/{name}/file", str(e) or type(e).__name__) from e
+        if resp.status >= 400:
+            raise AriError(resp.status, "GET", f"/recordings/stored/{name}/file", body[:200].decode("latin-1"))
+        return body
+
+    async def delete_stored_recording(self, name: str) -> None:
+        try:
+            await self.request("DELETE", f"/recordings/stored/{name}")
+        except AriError as e:
+            if e.status != 404:
+                raise
+
     async def channels(self) -> list[dict]:
         return await self.request("GET", "/channels") or []
 

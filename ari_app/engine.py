@@ -22,6 +22,9 @@ from .classifier import AttemptFacts
 from .client import AriClient
 from .health import engine_reporter
 from .intake import CommandIntake
+from .inbound import InboundRouter
+from .predictive import PredictiveDialer
+from .recording import Recorder
 from .runtime import OperatorActor
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,9 @@ class Engine:
         self.tasks: list[asyncio.Task] = []
         self.intake = CommandIntake(self.db_run, self._actor_for)
         self.health = engine_reporter(self)  # its row per Asterisk server, for the health check and «Мониторинг»
+        self.recorder = Recorder(self)  # answered calls of recording campaigns (ari_app/recording.py)
+        self.inbound = InboundRouter(self)  # clients calling back (ari_app/inbound.py)
+        self.predictive = PredictiveDialer(self)  # predictive campaigns' calls and held clients (ari_app/predictive.py)
         self.loop: asyncio.AbstractEventLoop | None = None
         record = os.environ.get("DIALER_ARI_RECORD")
         self._recording = open(record, "a") if record else None
@@ -53,7 +59,7 @@ class Engine:
     def write_backlog(self) -> int:
         """Database writes waiting across all operators (0 when the database keeps up): for the health check.
         Nonzero for more than a moment means PostgreSQL is unreachable; the log says since when."""
-        return sum(len(actor.writes) for actor in self.actors.values())
+        return sum(len(actor.writes) for actor in self.actors.values()) + len(self.predictive.writes)
 
     def later(self, delay: float, fn) -> asyncio.TimerHandle:
         return self.loop.call_later(delay, fn)
@@ -68,12 +74,17 @@ class Engine:
         self.loop.set_default_executor(ThreadPoolExecutor(self.settings.db_pool_size, "db"))
         for record in await self.db_run(store.load_operators):
             self._add_actor(record)
+        await self.predictive.load()  # its open calls are known (routed) before the first reconcile
         for name, client in self.clients.items():
             self.tasks.append(asyncio.create_task(
                 client.run_events(lambda msg, n=name: self.on_event(n, msg), lambda n=name: self.reconcile(n)),
                 name=f"ari-{name}"))
         self.tasks.append(asyncio.create_task(self._listen_commands(), name="commands"))
         self.tasks.append(asyncio.create_task(self.health.run(), name="health"))
+        self.tasks.append(asyncio.create_task(self.recorder.run(), name="recordings"))
+        self.tasks.append(asyncio.create_task(self.inbound.run(), name="inbound"))
+        self.tasks.append(asyncio.create_task(self.predictive.run(), name="predictive"))
+        self.tasks.append(asyncio.create_task(self.predictive.run_writes(), name="predictive-db"))
         log.info("engine started (%d operators, servers: %s)", len(self.actors), ", ".join(self.clients))
 
     async def stop(self) -> None:
@@ -108,7 +119,7 @@ class Engine:
         if self._recording:  # DIALER_ARI_RECORD: keep the raw events, e.g. for test fixtures
             self._recording.write(json.dumps(msg) + "\n")
             self._recording.flush()
-        found = stasis.translate(msg, time.time())
+        found = stasis.translate(msg, time.time()) or self.inbound.translate(server, msg, time.time())
         if found is None:
             return
         channel, event = found
@@ -133,9 +144,11 @@ class Engine:
             if stasis.own_channel(c["id"]) and c["id"] not in known:
                 log.warning("hanging up orphan channel %s on %s", c["id"], server)
                 await client.hangup(c["id"])
+        await self.inbound.reconcile(server, channels)  # callers on hold a restart left behind
         for actor in self.actors.values():
             if actor.client is client:
                 actor.post(ev.Resync(live, bridged, listed_at, at=time.time()))
+        await self.predictive.resync(server, channels, bridges)
         log.info("reconciled %s: %d channels, %d bridges", server, len(channels), len(bridges))
 
     # ---- commands in ---------------------------------------------------------------------------------

@@ -284,3 +284,28 @@ class FinishWrapUp:
     at: float
     postpone_until: float | None = None  # absolute time to call again (epoch seconds)
     do_not_call: bool = False  # «Больше не звонить»: the number goes on the do-not-call list
+
+
+# ---- clients calling back (ari_app/inbound.py) ---------------------------------------------------
+@dataclass(frozen=True)
+class InboundOffered:
+    """A client who called in waits on hold; the router offers them to this operator."""
+    attempt_id: int
+    channel: str
+    auto_ready: bool = True
+    wrap_up_limit_s: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class InboundTaken:
+    """Command: the operator takes the inbound call (the router stops the music, the attempt becomes theirs)."""
+    attempt_id: int
+    channel: str
+
+
+@dataclass(frozen=True)
+class InboundDeclined:
+    """Command: the operator was not free after all; the router looks again."""
+    attempt_id: int
+    channel: str

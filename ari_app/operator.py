@@ -85,7 +85,21 @@ def step(s: OperatorState, e) -> tuple[OperatorState, list]:
             return _wrap_up_done(s, e)
         case ev.Resync():
             return _resync(s, e)
+        case ev.InboundOffered():
+            return _inbound_offered(s, e)
     return s, []
+
+
+def _inbound_offered(s: OperatorState, e: ev.InboundOffered):
+    """A client who called in (SPEC A1): taken only by a Ready operator whose line is up in their bridge and who
+    holds no call and is not claiming one (a claim in flight would bring a second call); else declined."""
+    if not (s.status == READY and s.wants == READY and s.leg and s.in_bridge and not s.call and not s.claiming):
+        return s, [ev.InboundDeclined(e.attempt_id, e.channel)]
+    # the client is already answered (on hold): the attempt starts at "answered", and is bridged at once
+    call = at.AttemptState(e.attempt_id, e.channel, phase=at.DIALING, auto_ready=e.auto_ready,
+                           wrap_up_limit_s=e.wrap_up_limit_s)
+    s, cmds = _attempt_event(replace(s, call=call), ev.ClientAnswered(e.attempt_id, at=e.at))
+    return s, [ev.InboundTaken(e.attempt_id, e.channel), *cmds]
 
 
 def _claimed(s: OperatorState, e: ev.Claimed):
@@ -286,6 +300,9 @@ def _resync(s: OperatorState, e: ev.Resync):
         s, cmds = _withdraw_offer(s, e.at)
     elif s.call and s.call.phase != at.ENDED and s.call.channel not in e.live_channels:
         s, cmds = _attempt_event(s, ev.ClientGone(s.call.attempt_id, lost_while_away=True, at=e.at))
+    elif s.call and s.call.phase == at.ANSWERED and s.call.channel in e.bridged_channels:
+        # bridged just before a restart whose stamp was not written yet: a talk, never a lost client
+        s, cmds = _attempt_event(s, ev.ClientBridged(s.call.attempt_id, at=e.at))
     for channel in (s.leg, s.leg_pending):
         if channel and channel not in e.live_channels:
             s, more = _leg_gone(s, ev.LegGone(channel, at=e.at))

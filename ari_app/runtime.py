@@ -19,6 +19,7 @@ from . import offer_store
 from . import operator as om
 from . import store
 from .client import AriClient, AriError
+from .health import OperatorFigures, observe
 from .writes import NotTried, OrderedWrites
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class OperatorActor:
         self._wrap_timer: asyncio.TimerHandle | None = None
         self._offer_timer: asyncio.TimerHandle | None = None
         self.refusal: str | None = None  # why the request being handled was refused (the command's error)
+        self.figures = OperatorFigures()  # claim, answer → bridge, Ready → originate for /metrics (ari_app/health.py)
 
     @property
     def oid(self) -> int:
@@ -105,7 +107,8 @@ class OperatorActor:
             event = pending.pop(0)
             if isinstance(event, ev.Resync):
                 event = self._with_recent_originates(event)
-            self.state, commands = om.step(self.state, event)
+            before, (self.state, commands) = self.state, om.step(self.state, event)
+            observe(self, before, event, commands)  # the figures, and the ids of the log lines that follow (dialer/logs.py)
             for command in commands:
                 try:
                     pending += await self.execute(command) or []
@@ -161,7 +164,11 @@ class OperatorActor:
                 self.write(store.record, c.attempt_id, c.field, c.at, c.data)
             case ev.EndAttempt():
                 self.write(store.end_attempt, c)
+                if c.outcome == "ERROR" and getattr(self.engine, "predictive", None):
+                    self.engine.predictive.autostop_check(self.write, c.attempt_id)  # B3, every mode
                 self.claims.pop(c.attempt_id, None)
+                if getattr(self.engine, "recorder", None):
+                    self.engine.recorder.attempt_ended(self.client, c.attempt_id, c.facts.bridged)
                 log.info("operator %s: attempt %s ended %s (cause %s, sip %s)%s", self.oid, c.attempt_id,
                          c.outcome, c.facts.cause, c.facts.sip_code, f" — {c.error}" if c.error else "")
             case ev.FinishWrapUp():
@@ -196,19 +203,33 @@ class OperatorActor:
             case ev.MissedOffersAlert():
                 self.write(offer_store.missed_offers_alert, self.oid, c.count)
                 log.warning("operator %s: %d missed offers in a row; paused", self.oid, c.count)
+            case ev.InboundTaken():
+                await self._holder(c.channel).taken(self, c.attempt_id, c.channel)
+            case ev.InboundDeclined():
+                self._holder(c.channel).declined(self.oid, c.channel)
             case ev.StartWrapUpTimer():
                 self._cancel(self._wrap_timer)
                 self._wrap_timer = self.engine.later(
                     c.seconds, lambda: self.post(ev.WrapUpTimedOut(c.attempt_id, at=time.time())))
         return []
 
+    def _holder(self, channel: str):
+        """Who holds an answered client handed to this operator: a predictive campaign's call, or a caller."""
+        predictive = getattr(self.engine, "predictive", None)
+        return predictive if predictive and predictive.holds(channel) else self.engine.inbound
+
     async def _bridge_client(self, c: ev.BridgeClient):
+        recorder = getattr(self.engine, "recorder", None)
+        if recorder and self.state.call and self.state.call.channel == c.channel:
+            await recorder.announce(self.client, self.state.call.attempt_id, c.channel)  # B6, before the operator
         started = time.monotonic()
         try:
             await self.client.add_channel(self.bridge_id, c.channel)
             elapsed_ms = (time.monotonic() - started) * 1000
             log.log(logging.WARNING if elapsed_ms > 50 else logging.DEBUG,
                     "operator %s: client %s bridged, ARI took %.0f ms", self.oid, c.channel, elapsed_ms)
+            if recorder and self.state.call and self.state.call.channel == c.channel:
+                recorder.client_bridged(self.client, self.bridge_id, self.state.call.attempt_id)  # not awaited
             return []
         except AriError as e:
             log.error("operator %s: could not bridge client %s: %s", self.oid, c.channel, e)
@@ -217,6 +238,12 @@ class OperatorActor:
     async def _claim(self, c: ev.Claim):
         at = time.time()
         if self.writes.full:  # bounded memory: no new call adds writes until the waiting ones are written
+            return [ev.NothingToCall(at=at)]
+        inbound = getattr(self.engine, "inbound", None)
+        if inbound and inbound.holds_for(self.oid):  # a client who called in waits: stay free for them (A1)
+            return [ev.NothingToCall(at=at)]
+        predictive = getattr(self.engine, "predictive", None)
+        if predictive and predictive.feeds(self.oid):  # a predictive campaign's pool: its calls come to them (B2)
             return [ev.NothingToCall(at=at)]
         try:
             # behind the writes of the previous attempt: its lead is released before the next claim

@@ -105,7 +105,8 @@ WITH a AS (UPDATE attempt SET ended_at = %(at)s, outcome = %(outcome)s, hangup_c
 o AS (UPDATE operator SET attempt_id = NULL FROM a
        WHERE %(outcome)s <> 'ANSWERED' AND operator.id = a.operator_id AND operator.attempt_id = a.id),
 e AS (INSERT INTO attempt_event (attempt_id, at, kind, data) SELECT id, %(at)s, 'ended', %(data)s FROM a)
-SELECT a.lead_id, a.dialled, l.attempts, c.max_attempts, c.retry_delay_s,
+SELECT a.lead_id, a.dialled, l.attempts, c.max_attempts,
+       coalesce((c.retry_delays->>%(outcome)s)::integer, c.retry_delay_s),  -- the outcome's own delay, if set
        CASE WHEN a.manual THEN (SELECT data->>'lead_state' FROM attempt_event
                                  WHERE attempt_id = a.id AND kind = 'reserved' ORDER BY id LIMIT 1) END
   FROM a JOIN lead l ON l.id = a.lead_id JOIN campaign c ON c.id = l.campaign_id"""

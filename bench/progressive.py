@@ -32,6 +32,7 @@ from dialer.models import Attempt  # noqa: E402
 from dialer.dev.testing import EngineProcess, add_leads, command_all, hang_up_everything, make_operators, until  # noqa: E402
 
 from .stats import pct  # noqa: E402
+from rules.window import ANY_HOUR  # a benchmark runs at any hour of the day
 
 TABLES = "attempt_event, engine_command, attempt, operator_campaign, lead, operator, campaign"
 
@@ -47,7 +48,7 @@ def measure(settings, db, operators: int, calls: int) -> dict:
 
     with db.connection_context():
         db.execute_sql(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
-        cid = campaigns.create_campaign("bench", max_attempts=1, ring_timeout_s=5, wrap_up_limit_s=1)["id"]
+        cid = campaigns.create_campaign("bench", calling_window=ANY_HOUR, max_attempts=1, ring_timeout_s=5, wrap_up_limit_s=1)["id"]
         add_leads(cid, phones(calls + operators * 2))
         ops = make_operators(settings, cid, operators, prefix="bench")
     engine = EngineProcess(settings, settings.state_dir / "bench-engine.log")

@@ -120,6 +120,89 @@ def cmd_status(args) -> int:
     return 1 if reasons else 0
 
 
+def cmd_install(args) -> int:
+    """`dialer install`: system user, /etc/dialer, systemd units, the database, the services (dialer/install.py)."""
+    from pathlib import Path
+
+    from . import install
+
+    layout = install.Layout(own_database=not args.external_database)
+    root = Path(args.root).resolve()
+    for line in install.install_files(root, layout):
+        print(line)
+    if root != Path("/") or args.no_start:
+        print("not started (--root or --no-start); on the server: systemctl daemon-reload && "
+              "systemctl enable --now dialer.target dialer-backup.timer")
+        return 0
+    s = install.prepare_database(layout)
+    _first_administrator(s)
+    install.enable()
+    print("started: systemctl status dialer.target; logs: journalctl -u 'dialer-*' -o cat | jq .")
+    return 0
+
+
+def cmd_upgrade(args) -> int:
+    """`dialer upgrade`: a backup, the parts stopped, the migrations, everything started again."""
+    from pathlib import Path
+
+    from . import install
+
+    s = _settings()
+    for line in install.upgrade(s, Path(args.backup_dir) if args.backup_dir else s.state_dir / "backups"):
+        print(line)
+    return 0
+
+
+def cmd_backup(args) -> int:
+    """`dialer backup [FILE | --dir DIR [--keep N]]`: a pg_dump archive of the database (dialer/backup.py)."""
+    from pathlib import Path
+
+    from . import backup
+
+    s = _settings()
+    directory = Path(args.dir) if args.dir else s.state_dir / "backups"
+    target = Path(args.file) if args.file else directory / backup.default_name()
+    done = backup.backup(s, target)
+    print(f"backup: {done['path']} ({done['bytes']} bytes, {done['tables']} tables)")
+    if args.keep and not args.file:
+        for gone in backup.keep_newest(directory, args.keep):
+            print(f"removed old backup {gone}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    """`dialer restore FILE --yes`: the database replaced by the backup (stop the dialer's parts first)."""
+    from pathlib import Path
+
+    from . import backup
+
+    if not args.yes:
+        print("error: this replaces the whole database with the backup; stop the dialer (systemctl stop "
+              "dialer.target) and run again with --yes", file=sys.stderr)
+        return 2
+    applied = backup.restore(_settings(), Path(args.file))
+    print(f"restored {args.file}" + (f"; migrations applied after it: {', '.join(applied)}" if applied else ""))
+    return 0
+
+
+def cmd_standby(args) -> int:
+    """`dialer standby init|promote`: a streaming replica of the primary, and its promotion (docs/operations.md)."""
+    from dataclasses import replace
+
+    from . import backup
+
+    s = _settings()
+    if args.action == "promote":
+        backup.promote(s)
+        print(f"promoted: the database on port {s.db_port} accepts writes; point the dialer's db_host/db_port at it")
+        return 0
+    primary = replace(s, db_host=args.primary_host, db_port=args.primary_port)
+    backup.make_standby(primary, s)
+    backup.start_standby(s)
+    print(f"standby of {args.primary_host}:{args.primary_port} streaming on port {s.db_port}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dialer", description="Outbound call-centre dialer on Asterisk")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -156,17 +239,60 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
 
 
+    inst = sub.add_parser("install", help="install as systemd services: user, /etc/dialer, units, database (root)")
+    inst.add_argument("--root", default="/", help="install into this directory instead of / (packaging, tests)")
+    inst.add_argument("--no-start", action="store_true", help="write the files only; start nothing")
+    inst.add_argument("--external-database", action="store_true",
+                      help="PostgreSQL runs elsewhere (db_host, db_port in /etc/dialer/dialer.json): no cluster unit")
+    inst.set_defaults(func=cmd_install)
+
+    upg = sub.add_parser("upgrade", help="after new code: back up, stop, migrate, start again")
+    upg.add_argument("--backup-dir", help="where the backup before the upgrade goes (default: <state>/backups)")
+    upg.set_defaults(func=cmd_upgrade)
+
+    bak = sub.add_parser("backup", help="a pg_dump archive of the database")
+    bak.add_argument("file", nargs="?", help="the archive to write (default: --dir/dialer-<time>.dump)")
+    bak.add_argument("--dir", help="directory of dated backups (default: <state>/backups)")
+    bak.add_argument("--keep", type=int, default=0, help="keep only the newest N dated backups in --dir")
+    bak.set_defaults(func=cmd_backup)
+
+    res = sub.add_parser("restore", help="replace the database with a backup (pg_restore, one transaction)")
+    res.add_argument("file")
+    res.add_argument("--yes", action="store_true", help="yes, replace the whole database")
+    res.set_defaults(func=cmd_restore)
+
+    stb = sub.add_parser("standby", help="a streaming replica of the primary database, and its promotion")
+    stb.add_argument("action", choices=["init", "promote"])
+    stb.add_argument("--primary-host", default="127.0.0.1")
+    stb.add_argument("--primary-port", type=int, default=5433)
+    stb.set_defaults(func=cmd_standby)
+
     from .cli_control import register as register_control
     register_control(sub)
     return p
+
+
+def _logging(args) -> None:
+    """Text or JSON lines (`log_format`, dialer/logs.py); a configuration that cannot be read yet (before
+    `dialer install`, say) leaves the text format, and the command itself says what is wrong."""
+    from . import logs
+
+    try:
+        fmt = _settings().log_format
+    except Exception:
+        fmt = "text"
+    try:
+        logs.configure(fmt, logging.DEBUG if args.verbose else logging.INFO)
+    except ValueError as e:  # a misspelt log_format must not stop the service: say so in the text format
+        logs.configure("text", logging.DEBUG if args.verbose else logging.INFO)
+        logging.getLogger(__name__).warning("%s; logging as text", e)
 
 
 def main(argv: list[str] | None = None) -> int:
     from .errors import DomainError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)-5s %(name)s: %(message)s")
+    _logging(args)
     try:
         result = args.func(args)
     except DomainError as e:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from . import db as dbm
-from . import job_history
+from . import job_history, logs
 from .clock import day_start
 from .models import Attempt, EngineCommand
 
@@ -77,7 +77,8 @@ class JobRuns:
         async def run():
             started = datetime.now(timezone.utc)
             try:
-                await job()
+                with logs.bound(job=name):  # every line the job logs names it (dialer/logs.py)
+                    await job()
             except Exception as e:
                 await self._ran(name, started, e)
                 if not dbm.unavailable(e):
@@ -201,6 +202,21 @@ def start_jobs(settings, db, runs: JobRuns | None = None) -> AsyncIOScheduler:
     scheduler.add_job(throughput, "interval", seconds=60, id="throughput-log", coalesce=True)
     scheduler.add_job(supervisor_alerts, "interval", seconds=ALERTS_TICK_S, id="supervisor-alerts", coalesce=True,
                       max_instances=1)
+    async def recording_retention():  # SPEC J2: each campaign's retention (dialer/services/recordings.py)
+        from .services.recordings import purge_expired
+        await dbm.run(db, purge_expired, db, settings.recordings_path)
+
+    scheduler.add_job(recording_retention, "interval", hours=1, id="recording-retention", coalesce=True,
+                      max_instances=1)
+
+    async def shift_reports():  # issue 17: the daily shift summary PDFs, written after the shift's end and kept
+        from .services.report_files import write_due
+        made = await dbm.run(db, write_due, datetime.now(timezone.utc), settings.time_zone, settings.shift_report_at)
+        if made:
+            log.info("wrote %d shift summary PDFs", made)
+
+    scheduler.add_job(shift_reports, "interval", minutes=10, id="shift-reports", coalesce=True, max_instances=1,
+                      next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
     from .crm.jobs import register as register_crm
     register_crm(scheduler, settings, db)
     runs.watch(scheduler)  # every job, the CRM's too: recorded in job_run, quiet while the database is away

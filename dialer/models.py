@@ -25,6 +25,12 @@ class Campaign(Base):
     operator_answer_timeout_s = IntegerField(default=15)
     missed_offers_limit = IntegerField(default=3)
     order_url_template = TextField(default="")
+    # sql/013_campaign_settings.sql; no default here: the table's default window applies (rules/window.py)
+    calling_window = BinaryJSONField(null=True)
+    max_per_day = IntegerField(null=True)
+    min_pause_minutes = IntegerField(null=True)
+    retry_delays = BinaryJSONField(default=dict)
+    exhausted_status = TextField(default="")
 
 
 class Lead(Base):

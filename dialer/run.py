@@ -26,6 +26,8 @@ async def run(settings: Settings, parts: set[str]) -> None:
     if "engine" in parts:
         from ari_app.engine import Engine
         engine = Engine(settings, db)
+        from .services import pacing
+        engine.predictive.autostop = pacing  # B3: the autostop rule and the campaign's stop, alert and audit
         await engine.start()
         started.append(engine.stop)
         from ari_app.contacts import ContactWatcher  # what qualify finds of each registration (issue 14)

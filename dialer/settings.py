@@ -49,6 +49,20 @@ class Settings:
     # engine
     operator_leg_nailed: bool = True  # keep the operator's leg up between answered calls
     claim_retry_s: float = 1.0  # how often a Ready operator with nothing to call looks again
+    # call recording (ari_app/recording.py, dialer/services/recordings.py): files outside any web root
+    recordings_dir: str = ""  # empty: <state_dir>/recordings
+    recording_min_free_mb: int = 500  # below this much free space recording pauses (calls go on), with an alert
+    recordings_operators_own: bool = False  # operators (without recordings.listen) may play their own calls
+    # consent announcements (B6): uploaded files live in <recordings>/announcements; Asterisk plays them from
+    # where it sees that directory (empty: the same path — Asterisk on this host); without a file, this sound
+    announcements_asterisk_dir: str = ""
+    consent_default_sound: str = "beep"
+    # clients calling back (A1, ari_app/inbound.py): how long one waits on hold for a Ready operator, the campaign
+    # whose pool takes unknown numbers (0: any Ready operator; such callers get no callback), and the message heard
+    # before the callback is scheduled (an Asterisk sound; a Russian prompt is the installation's own recording)
+    inbound_hold_s: int = 60
+    inbound_unknown_campaign: int = 0
+    inbound_callback_sound: str = "tt-allbusy"
     # CRM sync
     crm_outbox_poll_s: float = 1.0  # how often waiting wrap-up results are looked for
     fake_crm_port: int = 8099  # `dialer-dev fake-crm` (tests, demo)
@@ -56,8 +70,15 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     api_token: str = ""
+    # operations (docs/operations.md): who may read /metrics — these networks (comma-separated), or anyone
+    # sending `Authorization: Bearer <metrics_token>` when a token is set
+    metrics_allow: str = "127.0.0.1/32,::1/128"
+    metrics_token: str = ""
+    # text | json (one object per line) | auto (text on a terminal, JSON otherwise: journald, a pipe)
+    log_format: str = "text"
     # the installation's own time zone (IANA name): where reports' days and hours begin
     time_zone: str = "Europe/Moscow"
+    shift_report_at: str = "21:00"  # local end of the shift: the daily shift summary PDFs are written then (reports)
 
     @property
     def dsn(self) -> dict:
@@ -72,6 +93,10 @@ class Settings:
     def asterisk_root(self) -> Path:
         """Cached Debian sid root with Asterisk 22 (development, tests, demo)."""
         return self.cache_dir / "asterisk-sid"
+
+    @property
+    def recordings_path(self) -> Path:
+        return Path(self.recordings_dir) if self.recordings_dir else self.state_dir / "recordings"
 
     @property
     def config_file(self) -> Path:

@@ -25,6 +25,7 @@ from dialer.models import ClaimQueue, Lead
 
 from . import compile as c
 from .evaluate import zone_names, zones_open
+from . import window as cw
 from .model import Rule, validate
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,11 @@ def run(db, statement: tuple, values: dict, how: str):
     return prepared.execute(db, sql, [args[i] for i in range(len(params))], types, prepare=how in PREPARED)
 
 
-def lead_query(rule: Rule, how: str):
-    """The next lead of one selection, as a peewee query with parameters NOW, CAMPAIGN, OPERATOR, ..."""
+def lead_query(rule: Rule, how: str, windowed: bool | None = None):
+    """The next lead of one selection, as a peewee query with parameters NOW, CAMPAIGN, OPERATOR, ...
+
+    `windowed`: whether the statement checks OPEN_ZONES (by default when the rule has a window; the claim
+    also when the campaign's own calling window applies, rules/window.py)."""
     now = _param(NOW)
     if how == BOUND:
         whose = Lead.assigned_operator_id == _param(OPERATOR)
@@ -115,7 +119,9 @@ def lead_query(rule: Rule, how: str):
     # the calling window depends only on the lead's zone: the claim passes the zones where it is open
     # now (`evaluate.zones_open`; NULL: open in every zone) rather than converting the clock for every row
     zones = _param(OPEN_ZONES)
-    window = SQL("TRUE") if rule.window is None else ((Lead.time_zone == fn.ANY(zones)) | zones.is_null())
+    if windowed is None:
+        windowed = rule.window is not None
+    window = ((Lead.time_zone == fn.ANY(zones)) | zones.is_null()) if windowed else SQL("TRUE")
     where = ((Lead.campaign == _param(CAMPAIGN)) & c.callable_now(now) & c.conditions(rule, now)
              & window & c.limits(rule, now) & whose)
     if how == FILL:
@@ -152,21 +158,24 @@ class _Cache:
         self.sql: dict = {}
         self.lock = threading.Lock()
 
-    def rule(self, key, raw) -> Rule:
+    def rule(self, key, raw, campaign: cw.CampaignClaim | None = None) -> Rule:
+        """The rule of `raw` (None: every lead), under the campaign's limits when given (`key` names both)."""
         found = self.rules.get(key)
         if found is None:
             found = validate(json.loads(raw)) if raw is not None else Rule()
+            if campaign is not None:
+                found = cw.narrowed(found, campaign)
             with self.lock:
                 if len(self.rules) >= self.size:
                     self.rules.clear()
                 self.rules[key] = found
         return found
 
-    def named(self, key, rule: Rule, how: str):
+    def named(self, key, rule: Rule, how: str, windowed: bool | None = None):
         """The statement with named placeholders (pick0, pick1, …), to sit inside another statement."""
         found = self.sql.get((key, how, "named"))
         if found is None:
-            sql, params = self.statement(key, rule, how)
+            sql, params = self.statement(key, rule, how, windowed)
             count = iter(range(len(params)))
             found = (_PLACEHOLDER.sub(lambda m: m.group(0) if m.group(0) == "%%" else f"%(pick{next(count)})s", sql),
                      params)
@@ -174,10 +183,10 @@ class _Cache:
                 self.sql[(key, how, "named")] = found
         return found
 
-    def statement(self, key, rule: Rule, how: str):
+    def statement(self, key, rule: Rule, how: str, windowed: bool | None = None):
         found = self.sql.get((key, how))
         if found is None:
-            sql, params = lead_query(rule, how).sql()
+            sql, params = lead_query(rule, how, windowed).sql()
             found = (sql, tuple(params))
             with self.lock:
                 if len(self.sql) >= self.size:
@@ -212,6 +221,8 @@ ways_taken = _Ways()
 # With each selection, its claim queue's fill when it may be used: of this version of the rule, and recent.
 _SELECTIONS_SQL = """
 SELECT cp.id, s.id, s.rule::text, s.version, f.selection_id IS NOT NULL, coalesce(f.complete, false),
+       json_build_object('window', cp.calling_window, 'max_per_day', cp.max_per_day,
+                         'min_pause_minutes', cp.min_pause_minutes)::text,
        EXISTS (SELECT 1 FROM lead b WHERE b.assigned_operator_id = %(op)s AND b.state IN ('new', 'callable')
                                       AND b.next_call_at <= %(now)s)
   FROM operator_campaign oc
@@ -234,6 +245,7 @@ class Candidate:
     version: int | None
     queued: bool  # its claim queue was filled recently under this version of the rule
     complete: bool  # ... and every lead eligible then fitted in it
+    campaign_raw: str = '{"window": {"any_hour": true}}'  # the campaign's window and limits (rules/window.py)
 
 
 def selections(db, operator_id: int, now: datetime) -> tuple[list[Candidate], bool]:
@@ -242,7 +254,7 @@ def selections(db, operator_id: int, now: datetime) -> tuple[list[Candidate], bo
 
     rows = prepared.execute(db, _SELECTIONS_SQL, {"op": operator_id, "now": now, "trusted": now - TRUSTED},
                             types={"op": "bigint", "now": "timestamptz", "trusted": "timestamptz"}).fetchall()
-    return [Candidate(*row[:6]) for row in rows], bool(rows and rows[0][6])
+    return [Candidate(*row[:7]) for row in rows], bool(rows and rows[0][7])
 
 
 def next_lead(db, operator_id: int, now: datetime, take=None):
@@ -263,16 +275,18 @@ def next_lead(db, operator_id: int, now: datetime, take=None):
     # its number listed, its window closed, a limit reached): then the second pass looks at everything else
     for bound in ((True, False) if any_bound else (False,)):
         for cand in candidates:
-            key = cand.raw or ""
+            campaign = cw.parse_claim(cand.campaign_raw)
+            key = (cand.raw or "") + "\x00" + cand.campaign_raw  # the rule under this campaign's settings
             try:
-                rule = _cache.rule(key, cand.raw)
+                rule = _cache.rule(key, cand.raw, campaign)
             except Invalid as e:  # saved under older rules of validation: skipped, never a failed claim
                 log.warning("selection %s skipped: its rule is no longer valid: %s", cand.selection_id, e)
                 continue
-            if rule.window is not None:
-                values[OPEN_ZONES] = open_zones(rule.window, now)
-                if values[OPEN_ZONES] == []:
-                    continue  # closed everywhere right now: nothing to look at
+            # the campaign's window and the selection's both apply: the zones where both are open now
+            windowed = rule.window is not None or not campaign.window.any_hour
+            values[OPEN_ZONES] = cw.combined_zones(campaign.window, rule.window, now) if windowed else None
+            if values[OPEN_ZONES] == []:
+                continue  # closed everywhere right now: nothing to look at
             values[CAMPAIGN] = cand.campaign_id
             if bound:
                 ways = [(BOUND, None)]
@@ -284,10 +298,10 @@ def next_lead(db, operator_id: int, now: datetime, take=None):
             for how, limit in ways:
                 values[LIMIT] = limit
                 if take is None:
-                    row = run(db, _cache.statement(key, rule, how), values, how).fetchone()
+                    row = run(db, _cache.statement(key, rule, how, windowed), values, how).fetchone()
                     taken = None if row is None else Choice(row[0], cand.campaign_id, cand.selection_id)
                 else:
-                    sql, params = _cache.named(key, rule, how)
+                    sql, params = _cache.named(key, rule, how, windowed)
                     args, types = bind(params, values, key=lambda i: f"pick{i}")
                     taken = take(Pick(sql, args, types, cand.campaign_id, cand.selection_id, how in PREPARED))
                 if taken is not None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from peewee import Value, fn
+from peewee import SQL, Value, fn
 
 from dialer import validation as f
 from dialer.models import Lead, Operator, OperatorCampaign, OperatorSkill, Selection
 
 from . import compile as c
+from . import window as cw
 from .model import Rule, validate
 
 
@@ -42,9 +43,19 @@ def _operators_online(campaign_id: int, skill: str | None, level: int | None) ->
     return query.scalar() or 0
 
 
-def _selection_counts(campaign_id: int, rule: Rule, now, online: int) -> dict:
+def _window(campaign: cw.CampaignClaim, rule: Rule, now):
+    """The campaign's window and the selection's together, as the claim applies them (rules/claim.py)."""
+    if campaign.window.any_hour and rule.window is None:
+        return SQL("TRUE")
+    zones = cw.combined_zones(campaign.window, rule.window, now)
+    return SQL("TRUE") if zones is None else Lead.time_zone.in_(zones or [""])
+
+
+def _selection_counts(campaign_id: int, rule: Rule, now, online: int,
+                      campaign: cw.CampaignClaim = cw.CampaignClaim(cw.CallingWindow(any_hour=True))) -> dict:
+    rule = cw.narrowed(rule, campaign)
     base = c.callable_now(now) & c.conditions(rule, now)
-    window = c.window_by_zones(rule, now)
+    window = _window(campaign, rule, now)
     row = (Lead.select(_count(base), _count(base & ~window),
                        _count(base & ~c.within_daily_limit(rule, now)), _count(base & ~c.pause_over(rule, now)),
                        _count(base & ~c.attempts_left(rule, now)), _count(c.selects(rule, now, window)))
@@ -62,16 +73,19 @@ def idle_reasons(campaign_id, now: datetime | None = None) -> dict:
     now = now_dt
     selections = list(Selection.select().where(Selection.campaign == campaign.id)
                       .order_by(Selection.position, Selection.id))
+    claim = cw.CampaignClaim(cw.parse_stored(campaign.calling_window), campaign.max_per_day,
+                             campaign.min_pause_minutes)
     answer = {"campaign_id": campaign.id, "at": now_dt.isoformat(), "campaign_active": campaign.active,
+              "calling_window": cw.to_json(claim.window),
               "operators_online": _operators_online(campaign.id, None, None),
               "leads": _campaign_counts(campaign.id, now), "selections": []}
     if not selections:  # every callable lead is called
         answer["selections"].append({"id": None, "name": "", "enabled": True,
-                                     **_selection_counts(campaign.id, Rule(), now, answer["operators_online"])})
+                                     **_selection_counts(campaign.id, Rule(), now, answer["operators_online"], claim)})
     for s in selections:
         rule = validate(s.rule)
         online = _operators_online(campaign.id, rule.skill, rule.skill_level) if rule.skill else answer["operators_online"]
-        counts = _selection_counts(campaign.id, rule, now, online) if s.enabled else {}
+        counts = _selection_counts(campaign.id, rule, now, online, claim) if s.enabled else {}
         answer["selections"].append({"id": s.id, "name": s.name, "enabled": s.enabled, **counts})
     callable_total = sum(x.get("callable_now", 0) for x in answer["selections"] if x["enabled"])
     answer["callable_now"] = callable_total  # a lead two selections match is counted in each

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 from dialer.errors import Invalid
 
 from . import claim as cl
+from . import window as cw
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ _LOCK_CLASS = 7_400_222  # advisory lock (class, selection id): one fill of a se
 # taken (urgent), or older than the refresh; urgent ones first, then the oldest
 _DUE_SQL = """
 SELECT s.id, s.campaign_id, s.version, s.rule::text,
+       json_build_object('window', cp.calling_window, 'max_per_day', cp.max_per_day,
+                         'min_pause_minutes', cp.min_pause_minutes)::text,
        f.selection_id IS NULL OR f.version <> s.version OR (NOT f.complete AND coalesce(q.n, 0) * 2 < f.found),
        f.filled_at < %(stale)s
   FROM selection s
@@ -52,7 +55,7 @@ SELECT s.id, s.campaign_id, s.version, s.rule::text,
   LEFT JOIN (SELECT selection_id, version, count(*) AS n FROM claim_queue GROUP BY 1, 2) q
          ON q.selection_id = s.id AND q.version = s.version
  WHERE s.enabled
- ORDER BY 5 DESC, f.filled_at NULLS FIRST, s.position, s.id"""
+ ORDER BY 6 DESC, f.filled_at NULLS FIRST, s.position, s.id"""
 
 # the old queue goes first (a data-modifying WITH would run after the insert and collide with it)
 _DROP_SQL = "DELETE FROM claim_queue WHERE selection_id = %(selection)s"
@@ -81,11 +84,15 @@ class Round:
 
 
 def fill(db, selection_id: int, campaign_id: int, version: int, raw: str, now: datetime | None = None,
-         size: int = SIZE) -> int | None:
+         size: int = SIZE, campaign_raw: str | None = None) -> int | None:
     """Queue the selection's next `size` eligible leads at `now`, replacing its queue; the number queued,
-    or None when another filler holds this selection. One transaction: a claim sees the old queue or the new."""
+    or None when another filler holds this selection. One transaction: a claim sees the old queue or the new.
+    `campaign_raw`: the campaign's window and limits as the claim reads them (None: the selection's rule alone;
+    the queue then holds more than the claim may take, which is still correct: the claim checks again)."""
+    campaign = cw.parse_claim(campaign_raw) if campaign_raw is not None else None
+    key = raw if campaign is None else raw + "\x00" + campaign_raw
     try:
-        rule = cl._cache.rule(raw, raw)
+        rule = cl._cache.rule(key, raw, campaign)
     except Invalid as e:  # skipped by the claim too
         log.warning("selection %s not queued: its rule is no longer valid: %s", selection_id, e)
         return None
@@ -95,11 +102,16 @@ def fill(db, selection_id: int, campaign_id: int, version: int, raw: str, now: d
         if not got:
             return None
         ids: list[int] = []
-        zones = cl.open_zones(rule.window, now) if rule.window is not None else None
+        windowed = rule.window is not None or (campaign is not None and not campaign.window.any_hour)
+        if campaign is None:
+            zones = cl.open_zones(rule.window, now) if rule.window is not None else None
+        else:
+            zones = cw.combined_zones(campaign.window, rule.window, now) if windowed else None
         if zones != []:  # a window closed in every zone right now queues nothing
             values = {cl.NOW: now, cl.CAMPAIGN: campaign_id, cl.GRACE_END: now - cl.BOUND_GRACE,
                       cl.OPEN_ZONES: zones, cl.LIMIT: size}
-            ids = [r[0] for r in cl.run(db, cl._cache.statement(raw, rule, cl.FILL), values, cl.FILL).fetchall()]
+            ids = [r[0] for r in cl.run(db, cl._cache.statement(key, rule, cl.FILL, windowed), values,
+                                        cl.FILL).fetchall()]
         db.execute_sql(_DROP_SQL, {"selection": selection_id})
         db.execute_sql(_STORE_SQL, {"selection": selection_id, "version": version, "ids": ids, "now": now,
                                     "found": len(ids), "complete": len(ids) < size})
@@ -117,12 +129,12 @@ def refill(db, now: datetime | None = None, size: int = SIZE, refresh: timedelta
     rows = db.execute_sql(_DUE_SQL, {"stale": stale}).fetchall()
     # enough refreshes per round for every queue to be rebuilt about once per `refresh`
     allowed = max(PER_ROUND, math.ceil(len(rows) * ROUND_S / refresh.total_seconds()))
-    for selection_id, campaign_id, version, raw, urgent, stale_fill in rows:
+    for selection_id, campaign_id, version, raw, campaign_raw, urgent, stale_fill in rows:
         if not urgent:
             if not stale_fill or allowed == 0:
                 break  # ordered: the rest are fresh, or wait for the next round
             allowed -= 1
-        n = fill(db, selection_id, campaign_id, version, raw, now, size)  # each at its own moment
+        n = fill(db, selection_id, campaign_id, version, raw, now, size, campaign_raw)  # each at its own moment
         if n is None:
             done.busy += 1
         else:

@@ -4,16 +4,18 @@ A saved rule is read by the engine's next claim (no cache to invalidate: each ve
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
-from peewee import fn
+from peewee import SQL, fn
 
 from dialer import audit
 from dialer import validation as f
 from dialer.errors import Invalid, NotFound
-from dialer.models import Lead, Selection, SelectionVersion
+from dialer.models import Lead, Selection
 
 from . import compile as c
+from . import window as cw
 from .model import to_json, validate
 
 
@@ -43,7 +45,11 @@ def _name(value) -> str:
 
 
 def _keep_version(s: Selection) -> None:
-    SelectionVersion.insert(selection=s.id, version=s.version, name=s.name, enabled=s.enabled, rule=s.rule).execute()
+    who = audit.current_actor()  # the history names who saved each version (sql/014_selections_search.sql)
+    f.database().execute_sql(
+        "INSERT INTO selection_version (selection_id, version, name, enabled, rule, saved_by, saved_by_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (s.id, s.version, s.name, s.enabled, json.dumps(s.rule, ensure_ascii=False), who.name, who.user_id))
 
 
 def _columns(rule_json: dict) -> dict:
@@ -105,9 +111,11 @@ def list_selections(campaign_id) -> list[dict]:
 
 def versions(selection_id) -> list[dict]:
     s = existing_selection(selection_id)
-    return [{"version": v.version, "name": v.name, "enabled": v.enabled, "rule": v.rule, "saved_at": f.iso(v.saved_at)}
-            for v in SelectionVersion.select().where(SelectionVersion.selection == s.id)
-            .order_by(SelectionVersion.version.desc())]
+    rows = f.database().execute_sql(
+        "SELECT version, name, enabled, rule, saved_at, saved_by FROM selection_version WHERE selection_id = %s"
+        " ORDER BY version DESC", (s.id,)).fetchall()
+    return [{"version": v, "name": name, "enabled": enabled, "rule": rule, "saved_at": f.iso(at), "saved_by": by}
+            for v, name, enabled, rule, at, by in rows]
 
 
 def reorder(campaign_id, selection_ids) -> list[dict]:
@@ -137,7 +145,12 @@ def preview(campaign_id, rule, now: datetime | None = None) -> dict:
     parsed = validate(rule)
     now = now or datetime.now(timezone.utc)
     moment = now
+    # "now" as the claim sees it: under the campaign's own window and limits (rules/window.py)
+    claim = cw.CampaignClaim(cw.parse_stored(campaign.calling_window), campaign.max_per_day, campaign.min_pause_minutes)
+    effective = cw.narrowed(parsed, claim)
+    zones = cw.combined_zones(claim.window, parsed.window, now)
+    window = SQL("TRUE") if zones is None else Lead.time_zone.in_(zones or [""])
     row = (Lead.select(fn.COUNT(Lead.id).filter(c.conditions(parsed, moment)),
-                       fn.COUNT(Lead.id).filter(c.selects(parsed, moment, c.window_by_zones(parsed, now))))
+                       fn.COUNT(Lead.id).filter(c.selects(effective, moment, window)))
            .where(Lead.campaign == campaign.id).tuples().first())
     return {"campaign_id": campaign.id, "matches_conditions": row[0], "matches_now": row[1], "at": now.isoformat()}

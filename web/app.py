@@ -14,6 +14,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from peewee import Database
 
+from dialer import logs
 from dialer.db import run
 from dialer.settings import Settings
 from dialer.workers import Workers
@@ -24,13 +25,17 @@ from .api.campaigns import CampaignController
 from .api.crm import CrmController, push_orders
 from .api.devices import DEVICE_API
 from .api.health import health, monitoring as monitoring_api, web_health
+from .api.metrics import ROUTES as METRICS_ROUTES
 from .api.operators import COMMAND_ROUTES, OperatorController
 from .api.panel import PANEL_API
 from .api.selections import ROUTES as SELECTION_ROUTES
+from .api.leads import ROUTES as LEAD_API_ROUTES
 from .api.reports import REPORTS_API
 from .api.supervisor import SUPERVISOR_API
 from .api.users import USER_API_ROUTES
 from .pages import access as access_pages
+from .pages import campaigns as campaign_pages
+from .pages import dialling as dialling_pages
 from .pages import crm as crm_pages
 from .pages import monitoring as monitoring_pages
 from .pages import operators as operator_pages
@@ -39,13 +44,16 @@ from .pages import panel as panel_pages
 from .pages import reports as report_pages
 from .pages import session as session_pages
 from .pages import supervisor as supervisor_pages
+from .pages import recordings as recording_pages
+from .pages import search as search_pages
+from .pages import selections as selection_pages
 
 JSON_BODY_LIMIT = 1024 * 1024  # the CSV import raises its own limit
 HERE = Path(__file__).parent
 # further pages of other parts are added here; their templates extend base.html (docs/access.md)
-PAGES = [*session_pages.ROUTES, *access_pages.ROUTES, *crm_pages.ROUTES, *panel_pages.ROUTES,
+PAGES = [*selection_pages.ROUTES, *search_pages.ROUTES, *session_pages.ROUTES, *access_pages.ROUTES, *crm_pages.ROUTES, *panel_pages.ROUTES,
          *supervisor_pages.ROUTES, *report_pages.ROUTES, *monitoring_pages.ROUTES, *operator_pages.ROUTES,
-         *telephony_pages.ROUTES, live.events]
+         *telephony_pages.ROUTES, *campaign_pages.ROUTES, *dialling_pages.ROUTES, *recording_pages.ROUTES, live.events]
 
 
 def _openapi() -> OpenAPIConfig:
@@ -86,13 +94,13 @@ def create_app(settings: Settings, db: Database, extra_routes: list | None = Non
     app = Litestar(
         route_handlers=[CampaignController, OperatorController,
                         Router(path="/api/operators", route_handlers=COMMAND_ROUTES),
-                        AttemptController, health, web_health, monitoring_api, CrmController, push_orders, PANEL_API, SUPERVISOR_API, *DEVICE_API, REPORTS_API, *SELECTION_ROUTES,
-                        *USER_API_ROUTES, *PAGES, *(extra_routes or []),
+                        AttemptController, health, web_health, monitoring_api, CrmController, push_orders, PANEL_API, SUPERVISOR_API, *DEVICE_API, REPORTS_API, *SELECTION_ROUTES, *LEAD_API_ROUTES,
+                        *USER_API_ROUTES, *METRICS_ROUTES, *PAGES, *(extra_routes or []),
                         create_static_files_router(path="/static", directories=[HERE / "static"],
                                                    opt={"permission": auth.PUBLIC}, include_in_schema=False)],
         dependencies={"db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
                       "workers": Provide(lambda: workers, use_cache=True, sync_to_thread=False)},
-        middleware=[auth.PrincipalMiddleware()],
+        middleware=[logs.request_ids, auth.PrincipalMiddleware(), logs.request_user],  # logs: dialer/logs.py
         guards=[auth.require_permission],
         exception_handlers=errors.HANDLERS,
         openapi_config=_openapi(),

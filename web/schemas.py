@@ -12,6 +12,13 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     caller_id: str = ""
     wrap_up_limit_s: int = 0
     auto_ready: bool = True
+    # sql/013_campaign_settings.sql; left out: the default window (calling at any hour is {"any_hour": true})
+    calling_window: dict | msgspec.UnsetType = msgspec.UNSET
+    retry_delays: dict | msgspec.UnsetType = msgspec.UNSET
+    exhausted_status: str | msgspec.UnsetType = msgspec.UNSET
+
+    def values(self) -> dict:
+        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not msgspec.UNSET}
 
 
 class CampaignPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -27,9 +34,17 @@ class CampaignPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     operator_answer_timeout_s: int | None = None
     missed_offers_limit: int | None = None
     order_url_template: str | None = None
+    calling_window: dict | None = None
+    retry_delays: dict | None = None
+    exhausted_status: str | None = None
+    # null clears these two (no campaign-wide limit); left out keeps them
+    max_per_day: int | None | msgspec.UnsetType = msgspec.UNSET
+    min_pause_minutes: int | None | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict:
-        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
+        nullable = {"max_per_day", "min_pause_minutes"}
+        return {k: v for k, v in msgspec.structs.asdict(self).items()
+                if v is not msgspec.UNSET and (v is not None or k in nullable)}
 
 
 class OperatorCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,3 +94,7 @@ class CampaignResultIn(msgspec.Struct, forbid_unknown_fields=True):
     code: str
     title: str
     closes_lead: bool = True
+    crm_status: str | None | msgspec.UnsetType = msgspec.UNSET  # left out: the CRM mapping is kept
+
+    def values(self) -> dict:
+        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not msgspec.UNSET}

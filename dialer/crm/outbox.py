@@ -10,6 +10,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
+from .. import logs
 from . import policy
 from .adapter import CrmAdapter, CrmError, Push
 from .sync import utcnow
@@ -135,7 +136,8 @@ async def _deliver_connection(db, adapter_for, connection_id, rows, now, run, st
     try:
         for i, row in enumerate(rows):
             row = await run(db, prepare, db, row)
-            outcome = await deliver_one(db, adapter, row, now, run)
+            with logs.bound(attempt=row["attempt_id"], lead=row["lead_id"]):  # its lines name the call (dialer/logs.py)
+                outcome = await deliver_one(db, adapter, row, now, run)
             counts["delivered" if outcome == "delivered" else "retry"] += 1
             if outcome == "outage":  # do not hammer a CRM that is down: the rest wait for the next round
                 await run(db, release, db, rows[i + 1:])
@@ -165,4 +167,5 @@ async def deliver_one(db, adapter: CrmAdapter, row: dict, now: datetime, run) ->
                     row["attempt_id"], row["tries"] + 1, delay, e)
         return "outage" if e.transient else "refused"
     await run(db, mark_delivered, db, row, now)
+    log.info("result of attempt %d delivered to the CRM (order %s)", row["attempt_id"], row["external_id"])
     return "delivered"

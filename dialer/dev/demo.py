@@ -48,9 +48,12 @@ def load_demo(settings, db, n_operators: int, n_leads: int):
     with db.connection_context():
         campaign = Campaign.get_or_none(Campaign.name == CAMPAIGN)
         cid = campaign.id if campaign else campaigns.create_campaign(
-            CAMPAIGN, max_attempts=3, retry_delay_s=120, ring_timeout_s=15, wrap_up_limit_s=3)["id"]
+            CAMPAIGN, max_attempts=3, retry_delay_s=120, ring_timeout_s=15, wrap_up_limit_s=3,
+            # the demo's simulated clients answer at any hour: an explicit choice, as a real campaign would need
+            calling_window={"any_hour": True}, retry_delays={"BUSY": 60})["id"]
         if not campaigns.list_results(cid):
             campaigns.set_results(cid, RESULTS)
+        _demo_selections(cid)
         existing = {o["login"]: o["id"] for o in operators.list_operators()}
         ids = []
         for i in range(1, n_operators + 1):
@@ -64,6 +67,17 @@ def load_demo(settings, db, n_operators: int, n_leads: int):
     instances.sync_sim_phones(settings, phones)
     instances.wait_registered(settings, [login for login, _ in phones], timeout=60)
     return ids, fake_crm
+
+
+def _demo_selections(cid: int) -> None:
+    """Two selections for «Выборки»: orders from one source first (a CRM field), then everything else."""
+    from rules import selections
+
+    if selections.list_selections(cid):
+        return
+    selections.create_selection(cid, "Источник source-0 первым", {
+        "conditions": [[{"field": "attrs.additional1", "op": "eq", "value": "source-0"}]], "order": "created_at"})
+    selections.create_selection(cid, "Все остальные заказы", {"limits": {"max_per_day": 3}})
 
 
 DEMO_SUPERVISOR = ("supervisor@demo.local", "demo-supervisor")

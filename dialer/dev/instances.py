@@ -114,6 +114,8 @@ def _render(settings: Settings, name: str) -> None:
     dirs = instance_dirs(settings, name)
     for inner in dirs.values():
         host_path(settings, inner).mkdir(parents=True, exist_ok=True)
+    # ARI recordings go to <spool>/recording, which a packaged Asterisk has and Asterisk itself does not create
+    host_path(settings, dirs["spool"]).joinpath("recording").mkdir(exist_ok=True)
     etc = host_path(settings, dirs["etc"])
     if name == "pbx":
         render.render_pbx(settings, etc, dirs)

@@ -1,13 +1,20 @@
-"""Campaign use cases: create, update, read, list with lead counts by state."""
+"""Campaign use cases: create, update, read, list with lead counts by state and today's live counters,
+the wrap-up results with their CRM status, and the settings the claim and the engine read (rules/window.py)."""
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime, timezone
 
 from peewee import IntegrityError, fn
 
+from rules import window as calling
+
 from .. import audit
+from ..clock import day_start
 from ..errors import Conflict, Invalid
 from ..models import Campaign, CampaignResult, Lead
+from ..outcomes import ORDER
 from . import fields as f
 
 LEAD_STATES = ("new", "callable", "in_progress", "done", "exhausted")
@@ -32,7 +39,33 @@ CHECKS = {
     "operator_answer_timeout_s": lambda v: f.integer("operator_answer_timeout_s", v, 3, 600),
     "missed_offers_limit": lambda v: f.integer("missed_offers_limit", v, 1, 100),
     "order_url_template": lambda v: _order_url_template(v),
+    # sql/013_campaign_settings.sql
+    "calling_window": lambda v: _calling_window(v),
+    "max_per_day": lambda v: f.optional_integer("max_per_day", v, 1, 50),
+    "min_pause_minutes": lambda v: f.optional_integer("min_pause_minutes", v, 0, 525_600),
+    "retry_delays": lambda v: _retry_delays(v),
+    "exhausted_status": lambda v: f.text("exhausted_status", v, max_len=100),
 }
+RETRY_OUTCOMES = ("NO_ANSWER", "BUSY", "REJECTED", "LOST", "ERROR")  # an answered call waits for its wrap-up
+
+
+def _calling_window(value) -> dict:
+    """The window's canonical JSON; its mistakes keep their own paths (window.from, window.weekend.to)."""
+    return calling.to_json(calling.validate(value))
+
+
+def _retry_delays(value) -> dict:
+    """{outcome: seconds}; an outcome left out (or null) waits the campaign's retry_delay_s."""
+    if not isinstance(value, dict):
+        raise f.invalid("retry_delays", "must be an object {outcome: seconds}", "должно быть объектом {исход: секунды}")
+    out = {}
+    for key, seconds in value.items():
+        if key not in RETRY_OUTCOMES:
+            raise f.invalid("retry_delays", f"unknown outcome {str(key)[:40]!r} (one of: {', '.join(RETRY_OUTCOMES)})",
+                            f"неизвестный исход {str(key)[:40]!r} (допустимы: {', '.join(RETRY_OUTCOMES)})")
+        if seconds is not None:
+            out[key] = f.integer(f"retry_delays.{key}", seconds, 0, 2_592_000)
+    return out
 
 
 def _order_url_template(value) -> str:
@@ -56,6 +89,12 @@ def _checked(values: dict) -> dict:
     return {key: CHECKS[key](value) for key, value in values.items()}
 
 
+def _forget_queues(db, campaign_id: int) -> None:
+    """The claim queues were filled under the old window and limits: the next claims walk, the job refills."""
+    db.execute_sql("DELETE FROM claim_queue_fill WHERE selection_id IN (SELECT id FROM selection WHERE campaign_id = %s)",
+                   (campaign_id,))
+
+
 def _save(campaign_id: int | None, values: dict) -> int:
     """Insert or update in one transaction; the unique name is enforced by the table too (races)."""
     db = f.database()
@@ -73,6 +112,8 @@ def _save(campaign_id: int | None, values: dict) -> int:
                 old = Campaign.select(*(getattr(Campaign, k) for k in values)).where(
                     Campaign.id == campaign_id).dicts().get()
                 Campaign.update(**values).where(Campaign.id == campaign_id).execute()
+                if {"calling_window", "max_per_day", "min_pause_minutes"} & set(values):
+                    _forget_queues(db, campaign_id)
                 audit.record(db, "updated", "campaign", campaign_id, name="Кампания изменена", old=old, new=values)
             return campaign_id
     except IntegrityError:
@@ -80,10 +121,13 @@ def _save(campaign_id: int | None, values: dict) -> int:
 
 
 def create_campaign(name, max_attempts=5, retry_delay_s=1800, ring_timeout_s=30, caller_id="",
-                    wrap_up_limit_s=0, auto_ready=True) -> dict:
+                    wrap_up_limit_s=0, auto_ready=True, **more) -> dict:
+    """A new campaign; without `calling_window` it gets the default window (`rules.window.DEFAULT`): calling at
+    any hour is only ever an explicit `{"any_hour": true}`."""
     values = _checked(dict(name=name, max_attempts=max_attempts, retry_delay_s=retry_delay_s,
                            ring_timeout_s=ring_timeout_s, caller_id=caller_id,
-                           wrap_up_limit_s=wrap_up_limit_s, auto_ready=auto_ready))
+                           wrap_up_limit_s=wrap_up_limit_s, auto_ready=auto_ready,
+                           **{"calling_window": calling.DEFAULT, **more}))
     return get_campaign(_save(None, values))
 
 
@@ -110,6 +154,9 @@ def _as_dict(c: Campaign, counts: dict) -> dict:
             "auto_ready": c.auto_ready, "created_at": f.iso(c.created_at),
             "operator_answer_timeout_s": c.operator_answer_timeout_s, "missed_offers_limit": c.missed_offers_limit,
             "order_url_template": c.order_url_template,
+            "calling_window": calling.to_json(calling.parse_stored(c.calling_window)),
+            "max_per_day": c.max_per_day, "min_pause_minutes": c.min_pause_minutes,
+            "retry_delays": dict(c.retry_delays or {}), "exhausted_status": c.exhausted_status,
             "leads": counts, "leads_total": sum(counts.values())}
 
 
@@ -134,9 +181,9 @@ def _checked_results(results) -> list[dict]:
                         f"должен быть списком из 1–{MAX_RESULTS} результатов")
     out, seen = [], set()
     for i, r in enumerate(results):
-        if not isinstance(r, dict) or set(r) - {"code", "title", "closes_lead"}:
-            raise f.invalid(f"results[{i}]", "must be an object with code, title and closes_lead",
-                            "должен быть объектом с полями code, title, closes_lead")
+        if not isinstance(r, dict) or set(r) - {"code", "title", "closes_lead", "crm_status"}:
+            raise f.invalid(f"results[{i}]", "must be an object with code, title, closes_lead (and crm_status)",
+                            "должен быть объектом с полями code, title, closes_lead (и crm_status)")
         code = f.text(f"results[{i}].code", r.get("code"), min_len=1, max_len=40)
         if not re.fullmatch(RESULT_CODE, code):
             raise f.invalid(f"results[{i}].code", "only a-z, 0-9 and _", "только a-z, 0-9 и _")
@@ -146,14 +193,56 @@ def _checked_results(results) -> list[dict]:
         out.append({"code": code, "title": f.text(f"results[{i}].title", r.get("title"), min_len=1, max_len=200),
                     "closes_lead": f.boolean(f"results[{i}].closes_lead", r.get("closes_lead", True)),
                     "position": i})
+        if "crm_status" in r:  # absent: the CRM mapping of this result is left as it is
+            out[-1]["crm_status"] = f.text(f"results[{i}].crm_status", r["crm_status"] or "", max_len=100) or None
     return out
 
 
+def _connections(campaign_id: int) -> list[int]:
+    return [row[0] for row in f.database().execute_sql(
+        "SELECT id FROM crm_connection WHERE campaign_id = %s ORDER BY id", (campaign_id,)).fetchall()]
+
+
+def crm_statuses(campaign_id) -> list[dict]:
+    """The CRM statuses a result may set: those of the campaign's CRM connections (their status mapping)."""
+    rows = f.database().execute_sql(
+        "SELECT DISTINCT ON (m.status_id) m.status_id, m.name FROM crm_status_map m"
+        " JOIN crm_connection c ON c.id = m.connection_id WHERE c.campaign_id = %s ORDER BY m.status_id",
+        (campaign_id,)).fetchall()
+    return [{"status_id": sid, "name": name or sid} for sid, name in rows]
+
+
+def _check_crm_statuses(campaign_id: int, results: list[dict]) -> None:
+    known = {s["status_id"] for s in crm_statuses(campaign_id)}
+    for i, r in enumerate(results):
+        status = r.get("crm_status")
+        if status and status not in known:
+            raise f.invalid(f"results[{i}].crm_status",
+                            f"{status!r} is not a status of this campaign's CRM (see the CRM status mapping)",
+                            f"«{status}» — не статус CRM этой кампании (см. соответствие статусов CRM)")
+
+
+def _set_crm_statuses(campaign_id: int, results: list[dict]) -> None:
+    """A result's CRM status is the CRM mapping's (crm_result_map), for every CRM connection of the campaign."""
+    db = f.database()
+    for conn in _connections(campaign_id):
+        for r in results:
+            if "crm_status" in r:
+                db.execute_sql("INSERT INTO crm_result_map (connection_id, result_code, status_id) VALUES (%s, %s, %s)"
+                               " ON CONFLICT (connection_id, result_code) DO UPDATE SET status_id = excluded.status_id",
+                               (conn, r["code"], r["crm_status"]))
+
+
 def list_results(campaign_id) -> list[dict]:
+    """The results in order, each with the CRM status it sets (the first CRM connection's mapping; None: none)."""
     f.existing_campaign(campaign_id)
-    return list(CampaignResult.select(CampaignResult.code, CampaignResult.title, CampaignResult.closes_lead)
-                .where(CampaignResult.campaign == campaign_id)
-                .order_by(CampaignResult.position, CampaignResult.id).dicts())
+    rows = f.database().execute_sql(
+        "SELECT r.code, r.title, r.closes_lead, (SELECT m.status_id FROM crm_result_map m JOIN crm_connection c"
+        "  ON c.id = m.connection_id WHERE c.campaign_id = r.campaign_id AND m.result_code = r.code"
+        "  ORDER BY c.id LIMIT 1) FROM campaign_result r WHERE r.campaign_id = %s ORDER BY r.position, r.id",
+        (campaign_id,)).fetchall()
+    return [{"code": code, "title": title, "closes_lead": closes, "crm_status": status}
+            for code, title, closes, status in rows]
 
 
 def set_results(campaign_id, results) -> list[dict]:
@@ -162,9 +251,112 @@ def set_results(campaign_id, results) -> list[dict]:
     with f.database().atomic():
         campaign = f.existing_campaign(campaign_id)
         old = list_results(campaign.id)
+        _check_crm_statuses(campaign.id, results)
         CampaignResult.delete().where(CampaignResult.campaign == campaign.id).execute()
-        CampaignResult.insert_many([{**r, "campaign": campaign.id} for r in results]).execute()
+        CampaignResult.insert_many([{k: v for k, v in r.items() if k != "crm_status"} | {"campaign": campaign.id}
+                                    for r in results]).execute()
+        _set_crm_statuses(campaign.id, results)
         new = list_results(campaign.id)
         audit.record(f.database(), "updated", "campaign", campaign.id, name="Результаты кампании изменены",
                      old={"results": old}, new={"results": new})
     return new
+
+
+# ---- the list's live counters --------------------------------------------------------------------------------
+_TODAY_SQL = """
+SELECT campaign_id, outcome, count(*) FROM attempt
+ WHERE reserved_at >= %(since)s AND outcome IS NOT NULL AND campaign_id = ANY(%(ids)s) GROUP BY 1, 2"""
+_LIVE_SQL = """
+SELECT campaign_id, count(*) FROM attempt WHERE ended_at IS NULL AND campaign_id = ANY(%(ids)s) GROUP BY 1"""
+_POOL_SQL = """
+SELECT oc.campaign_id, o.status, count(*) FROM operator_campaign oc JOIN operator o ON o.id = oc.operator_id
+ WHERE o.active AND oc.campaign_id = ANY(%(ids)s) GROUP BY 1, 2"""
+
+
+def counters(campaign_ids: list[int], now: datetime | None = None, zone: str | None = None) -> dict[int, dict]:
+    """Per campaign: leads by state, today's attempts by outcome (SPEC A2 order), calls in progress, the pool's
+    operators by status. Four grouped queries, whatever the number of campaigns."""
+    now = now or datetime.now(timezone.utc)
+    out = {cid: {"leads": dict.fromkeys(LEAD_STATES + ("held",), 0), "today": {o.value: 0 for o in ORDER},
+                 "in_progress": 0, "pool": {}, "pool_total": 0} for cid in campaign_ids}
+    if not campaign_ids:
+        return out
+    for cid, counts in _lead_counts(campaign_ids).items():
+        out[cid]["leads"].update(counts)
+    db = f.database()
+    args = {"ids": list(campaign_ids), "since": day_start(now, zone)}
+    for cid, outcome, n in db.execute_sql(_TODAY_SQL, args).fetchall():
+        out[cid]["today"][outcome] = n
+    for cid, n in db.execute_sql(_LIVE_SQL, args).fetchall():
+        out[cid]["in_progress"] = n
+    for cid, status, n in db.execute_sql(_POOL_SQL, args).fetchall():
+        out[cid]["pool"][status] = n
+        out[cid]["pool_total"] += n
+    for c in out.values():
+        c["today_total"] = sum(c["today"].values())
+        c["leads_total"] = sum(c["leads"].values())
+    return out
+
+
+def overview(now: datetime | None = None, zone: str | None = None) -> list[dict]:
+    """Every campaign with its state and live counters (the «Кампании» list)."""
+    campaigns = list(Campaign.select(Campaign.id, Campaign.name, Campaign.active, Campaign.calling_window)
+                     .order_by(Campaign.id))
+    found = counters([c.id for c in campaigns], now, zone)
+    return [{"id": c.id, "name": c.name, "active": c.active,
+             "calling_window": calling.to_json(calling.parse_stored(c.calling_window)), **found[c.id]}
+            for c in campaigns]
+
+
+# ---- «Почему не звоним?» ---------------------------------------------------------------------------------------
+def _reason(code: str, ru: str, en: str, n: int | None = None) -> dict:
+    return {"code": code, "count": n, "text_ru": ru, "text_en": en}
+
+
+def _hours(w: dict) -> str:
+    return "круглосуточно" if w.get("any_hour") else f"{w.get('from')}–{w.get('to')}"
+
+
+def why_idle(campaign_id, now: datetime | None = None) -> dict:
+    """The reasons nothing of this campaign is dialled now, in plain words (most decisive first), from the
+    counts of `rules.idle` (which counts the campaign's window and limits the way the claim applies them)."""
+    from zoneinfo import ZoneInfo
+
+    from rules import idle
+
+    now = now or datetime.now(timezone.utc)
+    counts = idle.idle_reasons(campaign_id, now)
+    leads, sels = counts["leads"], [s for s in counts["selections"] if s.get("enabled")]
+    db = f.database()
+    ready = db.execute_sql("SELECT count(*) FROM operator_campaign oc JOIN operator o ON o.id = oc.operator_id"
+                           " WHERE oc.campaign_id = %s AND o.status = 'ready' AND o.active", (campaign_id,)).fetchone()[0]
+    reasons = []
+    if not counts["campaign_active"]:
+        reasons.append(_reason("paused", "кампания на паузе", "the campaign is paused"))
+    if ready == 0:
+        reasons.append(_reason("nobody_ready", "нет операторов в статусе «Готов»", "no operator is Ready"))
+    if not sels:
+        reasons.append(_reason("no_selection", "все выборки выключены", "every selection is disabled"))
+    closed = max((s.get("window_closed", 0) for s in sels), default=0)
+    if closed:
+        zone, = db.execute_sql(
+            "SELECT time_zone FROM lead WHERE campaign_id = %s AND state IN ('new', 'callable')"
+            " GROUP BY 1 ORDER BY count(*) DESC LIMIT 1", (campaign_id,)).fetchone() or ("Europe/Moscow",)
+        local = now.astimezone(ZoneInfo(zone)).strftime("%H:%M")
+        w = counts["calling_window"]
+        reasons.append(_reason("window_closed", f"{closed} лидов вне окна звонков (сейчас {local} в {zone}, окно {_hours(w)})",
+                               f"{closed} leads outside the calling window (now {local} in {zone}, window {_hours(w)})",
+                               closed))
+    if leads["do_not_call"]:
+        n = leads["do_not_call"]
+        reasons.append(_reason("do_not_call", f"{n} лидов в списке «Не звонить»", f"{n} leads on the do-not-call list", n))
+    if leads["in_queue"] and leads["not_due_yet"] == leads["in_queue"]:
+        first = db.execute_sql("SELECT min(next_call_at) FROM lead WHERE campaign_id = %s AND state IN ('new', 'callable')",
+                               (campaign_id,)).fetchone()[0]
+        at = first.astimezone(ZoneInfo(counts.get("zone") or "Europe/Moscow")).strftime("%d.%m %H:%M") if first else "—"
+        reasons.append(_reason("waiting_retry", f"все лиды ждут повторного звонка (ближайший в {at})",
+                               f"every lead waits for its retry (the next at {at})", leads["in_queue"]))
+    if not leads["in_queue"]:
+        reasons.append(_reason("no_leads", "нет лидов для звонка", "no leads to call"))
+    return {"campaign_id": counts["campaign_id"], "at": counts["at"], "callable_now": counts["callable_now"],
+            "ready_operators": ready, "reasons": reasons, "counts": counts}

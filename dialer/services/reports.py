@@ -3,11 +3,14 @@ and by operator, the KPIs over them, and the list of calls behind every figure.
 
 An attempt belongs to the period in which it *ended* (only an ended attempt has an outcome), and days and hours
 are those of the installation's time zone (`Settings.time_zone`). The pure parts — period, filter, the KPI
-arithmetic — come first and are table-tested; the SQL groups in the database, one scan for every slice.
+arithmetic — come first and are table-tested; the SQL groups in the database, one statement for every slice.
+The figures come from the hourly rollup `report_rollup` (sql/017, kept by a trigger in each attempt's own
+transaction) for every whole UTC hour that lies within one local hour, and from `attempt` only for the rest.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -223,28 +226,161 @@ TALK_SQL = ("CASE WHEN a.outcome = 'ANSWERED' THEN extract(epoch FROM a.ended_at
             " END")
 WRAP_SQL = "extract(epoch FROM a.wrap_up_at - a.ended_at)"
 
-# GROUPING(day, hour, campaign_id, operator_id) has a bit set for each column a row is NOT grouped by
-SETS = {15: "total", 7: "day", 11: "hour", 13: "campaign", 14: "operator"}
-_SLICES_SQL = f"""
-SELECT GROUPING(day, hour, campaign_id, operator_id), day, hour, campaign_id, operator_id, outcome, count(*),
-       coalesce(sum(talk_s), 0), count(talk_s), coalesce(sum(wrap_s), 0), count(wrap_s)
-  FROM (SELECT (a.ended_at AT TIME ZONE %s)::date AS day, extract(hour FROM a.ended_at AT TIME ZONE %s)::int AS hour,
-               a.campaign_id, a.operator_id, a.outcome, {TALK_SQL} AS talk_s, {WRAP_SQL} AS wrap_s
-          FROM attempt a WHERE {{where}}) x
- GROUP BY GROUPING SETS ((outcome), (day, outcome), (hour, outcome), (campaign_id, outcome), (operator_id, outcome))"""
+GROUPS = {"total": "()", "day": "(day)", "hour": "(hour)", "campaign": "(campaign_id)", "operator": "(operator_id)"}
+HOUR = timedelta(hours=1)
+MICRO = Decimal(1_000_000)
 
 
-def slices(flt: Filter) -> dict[str, dict]:
-    """{"total": {None: Totals}, "day": {date: Totals}, "hour": {0..23: Totals}, "campaign": {id: Totals},
-    "operator": {id or None: Totals}}."""
-    clause, params = where(flt)
-    out: dict[str, dict] = {name: {} for name in SETS.values()}
-    out["total"][None] = Totals()
-    rows = database().execute_sql(_SLICES_SQL.format(where=clause), [flt.zone, flt.zone, *params]).fetchall()
-    for g, day, hour, campaign_id, operator_id, outcome, n, talk_s, talk_n, wrap_s, wrap_n in rows:
-        name = SETS[g]
+def _push(ranges: list[tuple[datetime, datetime]], a: datetime, b: datetime) -> None:
+    if ranges and ranges[-1][1] == a:
+        ranges[-1] = (ranges[-1][0], b)
+    else:
+        ranges.append((a, b))
+
+
+def whole_local_hour(h: datetime, zone: ZoneInfo) -> bool:
+    """Does the UTC hour starting at `h` lie within one local hour (so one local day and hour of day)? Yes when the
+    zone's offset is a whole number of hours and does not change inside that hour (a DST change on the hour is fine;
+    India's +05:30 or Lord Howe's half-hour DST is not)."""
+    off = h.astimezone(zone).utcoffset()
+    return (off == (h + HOUR - timedelta(microseconds=1)).astimezone(zone).utcoffset()
+            and off.total_seconds() % 3600 == 0)
+
+
+def split_hours(start: datetime, end: datetime, zone: str) -> tuple[list, list]:
+    """[start, end) cut into ranges the hourly rollup answers — whole UTC hours, each within one local hour — and the
+    ranges that must be read from the attempts: parts of hours at the edges, hours of an offset that is not whole."""
+    z = ZoneInfo(zone)
+    rolled: list[tuple[datetime, datetime]] = []
+    raw: list[tuple[datetime, datetime]] = []
+    h = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    while h < end:
+        a, b = max(h, start), min(h + HOUR, end)
+        _push(rolled if (a == h and b == h + HOUR and whole_local_hour(h, z)) else raw, a, b)
+        h += HOUR
+    return rolled, raw
+
+
+def _ranges(column: str, ranges: list[tuple[datetime, datetime]]) -> tuple[str, list]:
+    sql = " OR ".join(f"({column} >= %s AND {column} < %s)" for _ in ranges)
+    return f"({sql})", [t for r in ranges for t in r]
+
+
+def _dims(alias: str, flt: Filter) -> tuple[list[str], list]:
+    parts, params = [], []
+    for column, values in (("campaign_id", flt.campaigns), ("operator_id", flt.operators),
+                           ("selection_id", flt.selections)):
+        if values:
+            parts.append(f"{alias}.{column} = ANY(%s)")
+            params.append(list(values))
+    return parts, params
+
+
+def _rollup_part(flt: Filter, ranges: list) -> tuple[str, list]:
+    """The rollup's rows of the whole hours: each already summed per campaign, operator and selection; an outcome
+    filter keeps only its outcomes' columns (and their wrap-ups)."""
+    picked = [c for c in CODES if not flt.outcomes or c in flt.outcomes]
+    counts = ", ".join(f"r.n_{c.lower()}" if c in picked else "0" for c in CODES)
+    talk = "r.talk_n, r.talk_us" if Outcome.ANSWERED.value in picked else "0, 0::bigint"
+    wrap_n = " + ".join(f"r.wrap_n_{c.lower()}" for c in picked)
+    wrap_s = " + ".join(f"r.wrap_us_{c.lower()}" for c in picked)
+    span, params = _ranges("r.hour", ranges)
+    parts, dim_params = _dims("r", flt)
+    if flt.outcomes:  # rows without any of the chosen outcomes add nothing
+        parts.append("(" + " OR ".join(f"r.n_{c.lower()} <> 0" for c in picked) + ")")
+    sql = (f"SELECT (r.hour AT TIME ZONE %s)::date AS day, extract(hour FROM r.hour AT TIME ZONE %s)::int AS hour,"
+           f" r.campaign_id, r.operator_id, {counts}, {talk}, {wrap_n}, {wrap_s}"
+           f" FROM report_rollup r WHERE {' AND '.join([span, *parts])}")
+    return sql, [flt.zone, flt.zone, *params, *dim_params]
+
+
+def _raw_part(flt: Filter, ranges: list) -> tuple[str, list]:
+    """The attempts themselves, for what the rollup cannot answer: one row per attempt, in the same columns (talk
+    and wrap-up in whole microseconds, as the rollup keeps them)."""
+    counts = ", ".join(f"(a.outcome = '{c}')::int" for c in CODES)  # fixed codes, never user text
+    span, params = _ranges("a.ended_at", ranges)
+    parts, dim_params = _dims("a", flt)
+    if flt.outcomes:
+        parts.append("a.outcome = ANY(%s)")
+        dim_params.append(list(flt.outcomes))
+    sql = (f"SELECT (a.ended_at AT TIME ZONE %s)::date, extract(hour FROM a.ended_at AT TIME ZONE %s)::int,"
+           f" a.campaign_id, a.operator_id, {counts}, (({TALK_SQL}) IS NOT NULL)::int,"
+           f" coalesce(({TALK_SQL}) * 1000000, 0)::bigint, (({WRAP_SQL}) IS NOT NULL)::int,"
+           f" coalesce(({WRAP_SQL}) * 1000000, 0)::bigint"
+           f" FROM attempt a WHERE {' AND '.join([span, *parts])}")
+    return sql, [flt.zone, flt.zone, *params, *dim_params]
+
+
+def grouped_sql(flt: Filter, sets=tuple(GROUPS), rollup: bool = True) -> tuple[str, list]:
+    """One statement for the chosen slices: the rollup's whole hours and the attempts of the rest, united, then
+    grouped by GROUPING SETS. `rollup=False` reads every attempt (the reference the rollup must equal)."""
+    start, end = flt.bounds()
+    rolled, raw = split_hours(start, end, flt.zone) if rollup else ([], [(start, end)])
+    parts, params = [], []
+    for ranges, part in ((rolled, _rollup_part), (raw, _raw_part)):
+        if ranges:
+            sql, p = part(flt, ranges)
+            parts.append(sql)
+            params += p
+    sums = ", ".join(f"sum(n{i})" for i in range(len(CODES)))
+    names_ = ", ".join(f"n{i}" for i in range(len(CODES)))
+    keys = ", ".join(_COLUMN[s] if s in sets else "NULL" for s in _KEYED)
+    sql = (f"SELECT {_grouping(sets)}, {keys}, {sums}, sum(talk_n), sum(talk_us), sum(wrap_n), sum(wrap_us)"
+           f" FROM ({' UNION ALL '.join(parts)}) AS x (day, hour, campaign_id, operator_id, {names_}, talk_n, talk_us,"
+           f" wrap_n, wrap_us)"
+           f" GROUP BY GROUPING SETS ({', '.join(GROUPS[s] for s in sets)})")
+    return sql, params
+
+
+_KEYED = ("day", "hour", "campaign", "operator")
+_COLUMN = {"day": "day", "hour": "hour", "campaign": "campaign_id", "operator": "operator_id"}
+
+
+def _grouping(sets) -> str:
+    """GROUPING() over the key columns of the chosen sets (a column in no set may not be named there)."""
+    present = [_COLUMN[s] for s in _KEYED if s in sets]
+    return f"GROUPING({', '.join(present)})" if present else "0"
+
+
+def _set_of(sets) -> dict[int, str]:
+    """GROUPING()'s value → the set: a bit (leftmost column highest) for each present column a row is NOT grouped by."""
+    present = [s for s in _KEYED if s in sets]
+    full = (1 << len(present)) - 1
+    out = {full: "total"}
+    for j, s in enumerate(present):
+        out[full & ~(1 << (len(present) - 1 - j))] = s
+    return out
+
+
+def grouped(flt: Filter, sets=tuple(GROUPS), rollup: bool = True) -> dict[str, dict]:
+    """{slice: {key: (six counts in SPEC order, talk_n, talk_s, wrap_n, wrap_s)}} with exact (Decimal) sums; groups
+    with no attempt (a rollup row whose attempts moved away, or that holds only other outcomes) are left out."""
+    sql, params = grouped_sql(flt, sets, rollup)
+    out: dict[str, dict] = {name: {} for name in sets}
+    set_of = _set_of(sets)
+    for g, day, hour, campaign_id, operator_id, *figures in database().execute_sql(sql, params).fetchall():
+        name = set_of[g]
+        counts = tuple(int(n or 0) for n in figures[:len(CODES)])
+        if not any(counts):
+            continue
         key = {"total": None, "day": day, "hour": hour, "campaign": campaign_id, "operator": operator_id}[name]
-        out[name].setdefault(key, Totals()).add(outcome, n, talk_s, talk_n, wrap_s, wrap_n)
+        talk_n, talk_us, wrap_n, wrap_us = figures[len(CODES):]
+        out[name][key] = (counts, int(talk_n or 0), Decimal(talk_us or 0) / MICRO, int(wrap_n or 0),
+                          Decimal(wrap_us or 0) / MICRO)
+    return out
+
+
+def _totals(figures) -> Totals:
+    counts, talk_n, talk_s, wrap_n, wrap_s = figures
+    return Totals(dict(zip(CODES, counts)), float(talk_s), talk_n, float(wrap_s), wrap_n)
+
+
+def slices(flt: Filter, sets=tuple(GROUPS), rollup: bool = True) -> dict[str, dict]:
+    """{"total": {None: Totals}, "day": {date: Totals}, "hour": {0..23: Totals}, "campaign": {id: Totals},
+    "operator": {id or None: Totals}} (only the `sets` asked for)."""
+    out = {name: {key: _totals(f) for key, f in groups.items()} for name, groups in grouped(flt, sets, rollup).items()}
+    if "total" in out:
+        out["total"].setdefault(None, Totals())
     return out
 
 
@@ -313,33 +449,49 @@ def row(key, name: str, t: Totals, login_s: float | None = None) -> dict:
     return {"id": key, "name": name, **kpis(t, login_s)}
 
 
-def report(who: Principal, flt: Filter, now: datetime | None = None) -> dict:
-    """The whole «Отчёты» page: KPIs, histograms by day and by hour, slices by campaign and by operator."""
+PARTS = {"kpis": "total", "by_day": "day", "by_hour": "hour", "campaigns": "campaign", "operators": "operator"}
+
+
+def report(who: Principal, flt: Filter, now: datetime | None = None, parts=tuple(PARTS)) -> dict:
+    """The whole «Отчёты» page: KPIs, histograms by day and by hour, slices by campaign and by operator — or only
+    the `parts` asked for (one grouping each, in the same statement)."""
     require(who, READ)
     check_exists(flt)
-    s = slices(flt)
-    by_op = s["operator"]
-    if flt.operators:
-        op_ids: list[int] | None = list(flt.operators)
-    elif flt.narrows_attempts:
-        op_ids = [i for i in by_op if i is not None]
-    else:
-        op_ids = None
-    login = login_seconds(flt, op_ids, now)
+    unknown = set(parts) - set(PARTS)
+    if unknown or not parts:
+        raise invalid("part", "must be one of: " + ", ".join(PARTS), "допустимые значения: " + ", ".join(PARTS))
+    sets = ["total", *(PARTS[p] for p in parts)]
+    if "kpis" in parts and flt.narrows_attempts and not flt.operators:
+        sets.append("operator")  # the operator-hours of the operators with calls in the filter
+    s = slices(flt, tuple(dict.fromkeys(sets)))
+    by_op = s.get("operator", {})
+    login: dict[int, float] = {}
+    if "kpis" in parts or "operators" in parts:
+        if flt.operators:
+            op_ids: list[int] | None = list(flt.operators)
+        elif flt.narrows_attempts:
+            op_ids = [i for i in by_op if i is not None]
+        else:
+            op_ids = None
+        login = login_seconds(flt, op_ids, now)
     total = s["total"][None]
-    camp_names = names("campaign", s["campaign"])
-    op_names = names("operator", set(by_op) | set(login))
-    operators = [row(oid, op_names.get(oid, "—") if oid is not None else "", by_op.get(oid, Totals()),
-                     login.get(oid, 0.0) if oid is not None else None)
-                 for oid in sorted(set(by_op) | set(login), key=lambda i: (i is None, op_names.get(i, ""), i or 0))]
-    return {
-        "period": {"from": flt.start.isoformat(), "to": flt.end.isoformat(), "zone": flt.zone, "preset": flt.preset,
-                   "bounds": [b.isoformat() for b in flt.bounds()]},
-        "kpis": kpis(total, sum(login.values())),
-        "by_day": [{"key": d.isoformat(), "counts": s["day"].get(d, Totals()).counts} for d in flt.days()],
-        "by_hour": [{"key": h, "counts": s["hour"].get(h, Totals()).counts} for h in range(24)],
-        "campaigns": [row(cid, camp_names.get(cid, "—"), t) for cid, t in
-                      sorted(s["campaign"].items(), key=lambda kv: (camp_names.get(kv[0], ""), kv[0]))],
-        "operators": operators,
-        "totals": row(None, "", total, sum(login.values())),
-    }
+    out: dict = {"period": {"from": flt.start.isoformat(), "to": flt.end.isoformat(), "zone": flt.zone,
+                            "preset": flt.preset, "bounds": [b.isoformat() for b in flt.bounds()]}}
+    if "kpis" in parts:
+        out["kpis"] = kpis(total, sum(login.values()))
+    if "by_day" in parts:
+        out["by_day"] = [{"key": d.isoformat(), "counts": s["day"].get(d, Totals()).counts} for d in flt.days()]
+    if "by_hour" in parts:
+        out["by_hour"] = [{"key": h, "counts": s["hour"].get(h, Totals()).counts} for h in range(24)]
+    if "campaigns" in parts:
+        camp_names = names("campaign", s["campaign"])
+        out["campaigns"] = [row(cid, camp_names.get(cid, "—"), t) for cid, t in
+                            sorted(s["campaign"].items(), key=lambda kv: (camp_names.get(kv[0], ""), kv[0]))]
+    if "operators" in parts:
+        op_names = names("operator", set(by_op) | set(login))
+        out["operators"] = [row(oid, op_names.get(oid, "—") if oid is not None else "", by_op.get(oid, Totals()),
+                                login.get(oid, 0.0) if oid is not None else None)
+                            for oid in sorted(set(by_op) | set(login),
+                                              key=lambda i: (i is None, op_names.get(i, ""), i or 0))]
+    out["totals"] = row(None, "", total, sum(login.values()))
+    return out

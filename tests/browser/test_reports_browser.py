@@ -203,3 +203,26 @@ def test_csv_xlsx_and_pdf_download_and_read_back(supervisor, week):
     assert f"Сводка смены · {CAMPAIGN}" in shift.pages[0].extract_text()
     no_sideways_scroll(page)
     assert errors == [], errors
+
+
+def test_a_kept_shift_summary_is_listed_and_downloads(supervisor, week):
+    """The scheduled job's PDFs (issue 17, item 8): written after the shift, listed on «Отчёты», downloaded."""
+    from pypdf import PdfReader
+
+    from dialer.services import report_files
+
+    page, errors, _ = supervisor
+    made = report_files.write_due(datetime.now(timezone.utc), "Europe/Moscow", "00:00")
+    assert made >= 2  # both campaigns have calls on several of the last days
+    page.goto("/reports?period=7d")
+    page.click("[data-testid=shift-files] summary")
+    links = page.locator("[data-testid=shift-file]")
+    assert links.count() == made
+    first = links.first.inner_text()
+    with page.expect_download() as info:
+        links.first.click()
+    pdf = PdfReader(io.BytesIO(Path(info.value.path()).read_bytes()))
+    assert "Сводка смены · " + first.split(" · ", 1)[1] in pdf.pages[0].extract_text()
+    shot(page, "shift-files")
+    no_sideways_scroll(page)
+    assert errors == [], errors

@@ -5,6 +5,7 @@ The engine is not running here: the test writes what the engine writes (ari_app/
 the same triggers and live events as in production."""
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -20,6 +21,8 @@ from dialer.dev.testing import until
 from .conftest import PASSWORD, sign_in
 
 LIVE_MS = 5000
+# the campaigns here dial whatever the hour of the run (the default calling window closes at night)
+ANY_HOUR = {"any_hour": True}
 
 
 @pytest.fixture
@@ -56,7 +59,7 @@ def text_is(page, testid, expected):
 
 def test_the_screen_follows_statuses_calls_and_alerts_live(screen, db):
     page, errors = screen
-    c = Campaign.create(name="Подтверждение заказов")
+    c = Campaign.create(name="Подтверждение заказов", calling_window=ANY_HOUR)
     Lead.insert_many([{"campaign": c.id, "external_id": f"ORD-{i}", "phone": f"+7900000{i:04d}", "name": f"Клиент {i}"}
                       for i in range(5)]).execute()
     ops = [Operator.create(name=f"Оператор {i}", login=f"sv{i}", sip_password="secret-123", status="paused")
@@ -140,7 +143,7 @@ def test_the_screen_follows_statuses_calls_and_alerts_live(screen, db):
 
 def test_the_call_card_opens_by_url(screen, db):
     page, errors = screen
-    c = Campaign.create(name="Подтверждение заказов")
+    c = Campaign.create(name="Подтверждение заказов", calling_window=ANY_HOUR)
     Lead.create(campaign=c.id, external_id="ORD-1", phone="+79000000001", name="Клиент 1",
                 next_call_at=datetime.now(timezone.utc) - timedelta(hours=1))
     op = Operator.create(name="Оператор", login="svc", sip_password="secret-123", status="ready")
@@ -163,3 +166,62 @@ def test_the_call_card_opens_by_url(screen, db):
 def store_lead(db, attempt_id):
     return db.execute_sql("SELECT lead_id FROM attempt WHERE id = %s", (attempt_id,)).fetchone()[0]
 
+
+
+ROW_ORDER = "[...document.querySelectorAll('#sv-operator-rows > .sv-row')].map(r => Number(r.dataset.op))"
+def ids_text(ids) -> str:
+    return "[" + ",".join(map(str, ids)) + "]"  # as JSON.stringify writes a list of ids
+
+
+SHOWN = "[...document.querySelectorAll('#sv-operator-rows > .sv-row')].filter(r => !r.hidden).map(r => Number(r.dataset.op))"
+
+
+def test_sort_and_filters_follow_live_changes_by_moving_single_rows(screen, db):
+    """Sorted by status, a change moves only its row to its new place; the pool filter shows the campaign's pool,
+    the campaign filter the operators calling for it now, the campaign sort puts them first."""
+    page, errors = screen
+    a = Campaign.create(name="Акция", calling_window=ANY_HOUR)
+    b = Campaign.create(name="Бонус", calling_window=ANY_HOUR)
+    Lead.create(campaign=a.id, external_id="A-1", phone="+79000000101", name="Клиент А",
+                next_call_at=datetime.now(timezone.utc) - timedelta(hours=1))
+    ops = [Operator.create(name=f"Оператор {i}", login=f"so{i}", sip_password="secret-123", status="paused")
+           for i in range(6)]
+    OperatorCampaign.insert_many([{"operator": o.id, "campaign": (a if i < 3 else b).id}
+                                  for i, o in enumerate(ops)]).execute()
+    open_screen(page, ops[0].id)
+    ids = [o.id for o in ops]
+    assert page.evaluate(ROW_ORDER) == ids  # by name
+
+    page.select_option("[data-testid=sort]", "status")
+    page.evaluate("window.moves = 0; new MutationObserver((rs) => { for (const r of rs) window.moves += r.addedNodes.length; })"
+                  ".observe(document.getElementById('sv-operator-rows'), {childList: true})")
+    statuses = {ops[4].id: "ready", ops[1].id: "wrap_up", ops[5].id: "lunch"}
+    for oid, status in statuses.items():
+        db.execute_sql("UPDATE operator SET status = %s, status_since = now() WHERE id = %s", (status, oid))
+    order = {"in_call": 0, "wrap_up": 1, "ready": 2, "paused": 3, "lunch": 4, "offline": 5}
+    expected = sorted(ids, key=lambda i: (order[statuses.get(i, "paused")], ids.index(i)))
+    page.wait_for_function(f"JSON.stringify({ROW_ORDER}) === {ids_text(expected)!r}", timeout=LIVE_MS)
+    assert page.evaluate("window.moves") <= len(statuses)  # each changed row moved once, the others stayed
+
+    page.select_option("[data-testid=filter-pool]", str(b.id))
+    page.wait_for_function(f"JSON.stringify({SHOWN}) === {ids_text([ops[4].id, ops[3].id, ops[5].id])!r}", timeout=LIVE_MS)
+    # the chips count within the pool: one paused operator in it
+    page.wait_for_function("document.querySelector('[data-testid=chip-paused] b').textContent === '1'", timeout=LIVE_MS)
+    page.select_option("[data-testid=filter-pool]", "")
+
+    # a call of campaign A: the campaign filter shows its operator only, the campaign sort puts it first
+    attempt = store.claim(db, ops[2].id, "pbx", "t", time.time(), None).attempt_id
+    page.wait_for_function(f"document.querySelector('[data-testid=op-call-{ops[2].id}]').textContent.includes('Клиент А')",
+                           timeout=LIVE_MS)
+    page.select_option("[data-testid=filter-campaign]", str(a.id))
+    page.wait_for_function(f"JSON.stringify({SHOWN}) === {ids_text([ops[2].id])!r}", timeout=LIVE_MS)
+    page.select_option("[data-testid=filter-campaign]", "")
+    page.select_option("[data-testid=sort]", "campaign")
+    page.wait_for_function(f"{ROW_ORDER}[0] === {ops[2].id}", timeout=LIVE_MS)
+    store.end_attempt(db, ev.EndAttempt(attempt, "NO_ANSWER", AttemptFacts(cause=19), time.time()))
+    page.wait_for_function(f"{ROW_ORDER}[0] === {ops[0].id}", timeout=LIVE_MS)  # no call any more: back by name
+    no_sideways_scroll(page)
+    shots = os.environ.get("DIALER_SCREENSHOTS")
+    if shots:
+        page.screenshot(path=os.path.join(shots, "b-supervisor-sorted-1366.png"), full_page=True)
+    assert errors == []

@@ -89,6 +89,41 @@ def test_a_seat_phone_given_to_an_operator_is_dialled_under_the_operators_login(
     assert view(db, "ps_endpoints", "boris") == []
 
 
+REALTIME = (("ps_endpoints", "sip_endpoints_wanted"), ("ps_auths", "sip_auths_wanted"), ("ps_aors", "sip_aors_wanted"))
+
+
+def realtime_differs(db) -> list[str]:
+    """The tables Asterisk reads that are not exactly what the device views say (sql/019_devices_servers.sql)."""
+    return [table for table, wanted in REALTIME if db.execute_sql(
+        f"SELECT count(*) FROM ((SELECT * FROM {table} EXCEPT SELECT * FROM {wanted})"
+        f" UNION ALL (SELECT * FROM {wanted} EXCEPT SELECT * FROM {table})) d").fetchone()[0]]
+
+
+def test_what_asterisk_reads_follows_every_change_in_the_same_transaction(db):
+    """Asterisk reads tables with a primary key (planning the views took milliseconds per SIP request): every change
+    to a device or to what the views read of an operator brings them to exactly the views, before commit."""
+    boris = operators.create_operator("Борис", "boris", device=False)
+    anna = operators.create_operator("Анна", "anna", "Str0ng-pass-1")
+    seat = devices.create_device("seat-7", seat="Место 7", codecs=["alaw"])
+    steps = [lambda: devices.update_device(seat["id"], operator_id=boris["id"]),   # an alias endpoint appears
+             lambda: Operator.update(name='Борис "Б"').where(Operator.id == boris["id"]).execute(),
+             lambda: Operator.update(login="boris2").where(Operator.id == boris["id"]).execute(),
+             lambda: devices.update_device(seat["id"], transport="tcp", direct_media=True),
+             lambda: devices.set_password(seat["id"], "Another-pass-9"),
+             lambda: operators.set_active(anna["id"], False),
+             lambda: operators.set_active(anna["id"], True),
+             lambda: devices.update_device(seat["id"], active=False),
+             lambda: devices.delete_device(seat["id"])]
+    assert realtime_differs(db) == [] and view(db, "ps_auths", "anna")[0]["password"] == "Str0ng-pass-1"
+    for step in steps:
+        with db.atomic():
+            step()
+            assert realtime_differs(db) == [], step
+    assert view(db, "ps_endpoints", "seat-7") == [] and view(db, "ps_endpoints", "anna")
+    db.execute_sql("TRUNCATE operator RESTART IDENTITY CASCADE")
+    assert [db.execute_sql(f"SELECT count(*) FROM {t}").fetchone()[0] for t, _ in REALTIME] == [0, 0, 0]
+
+
 def test_deactivated_devices_and_operators_vanish_from_asterisk_and_lose_their_registration(settings, db):
     o = operators.create_operator("Анна", "anna")
     register(settings, "anna")

@@ -112,3 +112,42 @@ def test_an_operator_going_offline_while_ready_raises_the_alert_and_coming_back_
     assert kind == "sip_offline" and "e2e-op1" in text_en and cleared is None
     instances.sync_sim_phones(settings, [("e2e-op1", "e2e-Secret-1")])
     until(lambda: db.execute_sql("SELECT cleared_at FROM alert").fetchone()[0], 3, 0.05, "the alert cleared")
+
+
+def registered_logins(db, prefix: str) -> set[str] | None:
+    """Devices with a registration row, on a pooled connection given back at once; None while the database is down."""
+    from dialer.db import unavailable
+
+    try:
+        with db.connection_context():
+            return {r[0] for r in db.execute_sql("SELECT device_login FROM ps_contacts WHERE device_login LIKE %s",
+                                                 (prefix + "%",)).fetchall()}
+    except Exception as e:
+        if unavailable(e):
+            return None
+        raise
+
+
+def test_phones_registering_while_the_database_restarts_all_get_in_and_what_was_registered_stays(live, db):
+    """PostgreSQL restarted (`pg_ctl restart -m fast`, sessions cut) just as ten softphones start registering, with
+    ten others registered before: pbx's realtime connection comes back by itself, the REGISTERs refused meanwhile
+    are retried by the phones, and every device ends up registered — in PostgreSQL and in pbx's own view. The
+    registrations made before are still there, and a device saved after the restart is let in as usual."""
+    from dialer import pg as cluster
+
+    settings = live
+    made = [devices.create_device(f"e2e-rs{i:02d}", seat=f"Стол {i}") for i in range(20)]
+    phones = [(d["login"], d["password"]) for d in made]
+    instances.sync_sim_phones(settings, phones[:10])
+    until(lambda: len(registered_logins(db, "e2e-rs") or ()) == 10, 10, 0.05, "the first ten registered")
+
+    instances.sync_sim_phones(settings, phones)  # ten more phones: their REGISTERs leave in about a second ...
+    cluster.restart(settings)                     # ... into a database going down and coming back
+    logins = {login for login, _ in phones}
+    until(lambda: registered_logins(db, "e2e-rs") == logins, 30, 0.2, "every phone registered after the restart")
+    until(lambda: logins <= instances.registered(settings), 10, 0.2, "pbx reading every registration")
+
+    with db.connection_context():
+        late = devices.create_device("e2e-rs-late", seat="Стол 99")
+    instances.sync_sim_phones(settings, phones + [(late["login"], late["password"])])
+    until(lambda: "e2e-rs-late" in (registered_logins(db, "e2e-rs") or ()), 5, 0.05, "a device saved afterwards")

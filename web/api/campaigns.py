@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, patch, post, put
+from litestar import Controller, Request, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, RawBody
 from peewee import Database
@@ -26,7 +26,7 @@ class CampaignController(Controller):
     @post("/", opt={"permission": auth.CAMPAIGNS_CREATE})
     async def create_campaign(self, data: JSONBody[CampaignCreate], body: RawBody,
                               db: NamedDependency[Database]) -> dict[str, Any]:
-        values = msgspec.structs.asdict(strict(body, CampaignCreate))
+        values = strict(body, CampaignCreate).values()
         return await run(db, campaigns.create_campaign, **values)
 
     @get("/", opt={"permission": auth.CAMPAIGNS_READ})
@@ -51,8 +51,18 @@ class CampaignController(Controller):
     async def set_results(self, campaign_id: FromPath[int], data: JSONBody[list[CampaignResultIn]], body: RawBody,
                           db: NamedDependency[Database]) -> list[dict[str, Any]]:
         """Replace the wrap-up results: `[{"code": "confirmed", "title": "Подтверждён", "closes_lead": true}, …]`."""
-        results = [msgspec.structs.asdict(r) for r in strict(body, list[CampaignResultIn])]
+        results = [r.values() for r in strict(body, list[CampaignResultIn])]
         return await run(db, campaigns.set_results, campaign_id, results)
+
+    @get("/overview", opt={"permission": auth.CAMPAIGNS_READ})
+    async def overview(self, request: Request, db: NamedDependency[Database]) -> list[dict[str, Any]]:
+        """Every campaign with its live counters: leads by state, today's outcomes, calls in progress, pool."""
+        return await run(db, campaigns.overview, None, request.app.state.settings.time_zone)
+
+    @get("/{campaign_id:int}/idle", opt={"permission": auth.CAMPAIGNS_READ})
+    async def idle(self, campaign_id: FromPath[int], db: NamedDependency[Database]) -> dict[str, Any]:
+        """«Почему не звоним?»: the reasons nothing is dialled, counted and in plain words."""
+        return await run(db, campaigns.why_idle, campaign_id)
 
     @post("/{campaign_id:int}/leads", status_code=200, request_max_body_size=CSV_LIMIT,
           opt={"permission": auth.LEADS_IMPORT})

@@ -40,8 +40,10 @@ def _plain(value):
 
 @get("/summary", opt=READ, summary="The report: KPIs, by day, by hour, by campaign, by operator")
 async def summary(request: Request) -> dict[str, Any]:
+    """`part` (repeatable: kpis, by_day, by_hour, campaigns, operators) narrows the answer to those parts."""
     flt = filter_of(request)
-    return _plain(await run(request.app.state.db, reports.report, auth.principal_of(request), flt))
+    parts = tuple(request.query_params.getall("part", [])) or tuple(reports.PARTS)
+    return _plain(await run(request.app.state.db, reports.report, auth.principal_of(request), flt, None, parts))
 
 
 @get("/calls", opt=READ, summary="The calls of a report filter, a page (100) at a time")

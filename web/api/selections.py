@@ -17,6 +17,7 @@ from peewee import Database
 from dialer.db import run
 from dialer.errors import Invalid
 from dialer.services import fields as f
+from dialer.services import selections_admin
 from rules import dnc, idle, selections, skills
 from rules.model import catalogue
 
@@ -75,6 +76,12 @@ class SelectionController(Controller):
         """Body: {rule} — a draft; answers how many leads it matches now, nothing is saved."""
         d = body_object(body, ("rule",), ("rule",))
         return await run(db, selections.preview, campaign_id, d["rule"])
+
+    @get("/campaigns/{campaign_id:int}/selections/catalogue", opt={"permission": RULES_READ})
+    async def editor_catalogue(self, campaign_id: FromPath[int], db: NamedDependency[Database]) -> dict[str, Any]:
+        """The fields and operators, plus the CRM attributes seen in this campaign's leads (with their types)
+        and the skills operators have: what the condition builder offers."""
+        return await run(db, selections_admin.editor_catalogue, campaign_id)
 
     @get("/campaigns/{campaign_id:int}/idle-reasons", opt={"permission": RULES_READ})
     async def idle_reasons(self, campaign_id: FromPath[int], db: NamedDependency[Database]) -> dict[str, Any]:

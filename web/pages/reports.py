@@ -17,12 +17,13 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from litestar import Request, get
+from litestar.params import FromPath
 from litestar.response import Response, Stream, Template
 
 from dialer.db import run
 from dialer.errors import DomainError
 from dialer.outcomes import ORDER
-from dialer.services import report_calls, report_views, reports, reports_export, reports_pdf
+from dialer.services import report_calls, report_files, report_views, reports, reports_export, reports_pdf
 from dialer.validation import invalid
 
 from .. import auth, i18n
@@ -67,8 +68,9 @@ async def _common(request: Request, table_key: str) -> dict:
     who = auth.principal_of(request)
     choices = await run(db, reports.choices)
     views = await run(db, report_views.list_views, who, table_key)
-    roles = []
+    roles, files = [], []
     if who.may(reports.EXPORT):
+        files = await run(db, report_files.list_files, who, 60)
         from dialer.services import users
         roles = [{"id": r["id"], "title": i18n.pick(r["title_ru"], r["title_en"])}
                  for r in await run(db, users.list_roles) if reports.READ in r["permissions"]]
@@ -79,6 +81,7 @@ async def _common(request: Request, table_key: str) -> dict:
         except DomainError:
             view = None
     return {"choices": choices, "views": views, "view": view, "share_roles": roles, "zone": zone_of(request),
+            "shift_files": files, "shift_at": request.app.state.settings.shift_report_at,
             "outcomes": outcome_meta(), "presets": PRESETS, "table_key": table_key}
 
 
@@ -289,4 +292,11 @@ async def shift_summary(request: Request) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="shift-{what}-{flt.start}.pdf"'})
 
 
-ROUTES = [reports_page, calls_page, export, shift_summary]
+@get("/reports/files/{file_id:int}", opt=EXPORT, include_in_schema=False)
+async def kept_file(request: Request, file_id: FromPath[int]) -> Response:
+    """A shift summary PDF the scheduled job wrote and kept (dialer/services/report_files.py)."""
+    name, body = await run(request.app.state.db, report_files.get_file, auth.principal_of(request), file_id)
+    return Response(body, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+ROUTES = [reports_page, calls_page, export, shift_summary, kept_file]

@@ -52,7 +52,10 @@ async def supervisor_page(request: Request) -> Template:
 @get("/supervisor/calls/{attempt_id:int}", opt={"permission": sv.CALLS}, include_in_schema=False)
 async def call_page(request: Request, attempt_id: FromPath[int]) -> Template:
     card = await run(request.app.state.db, sv.call_detail, auth.principal_of(request), attempt_id)
-    return page(request, "supervisor/call.html", card=card, stage_titles=STAGES, dur=duration)
+    from dialer.services import recordings  # the card's player (web/pages/recordings.py serves the file)
+    recording = await run(request.app.state.db, recordings.card, auth.principal_of(request), attempt_id,
+                          request.app.state.settings.recordings_operators_own)
+    return page(request, "supervisor/call.html", card=card, stage_titles=STAGES, dur=duration, recording=recording)
 
 
 def duration(seconds) -> str:

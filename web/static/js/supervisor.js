@@ -3,11 +3,17 @@
  *     stream), and again only on the stream's `reload` (too much missed to replay) or at midnight;
  *   - then every live event carries facts — `operator.status` (status, since, call), `attempt` (a new call, its
  *     answer, its end and outcome), `attempt.gone` (an offer withdrawn), `campaign` (paused / resumed), `alert` —
- *     and the page applies them to its model and redraws only what changed, once per animation frame;
+ *     and the page applies them to its model and marks what they touch: that operator's row, that campaign;
  *   - the only extra reads are a new call's client and order (/api/supervisor/calls?ids=…, batched) and the
  *     queue sizes (/api/supervisor/queues), which no event carries: at most every 15 s while calls go on.
- * Events that arrive while the board is being read are kept and applied after it; an attempt's end is counted
- * once (the board names the attempts that ended in the last minutes). Nothing here uses innerHTML with data. */
+ * Drawing (measured with bench.supervisor: 100 operators, ~90 events/s): the marked rows are written once per
+ * animation frame, each changing text through its own text node (no nodes made or thrown away, no childList
+ * mutation for Alpine's document-wide observer to walk), attributes only when they change; a row whose sort key
+ * changed moves alone (a binary search in the kept order); the clocks tick once a second only in the rows on
+ * screen (an IntersectionObserver keeps the set); the campaign boxes and status chips, which add up many events,
+ * at most 4 times a second. Events that arrive while the board is being read are kept and applied after it; an
+ * attempt's end is counted once (the board names the attempts that ended in the last minutes).
+ * Nothing here uses innerHTML with data. */
 (function () {
   "use strict";
   const root = document.getElementById("supervisor");
@@ -20,18 +26,21 @@
   const STATUSES = ["ready", "in_call", "wrap_up", "paused", "lunch", "offline"];
   const STATUS_ORDER = { in_call: 0, wrap_up: 1, ready: 2, paused: 3, lunch: 4, offline: 5 };
   const QUEUE_EVERY_MS = 15000;
+  const BRIEF_WAIT_MS = 200;  // a new call's client and order: one read for the calls of the same moment
   const SIGNED_IN = ["ready", "in_call", "wrap_up", "paused", "lunch"];  // the day bar: shares of the time not offline
   const DAY_BAR_EVERY_S = 5;
+  const SLOW_EVERY_MS = 250;
+  const FRAME_MS = 100;  // at most 10 drawings a second while events stream in (schedule, below)  // the campaign boxes and the chips: sums over many events, at most this often
   const $ = (id) => document.getElementById(id);
 
   const S = {
     ops: new Map(), camps: new Map(), calls: new Map(), alerts: new Map(),
     counted: new Set(),       // attempts whose end is in today's figures
     skew: 0, dayEnd: Infinity, loaded: false, reading: 0, buffered: [],
-    dirtyOps: new Set(), dirtyCamps: false, reorder: true, frame: false,
+    dirtyOps: new Set(), moved: new Set(), dirtyCamps: false, dirtyChips: false, arrangeAll: true, frame: false,
     needBrief: new Set(), briefTimer: null, queueAt: 0, queueTimer: null, loadAt: 0,
-    filter: { campaign: "", status: "" }, sort: "name", order: [], beeps: 0, ticks: 0, slowAt: 0, urgent: false,
-    slowTimer: null,
+    filter: { pool: "", campaign: "", status: "" }, sort: "name", order: [], onScreen: new Set(),
+    flushAt: -Infinity, beeps: 0, ticks: 0, slowAt: 0, urgent: false, slowTimer: null, flushes: 0,
   };
   const baseTitle = document.title;
   const now = () => Date.now() + S.skew;
@@ -47,9 +56,12 @@
     for (const c of children) if (c !== null && c !== undefined) el.append(c);
     return el;
   }
+  // a text that changes lives in its own text node: writing `.data` is a characterData mutation, which no
+  // observer of this page watches (Alpine's watches childList and attributes of the whole document), and it
+  // makes and drops no node; every write is guarded, as a write of the same value is still a mutation
+  const txt = (text) => document.createTextNode(text || "");
+  const put = (node, text) => { if (node.data !== text) node.data = text; };
   const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
-  // only what changes is written: every write, even of the same value, is a DOM mutation that each mutation
-  // observer of the page (Alpine watches the whole document) has to go through, at tens of events a second
   const setData = (el, key, value) => { if (el.dataset[key] !== value) el.dataset[key] = value; };
   const setAttr = (el, name, value) => { if (el.getAttribute(name) !== value) el.setAttribute(name, value); };
   const setTitle = (el, value) => { if (el.title !== value) el.title = value; };
@@ -120,7 +132,7 @@
       S.ops.set(o.id, op);
       markOp(op);
     }
-    for (const [id, op] of S.ops) if (!seen.has(id)) { if (op.el) op.el.row.remove(); S.ops.delete(id); }
+    for (const [id, op] of S.ops) if (!seen.has(id)) { if (op.el) dropRow(op); S.ops.delete(id); }
     for (const c of S.calls.values()) noteCall(c);
     const list = $("sv-campaign-list");
     const campSeen = new Set();
@@ -135,16 +147,19 @@
     fillCampaignFilter();
     S.queueAt = Date.now();
     S.loaded = true;
-    S.dirtyCamps = true; S.reorder = true; S.urgent = true;
+    S.dirtyCamps = true; S.dirtyChips = true; S.arrangeAll = true; S.urgent = true;
     schedule();
   }
 
+  // the pool filter (operators in a campaign's pool) and the campaign filter (operators calling for it now)
   function fillCampaignFilter() {
-    const sel = $("sv-filter-campaign"), keep = sel.value;
-    const first = sel.options[0];
-    sel.replaceChildren(first, ...[...S.camps.values()].map((c) => h("option", { value: c.id, text: c.name })));
-    sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
-    S.filter.campaign = sel.value;
+    for (const key of ["pool", "campaign"]) {
+      const sel = $("sv-filter-" + key), keep = sel.value;
+      const first = sel.options[0];
+      sel.replaceChildren(first, ...[...S.camps.values()].map((c) => h("option", { value: c.id, text: c.name })));
+      sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
+      S.filter[key] = sel.value;
+    }
   }
 
   async function loadAlerts() {
@@ -203,8 +218,7 @@
     accrue(op, d.since ? Date.parse(d.since) : now());
     op.status = d.status; op.since = d.since;
     if (d.attempt_id) { op.callId = Math.max(op.callId || 0, d.attempt_id); if (!S.calls.has(d.attempt_id)) brief(d.attempt_id); }
-    S.reorder = true;  // the chips' counts, the filter and maybe the order
-    S.dirtyCamps = true;
+    S.dirtyCamps = true; S.dirtyChips = true;
     markOp(op);
   }
 
@@ -255,7 +269,6 @@
         if (c.answered_at) t.talk_s += Math.max(0, (ms(c.ended_at) - ms(c.answered_at)) / 1000);
       }
       t.rating = t.answered + Math.floor(t.talk_s / 60);  // dialer/services/supervisor.py `rating`
-      if (S.sort === "rating") S.reorder = true;
       markOp(op);
     }
     if (!op || op.callId !== c.id) S.calls.delete(c.id);
@@ -281,14 +294,14 @@
 
   function brief(id) {
     S.needBrief.add(id);
-    if (!S.briefTimer) S.briefTimer = setTimeout(readBriefs, 40);  // one read for the calls of the same moment
+    if (!S.briefTimer) S.briefTimer = setTimeout(readBriefs, BRIEF_WAIT_MS);
   }
 
   async function readBriefs() {
     S.briefTimer = null;
     const ids = [...S.needBrief].slice(0, 100);
     ids.forEach((id) => S.needBrief.delete(id));
-    if (S.needBrief.size) S.briefTimer = setTimeout(readBriefs, 40);
+    if (S.needBrief.size) S.briefTimer = setTimeout(readBriefs, BRIEF_WAIT_MS);
     try {
       const r = await fetch("/api/supervisor/calls?ids=" + ids.join(","), { headers: { Accept: "application/json" } });
       if (!r.ok) return;
@@ -353,30 +366,44 @@
     SIGNED_IN.forEach((k, i) => {
       const span = bar.children[i], n = s[k] || 0;
       setWidth(span, percent(n, total));
-      setData(span, "seconds", String(Math.round(n)));
     });
     setTitle(bar, total ? SIGNED_IN.filter((k) => s[k]).map((k) => W[k] + " " + Math.round((100 * s[k]) / total) + " % (" + clock(s[k]) + ")").join(" · ")
       + (s.offline ? " · " + W.offline + " " + clock(s.offline) : "") : W.no_day);
-    op.dayDrawnAt = Date.now();
+    op.dayStatus = op.status;
   }
 
   // ---- drawing -----------------------------------------------------------------------------------------
   function markOp(op) { S.dirtyOps.add(op.id); schedule(); }
+  // a frame with changes costs the page about 6 ms of fixed work (layout, paint, layerize) besides what changed
+  // (bench.supervisor_page traces): while events stream in, the marked rows are drawn at most every FRAME_MS,
+  // a change after a quiet moment at the next frame
   function schedule() {
     if (S.frame) return;
     S.frame = true;
-    if (document.hidden) setTimeout(flush, 200); else requestAnimationFrame(flush);  // frames stop in a hidden tab
+    const wait = S.flushAt + FRAME_MS - performance.now();
+    if (document.hidden) setTimeout(flush, 200);  // frames stop in a hidden tab
+    else if (wait > 4) setTimeout(() => requestAnimationFrame(flush), wait - 4);
+    else requestAnimationFrame(flush);
   }
 
-  // the rows at once; the chips, the rows' order and filter, and the campaigns at most every SLOW_EVERY_MS while
-  // events stream in (they add up many events; a person's own change of a filter or sort is drawn at once)
-  const SLOW_EVERY_MS = 250;
+  // once a frame: the marked rows (their cells, visibility and place); the sums (chips, campaign boxes) at most
+  // every SLOW_EVERY_MS while events stream in — a person's own change of a filter or sort is drawn at once
   function flush() {
     S.frame = false;
-    for (const id of S.dirtyOps) { const op = S.ops.get(id); if (op) drawOp(op); }
-    if (S.dirtyOps.size && (S.filter.status || S.filter.campaign)) S.reorder = true;
+    S.flushes++;
+    S.flushAt = performance.now();
+    const rows = $("sv-operator-rows");
+    for (const id of S.dirtyOps) {
+      const op = S.ops.get(id);
+      if (!op) continue;
+      if (!op.el) { op.el = opRow(op); rows.append(op.el.row); watchRow(op); S.arrangeAll = true; }
+      drawOp(op);
+    }
+    if (S.dirtyOps.size) S.dirtyChips = true;  // the counts, and the shown count under a filter
     S.dirtyOps.clear();
-    if (!S.reorder && !S.dirtyCamps) return;
+    if (S.arrangeAll) { S.arrangeAll = false; S.moved.clear(); arrange(); S.dirtyChips = true; }
+    else if (S.moved.size) { placeMoved(); }
+    if (!S.dirtyChips && !S.dirtyCamps) return;
     const wait = S.slowAt + SLOW_EVERY_MS - Date.now();
     if (wait > 0 && !S.urgent) {
       if (!S.slowTimer) S.slowTimer = setTimeout(() => { S.slowTimer = null; schedule(); }, wait);
@@ -384,10 +411,10 @@
     }
     S.urgent = false;
     S.slowAt = Date.now();
-    if (S.reorder) { S.reorder = false; arrange(); }
+    if (S.dirtyChips) { S.dirtyChips = false; drawChips(); }
     if (S.dirtyCamps) { S.dirtyCamps = false; drawCampaigns(); }
   }
-  const drawNow = () => { S.urgent = true; schedule(); };  // a person's own change: drawn at once
+  const drawNow = () => { S.urgent = true; flush(); };  // a person's own change: drawn at once, in its own event
 
   function currentCall(op) {
     const c = op.callId && S.calls.get(op.callId);
@@ -402,21 +429,29 @@
     return c.offer ? "offer" : "dialling";
   }
 
+  // a row is built once; afterwards only its text nodes and a few attributes change
   function opRow(op) {
     const id = op.id;
     const el = {};
-    el.status = h("span", { class: "sv-st", "data-testid": "op-status-" + id }, h("span", { class: "sv-dot" }), h("span"));
+    const cell = (cls, testid, ...kids) => h("div", { role: "cell", class: cls, "data-testid": testid && testid + "-" + id }, ...kids);
+    el.nameT = txt(); el.loginT = txt(); el.statusT = txt(); el.sinceT = txt();
+    el.callsT = txt(); el.talkT = txt(); el.shareT = txt(); el.ratingT = txt();
+    el.status = h("span", { class: "sv-st", "data-testid": "op-status-" + id }, h("span", { class: "sv-dot" }), h("span", {}, el.statusT));
     el.day = h("div", { class: "sv-day", "data-testid": "op-day-" + id });
-    el.since = h("div", { role: "cell", class: "r sv-time", "data-testid": "op-since-" + id });
-    el.call = h("div", { role: "cell", class: "sv-call", "data-testid": "op-call-" + id });
-    el.sip = h("div", { role: "cell", class: "sv-sip", "data-testid": "op-sip-" + id });
-    el.calls = h("div", { role: "cell", class: "sv-num", "data-testid": "op-calls-" + id });
-    el.talk = h("div", { role: "cell", class: "sv-num sv-time", "data-testid": "op-talk-" + id });
-    el.share = h("div", { role: "cell", class: "sv-num", "data-testid": "op-answered-" + id });
-    el.rating = h("div", { role: "cell", class: "sv-num", "data-testid": "op-rating-" + id });
-    el.name = h("span", { class: "sv-name" });
-    el.login = h("span", { class: "sv-login" });
-    const cells = [h("div", { role: "cell" }, el.name, " ", el.login), h("div", { role: "cell" }, el.status, el.day), el.since, el.call, el.sip, el.calls, el.talk, el.share, el.rating];
+    el.since = cell("r sv-time", "op-since", el.sinceT);
+    // the current call: phase, talk time, client (a link to the card for calls.read), campaign · order
+    el.phaseT = txt(); el.callTimeT = txt(); el.clientT = txt(); el.callSubT = txt();
+    el.phase = h("span", { class: "sv-phase" }, el.phaseT);
+    el.client = may.calls ? h("a", { target: "_blank", rel: "noopener", title: W.open_card, class: "sv-client" }, el.clientT)
+                          : h("span", { class: "sv-client" }, el.clientT);
+    el.callLine = h("div", { hidden: true }, el.phase, h("span", { class: "sv-time" }, el.callTimeT), el.client);
+    el.callSub = h("div", { class: "sv-sub", hidden: true }, el.callSubT);
+    el.call = cell("sv-call", "op-call", el.callLine, el.callSub);
+    el.sip = cell("sv-sip", "op-sip");
+    const cells = [h("div", { role: "cell" }, h("span", { class: "sv-name" }, el.nameT), " ", h("span", { class: "sv-login" }, el.loginT)),
+      h("div", { role: "cell" }, el.status, el.day), el.since, el.call, el.sip,
+      cell("sv-num", "op-calls", el.callsT), cell("sv-num sv-time", "op-talk", el.talkT),
+      cell("sv-num", "op-answered", el.shareT), cell("sv-num", "op-rating", el.ratingT)];
     if (may.op) cells.push(h("div", { role: "cell", class: "sv-actions" }, actionMenu(op, el)));
     el.row = h("div", { class: "sv-row", role: "row", "data-op": id, "data-testid": "op-row-" + id }, ...cells);
     return el;
@@ -450,20 +485,18 @@
   }
 
   function drawOp(op) {
-    if (!op.el) { op.el = opRow(op); $("sv-operator-rows").append(op.el.row); S.reorder = true; }
     const el = op.el;
     setData(el.row, "status", op.status);
-    setText(el.name, op.name); setText(el.login, op.login);
+    put(el.nameT, op.name); put(el.loginT, op.login);
     setData(el.status, "status", op.status);
-    setText(el.status.lastChild, W[op.status] || op.status);
+    put(el.statusT, W[op.status] || op.status);
     const t = op.today;
-    setText(el.calls, String(t.calls));
-    setText(el.talk, clock(t.talk_s));
-    setText(el.share, t.calls ? Math.round((100 * t.answered) / t.calls) + " %" : "—");
-    setText(el.rating, String(t.rating));
+    put(el.callsT, String(t.calls));
+    put(el.talkT, clock(t.talk_s));
+    put(el.shareT, t.calls ? Math.round((100 * t.answered) / t.calls) + " %" : "—");
+    put(el.ratingT, String(t.rating));
     drawCall(op);
     drawSip(op);
-    if (!op.dayDrawnAt || Date.now() - op.dayDrawnAt >= DAY_BAR_EVERY_S * 1000) drawDay(op, now());  // slow to change
     if (el.btn_ready) {
       const c = currentCall(op);
       setFlag(el.btn_ready, "disabled", op.status === "ready");
@@ -472,72 +505,133 @@
       setFlag(el.btn_hangup, "disabled", !(c && !c.ended_at));
       setFlag(el.btn_release, "disabled", op.status !== "wrap_up");
     }
-    tickOp(op, now());
+    setFlag(el.row, "hidden", !visible(op));
+    const key = sortKey(op);
+    if (key !== op.placedKey) { op.placedKey = key; S.moved.add(op.id); }
+    // the clocks and the day bar: now when the row is on screen, else when it comes into view
+    if (S.onScreen.has(op.id)) { const t = now(); tickOp(op, t); if (op.dayStatus !== op.status) drawDay(op, t); }
   }
 
   function drawCall(op) {
-    const c = currentCall(op);
-    const sig = c ? [c.id, phaseOf(c), c.client, c.order_id, c.campaign_id].join("|") : "";
-    if (op.el.callSig === sig) return;
-    op.el.callSig = sig;
-    op.el.talkEl = null;
-    if (!c) { op.el.call.replaceChildren(); return; }
-    const camp = S.camps.get(c.campaign_id);
-    const phase = phaseOf(c);
-    const client = c.client === null ? "…" : c.client || "—";
-    const name = may.calls ? h("a", { href: "/supervisor/calls/" + c.id, target: "_blank", rel: "noopener", title: W.open_card,
-                                      class: "sv-client", text: client }) : h("span", { class: "sv-client", text: client });
-    const talk = phase === "talking" || phase === "wrapping" ? h("span", { class: "sv-time" }) : null;
-    op.el.talkEl = talk;
-    op.el.call.replaceChildren(
-      h("div", {}, h("span", { class: "sv-phase", "data-phase": phase, text: W[phase] }), talk, name),
-      h("div", { class: "sv-sub" }, (camp ? camp.name : "#" + c.campaign_id) + (c.order_id ? " · " + W.order + " " + c.order_id : "")
-        + (c.manual ? " · " + W.manual : "")));
+    const el = op.el, c = currentCall(op);
+    setFlag(el.callLine, "hidden", !c); setFlag(el.callSub, "hidden", !c);
+    if (!c) {
+      put(el.phaseT, ""); put(el.callTimeT, ""); put(el.clientT, ""); put(el.callSubT, "");
+      return;
+    }
+    const camp = S.camps.get(c.campaign_id), phase = phaseOf(c);
+    setData(el.phase, "phase", phase);
+    put(el.phaseT, W[phase]);
+    put(el.clientT, c.client === null || c.client === undefined ? "…" : c.client || "—");
+    if (may.calls) setAttr(el.client, "href", "/supervisor/calls/" + c.id);
+    put(el.callSubT, (camp ? camp.name : "#" + c.campaign_id) + (c.order_id ? " · " + W.order + " " + c.order_id : "")
+      + (c.manual ? " · " + W.manual : ""));
+    if (phase !== "talking" && phase !== "wrapping") put(el.callTimeT, "");  // drawOp's tickOp writes it
   }
 
   function tickOp(op, t) {
     const el = op.el;
-    setText(el.since, op.since ? clock((t - ms(op.since)) / 1000) : "—");
-    if (el.talkEl) {
-      const c = currentCall(op);
-      if (c && c.answered_at) setText(el.talkEl, clock(((c.ended_at ? ms(c.ended_at) : t) - ms(c.answered_at)) / 1000));
+    put(el.sinceT, op.since ? clock((t - ms(op.since)) / 1000) : "—");
+    const c = currentCall(op);
+    if (c && c.answered_at) put(el.callTimeT, clock(((c.ended_at ? ms(c.ended_at) : t) - ms(c.answered_at)) / 1000));
+  }
+
+  // which rows are on screen (a margin of a few rows): only they tick
+  const seen = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+    const t = now();
+    for (const e of entries) {
+      const op = S.ops.get(Number(e.target.dataset.op));
+      if (!op) continue;
+      if (!e.isIntersecting) { S.onScreen.delete(op.id); continue; }
+      S.onScreen.add(op.id);
+      tickOp(op, t);
+      drawDay(op, t);
     }
+  }, { rootMargin: "120px 0px" }) : null;
+  function watchRow(op) { if (seen) seen.observe(op.el.row); else S.onScreen.add(op.id); }
+  function dropRow(op) {
+    if (seen) seen.unobserve(op.el.row);
+    S.onScreen.delete(op.id);
+    op.el.row.remove();
   }
 
   function visible(op) {
     if (S.filter.status && op.status !== S.filter.status) return false;
-    if (S.filter.campaign && !op.campaign_ids.includes(Number(S.filter.campaign))) return false;
+    if (S.filter.pool && !op.campaign_ids.includes(Number(S.filter.pool))) return false;
+    if (S.filter.campaign) { const c = currentCall(op); if (!c || c.campaign_id !== Number(S.filter.campaign)) return false; }
     return true;
   }
 
-  function compare(a, b) {
+  // what the chosen sort orders by: a row whose key changed moves (placeMoved), the others stay
+  function sortKey(op) {
     switch (S.sort) {
-      case "status": return STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || a.name.localeCompare(b.name);
-      case "since": return (ms(a.since) || 0) - (ms(b.since) || 0) || a.name.localeCompare(b.name);
-      case "rating": return b.today.rating - a.today.rating || a.name.localeCompare(b.name);
-      default: return a.name.localeCompare(b.name) || a.id - b.id;
+      case "status": return STATUS_ORDER[op.status];
+      case "since": return ms(op.since) || 0;
+      case "rating": return -op.today.rating;
+      case "campaign": { const c = currentCall(op), camp = c && S.camps.get(c.campaign_id); return camp ? "0" + camp.name : "1"; }  // no call: last
+      default: return "";
+    }
+  }
+  function compare(a, b) {
+    const ka = sortKey(a), kb = sortKey(b);
+    const by = typeof ka === "string" ? ka.localeCompare(kb) : ka - kb;
+    return by || a.name.localeCompare(b.name) || a.id - b.id;
+  }
+
+  // the whole order, the rows' visibility: after a read of the board and a person's change of sort or filter
+  function arrange() {
+    const ops = [...S.ops.values()].filter((op) => op.el).sort(compare);
+    const order = ops.map((op) => op.id);
+    if (order.join(",") !== S.order.join(",")) $("sv-operator-rows").append(...ops.map((op) => op.el.row));  // moves, keeps state
+    S.order = order;
+    for (const op of ops) { setFlag(op.el.row, "hidden", !visible(op)); op.placedKey = sortKey(op); }
+  }
+
+  // only the rows whose sort key changed move: out of the kept order, then each back in by binary search; the DOM
+  // moves go from the last place up, so every row is put before one that is already where it belongs
+  function placeMoved() {
+    const moving = [...S.moved].map((id) => S.ops.get(id)).filter((op) => op && op.el);
+    S.moved.clear();
+    const out = new Set(moving.map((op) => op.id));
+    const order = S.order.filter((id) => !out.has(id));
+    for (const op of moving) {
+      let lo = 0, hi = order.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (compare(S.ops.get(order[mid]), op) <= 0) lo = mid + 1; else hi = mid; }
+      order.splice(lo, 0, op.id);
+    }
+    S.order = order;
+    const rows = $("sv-operator-rows");
+    const at = moving.map((op) => order.indexOf(op.id)).sort((a, b) => b - a);
+    for (const i of at) {
+      const row = S.ops.get(order[i]).el.row;
+      const next = i + 1 < order.length ? S.ops.get(order[i + 1]).el.row : null;
+      if (row.nextSibling !== next) rows.insertBefore(row, next);
     }
   }
 
-  function arrange() {
-    const ops = [...S.ops.values()].filter((op) => op.el);
-    ops.sort(compare);
-    const order = ops.map((op) => op.id);
-    if (order.join(",") !== S.order.join(",")) {
-      const body = $("sv-operator-rows");
-      body.append(...ops.map((op) => op.el.row));  // moves the rows, keeps their state
-      S.order = order;
-    }
-    let shown = 0;
-    for (const op of ops) { const v = visible(op); setFlag(op.el.row, "hidden", !v); if (v) shown++; }
-    $("sv-operators-empty").hidden = shown > 0 || !S.loaded;
-    setText($("sv-shown"), shown + " / " + ops.length);
+  // the status chips (counts within the campaign filter, a click filters), the shown count
+  const chipText = {};
+  for (const chip of $("sv-chips").children) {
+    const b = chip.querySelector("b");
+    b.replaceChildren(chipText[chip.dataset.status] = txt(b.textContent));
+  }
+  const shownText = txt();
+  $("sv-shown").append(shownText);
+  function drawChips() {
     const counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
-    for (const op of S.ops.values()) if (!S.filter.campaign || op.campaign_ids.includes(Number(S.filter.campaign))) counts[op.status]++;
+    let shown = 0, all = 0;
+    for (const op of S.ops.values()) {
+      if (!op.el) continue;
+      all++;
+      if (visible(op)) shown++;
+      if (!S.filter.pool || op.campaign_ids.includes(Number(S.filter.pool))) counts[op.status]++;
+    }
     for (const chip of $("sv-chips").children) {
-      setText(chip.querySelector("b"), String(counts[chip.dataset.status] || 0));
+      put(chipText[chip.dataset.status], String(counts[chip.dataset.status] || 0));
       setAttr(chip, "aria-pressed", S.filter.status === chip.dataset.status ? "true" : "false");
     }
+    put(shownText, shown + " / " + all);
+    setFlag($("sv-operators-empty"), "hidden", shown > 0 || !S.loaded);
   }
 
   // campaigns: numbers from the model (calls in progress, operators of the pool by status), today's outcomes bar
@@ -558,12 +652,12 @@
       });
       head.append(el.toggle);
     }
-    const num = (key) => (el[key] = h("b", { "data-testid": "camp-" + key + "-" + camp.id }));
+    const num = (key) => h("b", { "data-testid": "camp-" + key + "-" + camp.id }, (el[key] = txt()));
     el.ops = h("span", { class: "sv-camp-ops" });
     const opsBy = {};
     for (const s of ["ready", "in_call", "wrap_up", "paused", "lunch"]) {
-      opsBy[s] = h("b");
-      el.ops.append(h("span", { "data-status": s, title: W[s] }, h("span", { class: "sv-dot" }), opsBy[s]));
+      opsBy[s] = txt();
+      el.ops.append(h("span", { "data-status": s, title: W[s] }, h("span", { class: "sv-dot" }), h("b", {}, opsBy[s])));
     }
     el.opsBy = opsBy;
     const confirm = h("button", { type: "button", disabled: true, title: W.autostop_reason, "data-testid": "camp-autostop-" + camp.id, text: W.autostop_confirm });
@@ -600,11 +694,11 @@
       setText(el.name, camp.name); setTitle(el.name, camp.name);
       setText(el.state, camp.active ? W.active : W.stopped);
       if (el.toggle) setText(el.toggle, camp.active ? W.pause_campaign : W.resume_campaign);
-      setText(el.queue, camp.queue === undefined || camp.queue === null ? "—" : String(camp.queue));
+      put(el.queue, camp.queue === undefined || camp.queue === null ? "—" : String(camp.queue));
       const n = live.get(camp.id) || { ringing: 0, talking: 0 };
-      setText(el.ringing, String(n.ringing)); setText(el.talking, String(n.talking));
+      put(el.ringing, String(n.ringing)); put(el.talking, String(n.talking));
       const o = ops.get(camp.id) || {};
-      for (const [s, b] of Object.entries(el.opsBy)) setText(b, String(o[s] || 0));
+      for (const [s, t] of Object.entries(el.opsBy)) put(t, String(o[s] || 0));
       drawBar(el.bar, camp.outcomes);
     }
   }
@@ -685,22 +779,25 @@
   }
 
   // ---- controls and timers ----------------------------------------------------------------------------
-  $("sv-filter-campaign").addEventListener("change", (e) => { S.filter.campaign = e.target.value; S.reorder = true; drawNow(); });
-  $("sv-filter-status").addEventListener("change", (e) => { S.filter.status = e.target.value; S.reorder = true; drawNow(); });
-  $("sv-sort").addEventListener("change", (e) => { S.sort = e.target.value; S.reorder = true; drawNow(); });
+  for (const key of ["pool", "campaign"]) {
+    $("sv-filter-" + key).addEventListener("change", (e) => { S.filter[key] = e.target.value; S.arrangeAll = true; S.dirtyChips = true; drawNow(); });
+  }
+  $("sv-filter-status").addEventListener("change", (e) => { S.filter.status = e.target.value; S.arrangeAll = true; drawNow(); });
+  $("sv-sort").addEventListener("change", (e) => { S.sort = e.target.value; S.arrangeAll = true; drawNow(); });
   $("sv-chips").addEventListener("click", (e) => {
     const chip = e.target.closest(".sv-chip");
     if (!chip) return;
     S.filter.status = S.filter.status === chip.dataset.status ? "" : chip.dataset.status;
     $("sv-filter-status").value = S.filter.status;
-    S.reorder = true; drawNow();
+    S.arrangeAll = true; drawNow();
   });
 
+  // one clock for the page: the times in status and talk times of the rows on screen, their day bars every 5 s
   setInterval(() => {
     const t = now();
     if (t >= S.dayEnd && !S.reading) { S.dayEnd = Infinity; load(); return; }  // a new day: today's figures start again
     const day = ++S.ticks % DAY_BAR_EVERY_S === 0;
-    for (const op of S.ops.values()) if (op.el && !op.el.row.hidden) { tickOp(op, t); if (day) drawDay(op, t); }
+    for (const id of S.onScreen) { const op = S.ops.get(id); if (op && op.el) { tickOp(op, t); if (day) drawDay(op, t); } }
   }, 1000);
 
   ["operator.status", "attempt", "attempt.gone", "campaign", "alert", "sip.registration"].forEach((kind) => window.Dialer.live.on(kind, (d) => handle(kind, d)));

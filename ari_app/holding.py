@@ -1,0 +1,120 @@
+"""Answered clients waiting for an operator (SPEC B2, B4): who is joined to whom, who is given up — pure —
+and the holding bridge on Asterisk (a thin adapter).
+
+A predictive campaign's answered client who finds no operator free waits in the campaign's holding bridge
+(`hold-c<campaign>`, Asterisk's "holding" type: the waiting clients do not hear each other) with music on hold.
+Each tick `assign` pairs the waiting clients, first answered first, with the campaign pool's free operators,
+the one free longest first; a client past the campaign's wait-for-operator timeout is given up: a short stock
+message (`GIVE_UP_SOUND`), then hung up — the classifier makes that LOST (answered, never bridged).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from .client import AriClient, AriError
+
+log = logging.getLogger(__name__)
+# Asterisk's stock "All circuits are busy now. Please try your call again later." (core sounds, en)
+GIVE_UP_SOUND = "all-circuits-busy-now"
+MESSAGE_MAX_S = 15  # never wait longer for the message to end: the client is hung up anyway
+DECLINED_PAUSE_S = 1.0  # an operator who turned a client down a moment ago is not asked again at once
+
+
+# ---- the decision: pure -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Held:
+    channel: str
+    campaign_id: int
+    answered: float          # when the client answered (monotonic)
+    ready_to_offer: bool     # in the holding bridge (or just answered): may be offered now
+    timeout_s: float
+    declined: tuple[tuple[int, float], ...] = ()  # (operator, when) who turned this client down
+
+
+@dataclass(frozen=True)
+class Free:
+    operator_id: int
+    free_since: float        # monotonic
+
+
+@dataclass(frozen=True)
+class Assignment:
+    offers: tuple[tuple[str, int], ...]   # (channel, operator) to offer now
+    give_up: tuple[str, ...]              # channels past their timeout
+
+
+def assign(held: list[Held], free: list[Free], pools: dict[int, frozenset[int]], now: float) -> Assignment:
+    """First answered, first joined; each to the operator of its campaign's pool free longest (an empty pool: any);
+    past the timeout: given up. An operator is offered one client at a time."""
+    offers, give_up, taken = [], [], set()
+    by_idle = sorted(free, key=lambda f: (f.free_since, f.operator_id))
+    for h in sorted(held, key=lambda h: (h.answered, h.channel)):
+        if now - h.answered >= h.timeout_s:
+            give_up.append(h.channel)
+            continue
+        if not h.ready_to_offer:
+            continue
+        pool = pools.get(h.campaign_id, frozenset())
+        recent = {o for o, t in h.declined if now - t < DECLINED_PAUSE_S}
+        for f in by_idle:
+            if f.operator_id in taken or f.operator_id in recent or (pool and f.operator_id not in pool):
+                continue
+            offers.append((h.channel, f.operator_id))
+            taken.add(f.operator_id)
+            break
+    return Assignment(tuple(offers), tuple(give_up))
+
+
+# ---- the holding bridge on Asterisk --------------------------------------------------------------------------------
+def bridge_id(campaign_id: int) -> str:
+    return f"hold-c{campaign_id}"
+
+
+async def ensure(client: AriClient, campaign_id: int) -> str:
+    """The campaign's holding bridge with music on hold (kept when it survived an engine restart)."""
+    bid = bridge_id(campaign_id)
+    try:
+        await client.request("POST", f"/bridges/{bid}", {"type": "holding", "name": f"hold campaign {campaign_id}"})
+    except AriError as e:
+        if e.status != 409:
+            raise
+    try:
+        await client.request("POST", f"/bridges/{bid}/moh")
+    except AriError as e:  # already playing (409) is fine; anything else: the clients hear silence, say so
+        if e.status != 409:
+            log.warning("holding bridge %s: music not started: %s", bid, e)
+    return bid
+
+
+async def put_on_hold(client: AriClient, campaign_id: int, channel: str) -> None:
+    bid = await ensure(client, campaign_id)
+    await client.request("POST", f"/bridges/{bid}/addChannel", {"channel": channel, "role": "participant"})
+
+
+async def take_off_hold(client: AriClient, campaign_id: int, channel: str) -> None:
+    """Out of the holding bridge (before the operator's bridge, or the message); not in it is fine."""
+    try:
+        await client.request("POST", f"/bridges/{bridge_id(campaign_id)}/removeChannel", {"channel": channel})
+    except AriError as e:
+        if e.status not in (404, 422):
+            raise
+
+
+async def message_and_hang_up(client: AriClient, channel: str, sound: str = GIVE_UP_SOUND) -> bool:
+    """The short message, then the hangup; False when the channel was already gone."""
+    playback = f"giveup-{channel}"
+    try:
+        await client.play(channel, f"sound:{sound}", playback)
+        deadline = time.monotonic() + MESSAGE_MAX_S
+        while await client.playing(playback) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    except AriError as e:
+        log.info("held client %s: message not played: %s", channel, e)
+    try:
+        return await client.hangup(channel)
+    except AriError as e:
+        log.warning("held client %s: hangup failed: %s", channel, e)
+        return True

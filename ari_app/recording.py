@@ -1,0 +1,159 @@
+"""Recording answered calls (SPEC J1) on the operator's own bridge, off the call's critical path.
+
+The client is bridged first (the actor does not wait for any of this); then, if the attempt's campaign records,
+`POST /bridges/{id}/record` starts one Ogg/Opus file of both parties. When the attempt ends the recording is
+stopped, fetched over ARI (`/recordings/stored/{name}/file`: Asterisk may sit on another host) and stored under
+the recordings directory with its size, duration and checksum (dialer/services/recordings.py).
+
+State lives in `call_recording`, not in memory: an attempt that ends after an engine restart still has its
+file fetched (the `recording` row says so), and at each start the recordings of attempts that ended while the
+engine was away are collected. The free-space guard: below `recording_min_free_mb` no recording starts and
+live ones are stopped, with one alert; calls are never touched.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+
+from dialer import recording_files as rec
+
+from .client import AriClient, AriError
+
+log = logging.getLogger(__name__)
+GUARD_EVERY_S = 5.0
+CONSENT_MAX_S = 35  # the longest announcement accepted (dialer/services/recording_settings.py) and a margin
+FETCH_TRIES = 20  # the file is closed a moment after the stop; Asterisk may be restarting (then it is gone)
+
+
+class Recorder:
+    def __init__(self, engine):
+        self.engine = engine
+        self.root = engine.settings.recordings_path
+        self.min_free_mb = engine.settings.recording_min_free_mb
+        self.paused = False  # the free-space guard
+        self.live: dict[int, tuple[AriClient, asyncio.Task]] = {}  # attempt → its server and starting task
+        self.tasks: set[asyncio.Task] = set()
+        settings = engine.settings
+        self.consent_dir = settings.announcements_asterisk_dir or str(rec.announcements_dir(self.root))
+        self.consent_default = settings.consent_default_sound
+
+    def _spawn(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    # ---- hooks (ari_app/runtime.py) --------------------------------------------------------------------------
+    def client_bridged(self, client: AriClient, bridge_id: str, attempt_id: int) -> None:
+        """The client has just joined the operator: record from here to the end, if the campaign wants it."""
+        self.live[attempt_id] = (client, self._spawn(self._start(client, bridge_id, attempt_id),
+                                                     f"record-at{attempt_id}"))
+
+    def attempt_ended(self, client: AriClient, attempt_id: int, answered: bool) -> None:
+        if answered or attempt_id in self.live:
+            self._spawn(self._finish(client, attempt_id), f"record-end-at{attempt_id}")
+
+    async def announce(self, client: AriClient, attempt_id: int, channel: str) -> None:
+        """B6: the campaign's consent message to the answered client, before the operator joins (awaited by the
+        operator's actor: the client hears the message, never silence; a failure only skips it). One database
+        round trip per answered call (about a millisecond): a cached answer could miss a campaign just switched on,
+        and a consent message must never be skipped."""
+        try:
+            media = await self.engine.db_run(rec.consent_media, attempt_id, self.consent_dir, self.consent_default)
+            if media is None:
+                return
+            playback = f"consent-at{attempt_id}"
+            await client.play(channel, media, playback)
+            deadline = asyncio.get_running_loop().time() + CONSENT_MAX_S
+            while await client.playing(playback) and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            await self.engine.db_run(rec.consent_played, attempt_id, media)
+            log.info("attempt %s: consent message played (%s)", attempt_id, media)
+        except Exception as e:
+            log.error("attempt %s: consent message not played: %s", attempt_id, e)
+
+    # ---- the work ---------------------------------------------------------------------------------------------
+    async def _start(self, client: AriClient, bridge_id: str, attempt_id: int) -> None:
+        try:
+            campaign_id = await self.engine.db_run(rec.wants_recording, attempt_id)
+            if campaign_id is None:
+                return
+            if self.paused:
+                log.warning("attempt %s not recorded: recording is paused, the disk is nearly full", attempt_id)
+                return
+            await self.engine.db_run(rec.recording_started, attempt_id, campaign_id)
+            await client.record_bridge(bridge_id, rec.asterisk_name(attempt_id), rec.ASTERISK_FORMAT)
+            log.info("attempt %s: recording on bridge %s", attempt_id, bridge_id)
+        except Exception as e:  # a call is never failed by its recording
+            log.error("attempt %s: recording did not start: %s", attempt_id, e)
+            await self._failed(attempt_id, f"did not start: {e}")
+
+    async def _finish(self, client: AriClient, attempt_id: int) -> None:
+        entry = self.live.pop(attempt_id, None)
+        if entry:
+            await asyncio.gather(entry[1], return_exceptions=True)  # the start may still be under way
+        try:
+            if not await self.engine.db_run(rec.is_recording, attempt_id):
+                return
+            name = rec.asterisk_name(attempt_id)
+            await client.stop_recording(name)
+            # the stop is asynchronous: the file is whole only once the live recording is gone (fetched earlier it
+            # ends at the writer's last flush — seen as a 32 KB file of a longer call)
+            for _ in range(FETCH_TRIES):
+                if not await client.recording_live(name):
+                    break
+                await asyncio.sleep(0.1)
+            data = None
+            for _ in range(FETCH_TRIES):
+                data = await client.stored_recording(name)
+                if data:
+                    break
+                await asyncio.sleep(0.25)
+            if not data:
+                raise RuntimeError("Asterisk has no stored file")
+            stored = await asyncio.to_thread(rec.store_file, self.root, attempt_id, datetime.now(timezone.utc), data)
+            await self.engine.db_run(rec.recording_stored, attempt_id, stored)
+            await client.delete_stored_recording(name)
+            log.info("attempt %s: recording stored, %s (%d bytes, %.1f s)", attempt_id, stored.file, stored.bytes,
+                     stored.duration_s)
+        except Exception as e:
+            log.error("attempt %s: recording not stored: %s", attempt_id, e)
+            await self._failed(attempt_id, f"not stored: {e}")
+
+    async def _failed(self, attempt_id: int, error: str) -> None:
+        try:
+            await self.engine.db_run(rec.recording_failed, attempt_id, error)
+        except Exception as e:
+            log.warning("attempt %s: recording failure not written (%s)", attempt_id, e)
+
+    # ---- the free-space guard and the leftovers of a restart ------------------------------------------------
+    async def run(self) -> None:
+        try:
+            for attempt_id in await self.engine.db_run(rec.unfinished):
+                client = next(iter(self.engine.clients.values()))
+                self._spawn(self._finish(client, attempt_id), f"record-end-at{attempt_id}")
+        except Exception as e:
+            log.warning("recordings left by a restart not collected now (%s)", e)
+        while True:
+            try:
+                await self.check_space()
+            except Exception as e:
+                log.warning("recording free-space check failed: %s", e)
+            await asyncio.sleep(GUARD_EVERY_S)
+
+    async def check_space(self) -> None:
+        free = await asyncio.to_thread(rec.free_bytes, self.root)
+        low = rec.low_on_space(free, self.min_free_mb)
+        if low != self.paused:
+            self.paused = low
+            log.log(logging.WARNING if low else logging.INFO, "recording %s: %d MB free (threshold %d MB)",
+                    "paused" if low else "resumed", free // 2**20, self.min_free_mb)
+            if low:
+                for attempt_id, (client, _task) in list(self.live.items()):
+                    try:  # what was recorded so far is kept: the stop closes the file
+                        await client.stop_recording(rec.asterisk_name(attempt_id))
+                    except AriError as e:
+                        log.warning("attempt %s: recording not stopped: %s", attempt_id, e)
+        await self.engine.db_run(rec.guard, low, free // 2**20, self.min_free_mb)
+

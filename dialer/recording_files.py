@@ -1,0 +1,163 @@
+"""Call recording files and the engine's bookkeeping of them (SPEC J1, B6) — the part the engine and the web share.
+
+Format: Ogg/Opus (`.opus`, `audio/ogg`). Asterisk 22 writes it itself (format_ogg_opus_open_source with
+libopusenc, at 16 kbit/s by asterisk-conf/formats.conf: about 130 KB a call-minute), every current browser plays
+it in `<audio>`, and so do VLC, foobar2000 and the players of Windows 10+, macOS 14+ and Android. WAV (8 kHz
+16-bit, 128 kbit/s) would take eight times the disk; GSM does not play in a browser; MP3 is not an Asterisk format.
+
+Files live under `settings.recordings_path` (outside any web root), `YYYY/MM/DD/at<attempt>.opus`.
+The engine (ari_app/recording.py) writes them; the web serves them (dialer/services/recordings.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import struct
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+ASTERISK_FORMAT, EXT, MIME = "opus", "opus", "audio/ogg"  # ARI names a format by its file extension
+OPUS_RATE = 48_000  # Ogg/Opus granule positions always count 48 kHz samples (RFC 7845)
+GUARD_KIND, GUARD_KEY = "recording_paused", "recordings"
+
+
+def relative_name(attempt_id: int, at: datetime) -> str:
+    """Named by attempt, one directory per day: a retention sweep or an administrator finds a day's files at once."""
+    return f"{at:%Y/%m/%d}/at{attempt_id}.{EXT}"
+
+
+def asterisk_name(attempt_id: int) -> str:
+    """The live recording's name on Asterisk (its own spool), before the engine moves it here."""
+    return f"dialer-at{attempt_id}"
+
+
+def ogg_opus_duration(data: bytes) -> float:
+    """Seconds of audio in an Ogg/Opus file: the last page's granule position less the pre-skip (RFC 7845 §4)."""
+    head = data.find(b"OpusHead")
+    last = data.rfind(b"OggS")
+    if head < 0 or last < 0 or len(data) < last + 14 or len(data) < head + 12:
+        return 0.0
+    pre_skip = struct.unpack_from("<H", data, head + 10)[0]
+    granule = struct.unpack_from("<q", data, last + 6)[0]
+    return max(0.0, (granule - pre_skip) / OPUS_RATE) if granule >= 0 else 0.0
+
+
+def low_on_space(free_bytes: int, min_free_mb: int) -> bool:
+    return free_bytes < min_free_mb * 1024 * 1024
+
+
+
+# ---- files ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoredFile:
+    file: str
+    bytes: int
+    duration_s: float
+    sha256: str
+
+
+def store_file(root: Path, attempt_id: int, at: datetime, data: bytes) -> StoredFile:
+    """Write the recording under `root` atomically (a reader never sees half a file); readable by the owner only."""
+    name = relative_name(attempt_id, at)
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+    tmp = path.with_suffix(".part")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, path)
+    return StoredFile(name, len(data), round(ogg_opus_duration(data), 2), hashlib.sha256(data).hexdigest())
+
+
+def free_bytes(root: Path) -> int:
+    root.mkdir(parents=True, exist_ok=True)
+    return shutil.disk_usage(root).free
+
+
+# ---- the engine's bookkeeping (run in its database threads) ------------------------------------------------
+_PLAN_SQL = """
+SELECT a.campaign_id, c.record_calls FROM attempt a JOIN campaign c ON c.id = a.campaign_id WHERE a.id = %s"""
+
+
+def wants_recording(db, attempt_id: int) -> int | None:
+    """The attempt's campaign when it records calls, else None."""
+    row = db.execute_sql(_PLAN_SQL, (attempt_id,)).fetchone()
+    return row[0] if row and row[1] else None
+
+
+def recording_started(db, attempt_id: int, campaign_id: int) -> None:
+    db.execute_sql("INSERT INTO call_recording (attempt_id, campaign_id) VALUES (%s, %s) "
+                   "ON CONFLICT (attempt_id) DO NOTHING", (attempt_id, campaign_id))
+
+
+def is_recording(db, attempt_id: int) -> bool:
+    return db.execute_sql("SELECT 1 FROM call_recording WHERE attempt_id = %s AND state = 'recording'",
+                          (attempt_id,)).fetchone() is not None
+
+
+def recording_stored(db, attempt_id: int, f: StoredFile) -> None:
+    db.execute_sql("UPDATE call_recording SET state = 'stored', file = %s, bytes = %s, duration_s = %s, sha256 = %s,"
+                   " stored_at = clock_timestamp(), error = NULL WHERE attempt_id = %s",
+                   (f.file, f.bytes, f.duration_s, f.sha256, attempt_id))
+
+
+def recording_failed(db, attempt_id: int, error: str) -> None:
+    db.execute_sql("UPDATE call_recording SET state = 'failed', error = %s WHERE attempt_id = %s AND state = 'recording'",
+                   (error[:500], attempt_id))
+
+
+def unfinished(db) -> list[int]:
+    """Recordings of attempts that ended while the engine was away: the file waits on Asterisk to be fetched."""
+    return [r[0] for r in db.execute_sql(
+        "SELECT r.attempt_id FROM call_recording r JOIN attempt a ON a.id = r.attempt_id"
+        " WHERE r.state = 'recording' AND a.ended_at IS NOT NULL ORDER BY 1").fetchall()]
+
+
+# The free-space guard's alert, in the `alert` table the supervisor's screen follows (sql/011_health_alerts.sql):
+# written here, by the engine that pauses recording (the engine may not import dialer.services, where the jobs'
+# alerts are raised), with the same once-per-cause rule as dialer/services/alerts.py.
+_RAISE_SQL = """
+INSERT INTO alert (kind, object_key, text_ru, text_en) VALUES (%s, %s, %s, %s)
+ON CONFLICT (kind, object_key) WHERE cleared_at IS NULL AND object_key IS NOT NULL DO NOTHING"""
+_CLEAR_SQL = ("UPDATE alert SET cleared_at = clock_timestamp()"
+              " WHERE kind = %s AND object_key = %s AND cleared_at IS NULL")
+
+
+def guard(db, low: bool, free_mb: int, min_mb: int) -> bool:
+    """The free-space guard's alert: raised once while space is short, cleared when it is back. True: it changed."""
+    if not low:
+        return db.execute_sql(_CLEAR_SQL, (GUARD_KIND, GUARD_KEY)).rowcount > 0
+    return db.execute_sql(_RAISE_SQL, (
+        GUARD_KIND, GUARD_KEY,
+        f"Запись разговоров приостановлена: свободно {free_mb} МБ, меньше порога {min_mb} МБ. "
+        "Звонки идут без записи; освободите место на диске.",
+        f"Call recording paused: {free_mb} MB free, below the {min_mb} MB threshold. "
+        "Calls go on unrecorded; free some disk space.")).rowcount > 0
+
+
+# ---- the consent announcement (B6): what the answered client hears before the operator --------------------------
+def announcements_dir(root: Path) -> Path:
+    return root / "announcements"
+
+
+_CONSENT_SQL = """
+SELECT c.consent_file FROM attempt a JOIN campaign c ON c.id = a.campaign_id
+ WHERE a.id = %s AND c.consent_announcement"""
+
+
+def consent_media(db, attempt_id: int, asterisk_dir: str, default_sound: str) -> str | None:
+    """The ARI media URI to play to the answered client (None: no announcement)."""
+    row = db.execute_sql(_CONSENT_SQL, (attempt_id,)).fetchone()
+    if row is None:
+        return None
+    return f"sound:{asterisk_dir.rstrip('/')}/{row[0]}" if row[0] else f"sound:{default_sound}"
+
+
+def consent_played(db, attempt_id: int, media: str) -> None:
+    db.execute_sql("INSERT INTO attempt_event (attempt_id, kind, data) VALUES (%s, 'consent', %s)",
+                   (attempt_id, json.dumps({"media": media})))

@@ -1,0 +1,168 @@
+"""The pacer (ari_app/pacer.py): situations → number of dials, and the hard rules as properties."""
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ari_app import pacer as pc
+from ari_app.pacer import Abandons, PaceInput
+
+TALK = tuple(float(t) for t in range(30, 211, 2))       # 30 … 210 s, mean 120
+WRAP = (10.0,) * 20
+MEASURED = dict(mode=pc.PREDICTIVE, dialled=400, answered=120, talk=TALK, wrap=WRAP,
+                windows=(Abandons(300, 0),), max_ratio=3.0, cap=0.03)
+
+
+def inp(**kw) -> PaceInput:
+    return PaceInput(**{**MEASURED, **kw})
+
+
+# ---- tables of situations ------------------------------------------------------------------------------------
+PROGRESSIVE_CASES = [
+    # (what, input, dials, why)
+    ("progressive: one call per Ready operator", PaceInput(ready=5), 5, pc.WHY_MODE),
+    ("progressive: calls in flight count", PaceInput(ready=5, dialing=3), 2, pc.WHY_MODE),
+    ("progressive: clients on hold take operators first", PaceInput(ready=5, dialing=1, waiting=2), 2, pc.WHY_MODE),
+    ("progressive: nobody Ready, nothing", PaceInput(ready=0, in_call=(5.0,) * 10), 0, pc.WHY_MODE),
+    ("progressive: more in flight than Ready", PaceInput(ready=2, dialing=4), 0, pc.WHY_MODE),
+    ("predictive, too few calls measured", inp(ready=4, dialled=20, answered=6), 4, pc.WHY_SAMPLE),
+    ("predictive, too few answered", inp(ready=4, dialled=400, answered=5), 4, pc.WHY_SAMPLE),
+    ("predictive, over the cap in the window", inp(ready=4, windows=(Abandons(100, 4),)), 4, pc.WHY_CAP),
+    ("predictive, one more abandon would cross", inp(ready=4, windows=(Abandons(98, 2),)), 4, pc.WHY_CAP),
+    ("predictive, the day over while the last N is clean",
+     inp(ready=3, windows=(Abandons(300, 0), Abandons(1000, 31))), 3, pc.WHY_CAP),
+    ("predictive with a cap of 0 % is progressive", inp(ready=4, cap=0.0), 4, pc.WHY_CAP),
+]
+
+
+@pytest.mark.parametrize("what,given_,dials,why", PROGRESSIVE_CASES, ids=[c[0] for c in PROGRESSIVE_CASES])
+def test_progressive_situations(what, given_, dials, why):
+    d = pc.decide(given_)
+    assert (d.dials, d.why, d.mode) == (dials, why, pc.PROGRESSIVE)
+
+
+def test_predictive_dials_ahead_of_busy_operators():
+    """20 operators all talking, 2½ to 3½ minutes in (calls last 30 … 210 s), answer rate 30 %: calls start
+    for those about to finish."""
+    d = pc.decide(inp(ready=0, in_call=tuple(float(e) for e in range(150, 210, 3))))
+    assert d.mode == pc.PREDICTIVE and d.dials > 0
+
+
+def test_predictive_dials_more_than_ready_at_a_low_answer_rate():
+    d = pc.decide(inp(ready=5, in_call=(20.0,) * 15))
+    assert d.dials > 5
+    assert d.ratio > 1
+
+
+def test_lower_answer_rate_means_a_higher_lead_ratio():
+    base = dict(ready=4, in_call=tuple(float(e) for e in range(10, 200, 12)))
+    at_50 = pc.decide(inp(**base, dialled=400, answered=200))
+    at_15 = pc.decide(inp(**base, dialled=400, answered=60))
+    assert at_15.dials > at_50.dials
+
+
+def test_nothing_more_when_clients_wait_and_nobody_frees_up():
+    """Clients on hold, every operator just started a call: dialling more would only abandon."""
+    d = pc.decide(inp(ready=0, in_call=(1.0,) * 10, waiting=2))
+    assert d.dials == 0
+
+
+def test_calls_already_ringing_long_count_less():
+    """The same number in flight, but ringing past every measured answer delay: room for more calls."""
+    common = dict(ready=2, in_call=(100.0,) * 8, dialing=6, answer_delays=tuple(float(x) for x in range(3, 16)),
+                  fail_delays=(25.0,) * 10 + tuple(float(x) for x in range(1, 9)))
+    fresh = pc.decide(inp(**common, dialing_for=(0.5,) * 6))
+    stale = pc.decide(inp(**common, dialing_for=(20.0,) * 6))
+    assert stale.dials > fresh.dials
+
+
+def test_measured_abandons_near_the_cap_slow_the_pacer():
+    common = dict(ready=3, in_call=tuple(float(e) for e in range(20, 200, 9)))
+    clean = pc.decide(inp(**common, windows=(Abandons(1000, 0),)))
+    near = pc.decide(inp(**common, windows=(Abandons(1000, 27),)))
+    assert near.dials < clean.dials
+
+
+@pytest.mark.parametrize("cap,measured,expected", [
+    (0.03, 0.0, 6 * 0.03), (0.03, 0.015, 3 * 0.03), (0.03, 0.03, 0.0), (0.03, 0.05, 0.0), (0.0, 0.0, 0.0)])
+def test_adaptive_threshold(cap, measured, expected):
+    assert pc.adaptive_threshold(cap, measured) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("window,cap,crosses", [
+    (Abandons(0, 0), 0.03, True), (Abandons(33, 0), 0.03, False), (Abandons(32, 0), 0.03, True),
+    (Abandons(200, 5), 0.03, False), (Abandons(200, 6), 0.03, True), (Abandons(1000, 0), 0.0, True)])
+def test_would_cross(window, cap, crosses):
+    assert window.would_cross(cap) is crosses
+
+
+@pytest.mark.parametrize("samples,elapsed,within,expected", [
+    ([10.0, 20.0, 30.0, 40.0], 0.0, 15.0, 0.25),
+    ([10.0, 20.0, 30.0, 40.0], 15.0, 10.0, 1 / 3),   # conditioned: only 20, 30, 40 are still possible
+    ([10.0, 20.0, 30.0, 40.0], 35.0, 10.0, 1.0),
+    ([10.0, 20.0], 50.0, 1.0, 0.5),                  # longer than anything measured
+    ([10.0, 20.0], 0.0, -1.0, 0.0),
+])
+def test_finish_chance(samples, elapsed, within, expected):
+    assert pc.finish_chance(samples, elapsed, within, 120.0) == pytest.approx(expected)
+
+
+def test_binomial_sums_to_one_even_when_large():
+    for n, p in ((0, 0.3), (5, 0.3), (2000, 0.3), (10, 0.0), (10, 1.0)):
+        assert sum(pc.binomial(n, p)) == pytest.approx(1.0)
+
+
+# ---- properties ----------------------------------------------------------------------------------------------
+elapsed = st.floats(min_value=0, max_value=600, allow_nan=False)
+situations = st.builds(
+    PaceInput,
+    mode=st.sampled_from(pc.MODES),
+    ready=st.integers(0, 30),
+    in_call=st.lists(elapsed, max_size=30).map(tuple),
+    in_wrap=st.lists(st.floats(0, 30), max_size=10).map(tuple),
+    dialing=st.integers(0, 40),
+    waiting=st.integers(0, 10),
+    dialled=st.integers(0, 1000),
+    answered=st.integers(0, 300),
+    talk=st.lists(st.floats(1, 900), max_size=60).map(tuple),
+    wrap=st.lists(st.floats(0, 60), max_size=20).map(tuple),
+    ring_s=st.floats(1, 30),
+    grace_s=st.floats(0, 5),
+    windows=st.lists(st.builds(Abandons, st.integers(0, 2000), st.integers(0, 100)), max_size=2).map(tuple),
+    max_ratio=st.floats(1, 5),
+    cap=st.sampled_from([0.0, 0.01, 0.03, 0.05]),
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(situations)
+def test_over_the_cap_never_dials_ahead(i):
+    """Over the cap (or one abandon from it) the pacer places no call a progressive dialler would not."""
+    d = pc.decide(i)
+    if any(w.would_cross(i.cap) for w in i.windows) or i.cap == 0:
+        assert d.dials <= pc.progressive_dials(i)
+        assert d.mode == pc.PROGRESSIVE
+
+
+@settings(max_examples=120, deadline=None)
+@given(situations)
+def test_never_more_than_max_ratio_times_operators(i):
+    d = pc.decide(i)
+    if d.dials:
+        assert i.dialing + d.dials <= max(i.ready - i.waiting, i.max_ratio * pc.operators(i) + 1e-9)
+        assert i.dialing + d.dials <= i.max_ratio * pc.operators(i) + 1e-9 or d.mode == pc.PROGRESSIVE
+
+
+@settings(max_examples=120, deadline=None)
+@given(situations)
+def test_progressive_never_more_calls_than_ready_operators(i):
+    d = pc.decide(i)
+    assert d.dials >= 0
+    if d.mode == pc.PROGRESSIVE and d.dials:
+        assert i.dialing + d.dials + i.waiting <= i.ready
+
+
+@settings(max_examples=80, deadline=None)
+@given(situations)
+def test_predictive_never_dials_fewer_than_progressive(i):
+    """Dialling ahead only adds calls: a Ready operator is never left without one."""
+    assert pc.decide(i).dials >= pc.progressive_dials(i)
