@@ -73,7 +73,7 @@ def pace_input(c: pstore.CampaignPacing, m: pstore.Measures, ops: list[OperatorV
         min_dialled=c.min_sample_calls)
 
 
-# ---- one call no operator holds yet ------------------------------------------------------------------------------------
+# ---- one call no operator holds yet ---------------------------------------------------------------------------
 class Call:
     """A predictive client call: dialling, ringing, answered or on hold. It sits in the engine's routes in place of
     an operator's actor, so ARI events about its channel come to `post`."""
@@ -263,7 +263,8 @@ class PredictiveDialer:
         self._adopt(call)
         try:
             await client.originate(
-                f"PJSIP/{lead.phone.lstrip('+')}@{client.server.trunk}", lead.channel, ["attempt", str(lead.attempt_id)],
+                f"PJSIP/{lead.phone.lstrip('+')}@{client.server.trunk}", lead.channel,
+                ["attempt", str(lead.attempt_id)],
                 lead.ring_timeout_s, lead.caller_id, {"DIALER_ATTEMPT": str(lead.attempt_id), "DIALER_ROLE": "client"})
         except AriError as e:
             self.on_event(call, ev.OriginateFailed(lead.attempt_id, str(e), at=time.time()))
@@ -343,7 +344,8 @@ class PredictiveDialer:
             return
         held = [holding.Held(c.channel, c.campaign_id, c.answered, c.offered_to is None and (c.held or not c.holding),
                              c.timeout_s, tuple(c.declined)) for c in waiting if c.offered_to is None]
-        free = [holding.Free(o.operator_id, self.free_since.get(o.operator_id, now)) for o in ops if o.free and not o.offered]
+        free = [holding.Free(o.operator_id, self.free_since.get(o.operator_id, now))
+                for o in ops if o.free and not o.offered]
         pools = {cid: c.pool for cid, c in self.campaigns.items()}
         for c in waiting:  # a campaign stopped meanwhile still has its clients joined to its pool
             pools.setdefault(c.campaign_id, frozenset(self._last_pool(c.campaign_id)))

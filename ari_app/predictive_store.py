@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from dialer import prepared
 from dialer.errors import Invalid
@@ -93,8 +94,6 @@ class Measures:
 
 
 def measures(db, c: CampaignPacing) -> Measures:
-    from datetime import timedelta
-
     row = db.execute_sql(_MEASURES_SQL, {"c": c.campaign_id, "n": SAMPLES, "last": c.window_answered or 0,
                                          "grace": timedelta(seconds=c.grace_s)}).fetchone()
     windows = []
@@ -140,8 +139,8 @@ def next_campaign_lead(db, campaign_id: int, now, take):
         if values[rc.OPEN_ZONES] == []:
             continue
         values[rc.SELECTION], values[rc.VERSION] = cand.selection_id, cand.version
-        ways = ([(rc.QUEUED, rc.QUEUE_WINDOW), (rc.QUEUED, 2 ** 31 - 1)] + ([] if cand.complete else [(rc.DIRECT, None)])
-                if cand.queued else [(rc.DIRECT, None)])
+        queued = [(rc.QUEUED, rc.QUEUE_WINDOW), (rc.QUEUED, 2 ** 31 - 1)]
+        ways = (queued + ([] if cand.complete else [(rc.DIRECT, None)])) if cand.queued else [(rc.DIRECT, None)]
         for how, limit in ways:
             values[rc.LIMIT] = limit
             sql, params = rc._cache.named(key, rule, how, windowed)

@@ -18,9 +18,10 @@
    answers on the auto-answer header, the dialplan ends the call), with those devices read from PostgreSQL on
    every request (this installation's configuration), divided by the same with the devices written into
    pjsip.conf (static; generated from the very views Asterisk reads, so the configuration is identical).
-   Registrations stay in PostgreSQL in both (the pages read them). Each run restarts pbx, has every phone
-   register again and lets the burst settle before the window opens. The qualify checks of all devices (every
-   15 s) and the registration refreshes fall into both windows.
+   Registrations stay in PostgreSQL in both (the pages read them). Each run restarts pbx and has every phone
+   register again (a phone left behind by the burst is asked once more: register_resent); the window opens when
+   pbx's SIP queues are empty and a whole qualify round has passed, so it measures the steady state under calls,
+   not the restart. The qualify checks of all devices (every 15 s) fall into both windows.
 Last line: one JSON object.
 """
 from __future__ import annotations
@@ -430,7 +431,7 @@ def main() -> None:
     ap.add_argument("--at-once", type=int, default=500, help="devices registering at once")
     ap.add_argument("--cpm", type=int, default=100, help="calls a minute during the CPU windows")
     ap.add_argument("--window", type=float, default=60, help="seconds of each CPU window")
-    ap.add_argument("--no-browser", action="store_true", help="(trying the CPU part) no page: all_online_s not measured")
+    ap.add_argument("--no-browser", action="store_true", help="the CPU part alone (no all_online_s)")
     args = ap.parse_args()
     settings = settings_mod.load()
     db = start_telephony(settings)

@@ -163,9 +163,10 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
     engine = EngineProcess(settings, settings.state_dir / "bench-engine.log")
     engine.mark()
     engine.start()
-    web = start_web(settings)
+    web = None
     base = f"http://{settings.web_host}:{settings.web_port}"
-    try:
+    try:  # the engine is stopped whatever fails after it started (a web that does not come up included)
+        web = start_web(settings)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
             page_errors: list[str] = []
@@ -212,10 +213,12 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             time.sleep(3)  # the last events reach the page
             (closed,) = _db_now(db)
             page_data, panel_data = sv.evaluate("window.__b"), panel.evaluate("window.__b")
+            flushes = sv.evaluate("window.Supervisor.state.flushes")
             browser.close()
     finally:
-        web.send_signal(signal.SIGTERM)
-        web.wait(15)
+        if web is not None:
+            web.send_signal(signal.SIGTERM)
+            web.wait(15)
         engine.kill(signal.SIGTERM)
     with db.connection_context():
         changes: dict[int, list] = {}
@@ -251,7 +254,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             "single_browser_cpu_percent": share(single0, single1, "ProcessTime"),
             "events_per_s": round(received / float(closed - opened), 1), "events_received": received,
             "events_committed": committed, "events_dropped": max(0, committed - received) + page_data["reloads"],
-            "page_errors": len(page_errors), "first_page_error": page_errors[0][:300] if page_errors else None,
+            "page_drawings_per_s": round(flushes / float(closed - opened), 1), "page_errors": len(page_errors), "first_page_error": page_errors[0][:300] if page_errors else None,
             "machine": machine()}
 
 

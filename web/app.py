@@ -47,11 +47,13 @@ from .pages import supervisor as supervisor_pages
 from .pages import recordings as recording_pages
 from .pages import search as search_pages
 from .pages import selections as selection_pages
+from .pages import dnc as dnc_pages
+from .pages import lead_import as lead_import_pages
 
 JSON_BODY_LIMIT = 1024 * 1024  # the CSV import raises its own limit
 HERE = Path(__file__).parent
 # further pages of other parts are added here; their templates extend base.html (docs/access.md)
-PAGES = [*selection_pages.ROUTES, *search_pages.ROUTES, *session_pages.ROUTES, *access_pages.ROUTES, *crm_pages.ROUTES, *panel_pages.ROUTES,
+PAGES = [*dnc_pages.ROUTES, *lead_import_pages.ROUTES, *selection_pages.ROUTES, *search_pages.ROUTES, *session_pages.ROUTES, *access_pages.ROUTES, *crm_pages.ROUTES, *panel_pages.ROUTES,
          *supervisor_pages.ROUTES, *report_pages.ROUTES, *monitoring_pages.ROUTES, *operator_pages.ROUTES,
          *telephony_pages.ROUTES, *campaign_pages.ROUTES, *dialling_pages.ROUTES, *recording_pages.ROUTES, live.events]
 

@@ -53,6 +53,9 @@ def load_demo(settings, db, n_operators: int, n_leads: int):
             calling_window={"any_hour": True}, retry_delays={"BUSY": 60})["id"]
         if not campaigns.list_results(cid):
             campaigns.set_results(cid, RESULTS)
+        if not campaign:  # the demo records its calls, kept a week: the call cards have a player
+            from dialer.services import recording_settings
+            recording_settings.update_settings(cid, True, 7, False)
         _demo_selections(cid)
         existing = {o["login"]: o["id"] for o in operators.list_operators()}
         ids = []

@@ -46,9 +46,9 @@ def measured_history(cid: int, dialled: int = 60, answered: int = 20) -> None:
         {"c": cid, "n": dialled, "a": answered})
 
 
-def pbx_bridges(settings) -> list[dict]:
+def pbx_bridges(settings, what: str = "bridges") -> list[dict]:
     server = settings.asterisk_servers[0]
-    req = urllib.request.Request(server.ari_url + "/bridges")
+    req = urllib.request.Request(server.ari_url + "/" + what)
     req.add_header("Authorization", "Basic " + base64.b64encode(
         f"{server.ari_user}:{server.ari_password}".encode()).decode())
     with urllib.request.urlopen(req, timeout=5) as resp:
@@ -64,6 +64,14 @@ def on_hold(settings, cid: int) -> set[str]:
 def calls(cid: int):
     """The campaign's calls of this run (not the measured history)."""
     return Attempt.select().where(Attempt.campaign == cid, Attempt.phone.startswith("+79000"))
+
+
+def music_in(settings, cid: int) -> bool:
+    """Music on hold plays in the holding bridge: ARI's music-on-hold announcer channel sits in it (CLI, field 13:
+    the bridge)."""
+    from dialer.dev import instances
+    rows = [line.split("!") for line in instances.rx(settings, "pbx", "core show channels concise").splitlines()]
+    return any(r[0].startswith("Announcer/ARI_MOH") and len(r) > 12 and r[12] == f"hold-c{cid}" for r in rows)
 
 
 def live(cid: int):
@@ -100,6 +108,7 @@ def test_clients_answered_while_nobody_is_free_wait_with_music_and_join_the_firs
     cid, first, second = start(engine)
     # the pacer dials three for the one Ready operator: one talks to them, two wait on hold
     held = held_clients(engine, cid, 2)
+    assert music_in(engine.settings, cid)
     until(lambda: calls(cid).where(Attempt.bridged_at.is_null(False)).count() == 1, 10,
           message="the first client joined to the Ready operator")
     talking = calls(cid).where(Attempt.bridged_at.is_null(False)).get()
@@ -168,6 +177,7 @@ def test_engine_killed_while_clients_wait_on_hold_readopts_them_on_restart(engin
     engine.kill()
     engine.restart()
     assert {a.client_channel for a in held} <= on_hold(engine.settings, cid)  # still waiting with music
+    assert music_in(engine.settings, cid)
     assert all(Attempt.get_by_id(a.id).ended_at is None for a in held)
     longest = min(held, key=lambda a: (a.answered_at, a.id))
     command_all([second["id"]], "ready")

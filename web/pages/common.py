@@ -36,6 +36,7 @@ NAV: tuple[Section, ...] = (
     Section("campaigns", N_("Campaigns"), "/campaigns", ("campaigns.read",)),
     Section("crm", N_("CRM"), "/crm", ("crm.read",)),
     Section("search", N_("Search"), "/search", ("leads.read",)),
+    Section("dnc", N_("Do-not-call list"), "/dnc", ("dnc.read",)),
     Section("reports", N_("Reports"), "/reports", ("reports.read",)),
     Section("monitoring", N_("Monitoring"), "/monitoring", ("monitoring.read",)),
     Section("operators", N_("Operators"), "/operators", ("operators.read",)),
