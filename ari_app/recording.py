@@ -34,6 +34,7 @@ class Recorder:
         self.paused = False  # the free-space guard
         self.live: dict[int, tuple[AriClient, asyncio.Task]] = {}  # attempt → its server and starting task
         self.tasks: set[asyncio.Task] = set()
+        self.plans: dict[int, rec.AnsweredPlan] = {}  # read at answer, used once bridged
         settings = engine.settings
         self.consent_dir = settings.announcements_asterisk_dir or str(rec.announcements_dir(self.root))
         self.consent_default = settings.consent_default_sound
@@ -51,34 +52,42 @@ class Recorder:
                                                      f"record-at{attempt_id}"))
 
     def attempt_ended(self, client: AriClient, attempt_id: int, answered: bool) -> None:
+        self.plans.pop(attempt_id, None)  # answered but never bridged
         if answered or attempt_id in self.live:
             self._spawn(self._finish(client, attempt_id), f"record-end-at{attempt_id}")
 
-    async def announce(self, client: AriClient, attempt_id: int, channel: str) -> None:
-        """B6: the campaign's consent message to the answered client, before the operator joins (awaited by the
-        operator's actor: the client hears the message, never silence; a failure only skips it). One database
-        round trip per answered call (about a millisecond): a cached answer could miss a campaign just switched on,
-        and a consent message must never be skipped."""
+    async def answered(self, client: AriClient, attempt_id: int, channel: str) -> None:
+        """The client has answered: read what the campaign wants (one database round trip, about a millisecond —
+        a cached answer could miss a campaign just switched on, and a consent message must never be skipped) and
+        play the consent message (B6) before the operator joins. Awaited by the operator's actor: the client hears
+        the message, never silence; a failure only skips it."""
         try:
-            media = await self.engine.db_run(rec.consent_media, attempt_id, self.consent_dir, self.consent_default)
-            if media is None:
-                return
+            plan = await self.engine.db_run(rec.answered_plan, attempt_id, self.consent_dir, self.consent_default)
+        except Exception as e:
+            log.error("attempt %s: campaign not read at answer (%s): no message; recording decided later", attempt_id, e)
+            return
+        self.plans[attempt_id] = plan
+        if plan.consent_media is None:
+            return
+        try:
             playback = f"consent-at{attempt_id}"
-            await client.play(channel, media, playback)
+            await client.play(channel, plan.consent_media, playback)
             deadline = asyncio.get_running_loop().time() + CONSENT_MAX_S
             while await client.playing(playback) and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.05)
-            await self.engine.db_run(rec.consent_played, attempt_id, media)
-            log.info("attempt %s: consent message played (%s)", attempt_id, media)
+            await self.engine.db_run(rec.consent_played, attempt_id, plan.consent_media)
+            log.info("attempt %s: consent message played (%s)", attempt_id, plan.consent_media)
         except Exception as e:
             log.error("attempt %s: consent message not played: %s", attempt_id, e)
 
     # ---- the work ---------------------------------------------------------------------------------------------
     async def _start(self, client: AriClient, bridge_id: str, attempt_id: int) -> None:
         try:
-            campaign_id = await self.engine.db_run(rec.wants_recording, attempt_id)
-            if campaign_id is None:
+            plan = self.plans.pop(attempt_id, None) or await self.engine.db_run(
+                rec.answered_plan, attempt_id, self.consent_dir, self.consent_default)
+            if not plan.record:
                 return
+            campaign_id = plan.campaign_id
             if self.paused:
                 log.warning("attempt %s not recorded: recording is paused, the disk is nearly full", attempt_id)
                 return

@@ -221,7 +221,7 @@ class OperatorActor:
     async def _bridge_client(self, c: ev.BridgeClient):
         recorder = getattr(self.engine, "recorder", None)
         if recorder and self.state.call and self.state.call.channel == c.channel:
-            await recorder.announce(self.client, self.state.call.attempt_id, c.channel)  # B6, before the operator
+            await recorder.answered(self.client, self.state.call.attempt_id, c.channel)  # B6, before the operator
         started = time.monotonic()
         try:
             await self.client.add_channel(self.bridge_id, c.channel)

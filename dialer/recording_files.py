@@ -80,16 +80,6 @@ def free_bytes(root: Path) -> int:
 
 
 # ---- the engine's bookkeeping (run in its database threads) ------------------------------------------------
-_PLAN_SQL = """
-SELECT a.campaign_id, c.record_calls FROM attempt a JOIN campaign c ON c.id = a.campaign_id WHERE a.id = %s"""
-
-
-def wants_recording(db, attempt_id: int) -> int | None:
-    """The attempt's campaign when it records calls, else None."""
-    row = db.execute_sql(_PLAN_SQL, (attempt_id,)).fetchone()
-    return row[0] if row and row[1] else None
-
-
 def recording_started(db, attempt_id: int, campaign_id: int) -> None:
     db.execute_sql("INSERT INTO call_recording (attempt_id, campaign_id) VALUES (%s, %s) "
                    "ON CONFLICT (attempt_id) DO NOTHING", (attempt_id, campaign_id))
@@ -145,17 +135,28 @@ def announcements_dir(root: Path) -> Path:
     return root / "announcements"
 
 
-_CONSENT_SQL = """
-SELECT c.consent_file FROM attempt a JOIN campaign c ON c.id = a.campaign_id
- WHERE a.id = %s AND c.consent_announcement"""
+_ANSWERED_SQL = """
+SELECT a.campaign_id, c.record_calls, c.consent_announcement, c.consent_file
+  FROM attempt a JOIN campaign c ON c.id = a.campaign_id WHERE a.id = %s"""
 
 
-def consent_media(db, attempt_id: int, asterisk_dir: str, default_sound: str) -> str | None:
-    """The ARI media URI to play to the answered client (None: no announcement)."""
-    row = db.execute_sql(_CONSENT_SQL, (attempt_id,)).fetchone()
+@dataclass(frozen=True)
+class AnsweredPlan:
+    """What an answered call needs from its campaign, read once when the client answers."""
+    campaign_id: int | None
+    record: bool = False
+    consent_media: str | None = None  # the ARI media URI to play before the operator joins; None: no message
+
+
+def answered_plan(db, attempt_id: int, asterisk_dir: str, default_sound: str) -> AnsweredPlan:
+    row = db.execute_sql(_ANSWERED_SQL, (attempt_id,)).fetchone()
     if row is None:
-        return None
-    return f"sound:{asterisk_dir.rstrip('/')}/{row[0]}" if row[0] else f"sound:{default_sound}"
+        return AnsweredPlan(None)
+    campaign_id, record, consent, consent_file = row
+    media = None
+    if consent:
+        media = f"sound:{asterisk_dir.rstrip('/')}/{consent_file}" if consent_file else f"sound:{default_sound}"
+    return AnsweredPlan(campaign_id, bool(record), media)
 
 
 def consent_played(db, attempt_id: int, media: str) -> None:

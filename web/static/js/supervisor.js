@@ -6,8 +6,8 @@
  *     and the page applies them to its model and marks what they touch: that operator's row, that campaign;
  *   - the only extra reads are a new call's client and order (/api/supervisor/calls?ids=…, batched) and the
  *     queue sizes (/api/supervisor/queues), which no event carries: at most every 15 s while calls go on.
- * Drawing (measured with bench.supervisor: 100 operators, ~90 events/s): the marked rows are written once per
- * animation frame, each changing text through its own text node (no nodes made or thrown away, no childList
+ * Drawing (measured with bench.supervisor and bench.supervisor_page: 100 operators, 60–90 events/s): the marked
+ * rows are written at an animation frame, at most every FRAME_MS while events stream in, each changing text through its own text node (no nodes made or thrown away, no childList
  * mutation for Alpine's document-wide observer to walk), attributes only when they change; a row whose sort key
  * changed moves alone (a binary search in the kept order); the clocks tick once a second only in the rows on
  * screen (an IntersectionObserver keeps the set); the campaign boxes and status chips, which add up many events,
@@ -29,8 +29,8 @@
   const BRIEF_WAIT_MS = 200;  // a new call's client and order: one read for the calls of the same moment
   const SIGNED_IN = ["ready", "in_call", "wrap_up", "paused", "lunch"];  // the day bar: shares of the time not offline
   const DAY_BAR_EVERY_S = 5;
-  const SLOW_EVERY_MS = 250;
-  const FRAME_MS = 100;  // at most 10 drawings a second while events stream in (schedule, below)  // the campaign boxes and the chips: sums over many events, at most this often
+  const SLOW_EVERY_MS = 250;  // the campaign boxes and the chips: sums over many events, at most this often
+  const FRAME_MS = 100;  // at most 10 drawings a second while events stream in (schedule, below)
   const $ = (id) => document.getElementById(id);
 
   const S = {
