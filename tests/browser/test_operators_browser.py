@@ -19,7 +19,7 @@ from dialer.models import Campaign, Operator, SipDevice
 from dialer.services import users
 from dialer.dev.testing import until
 
-from tests.e2e.conftest import asterisk  # noqa: F401  (pbx + sim, for the last test)
+from tests.e2e.conftest import asterisk, engine  # noqa: F401  (pbx + sim and the engine, for the last test)
 
 from .conftest import PASSWORD, sign_in
 
@@ -221,9 +221,11 @@ def test_the_supervisor_sees_the_sip_column_follow_registrations(admin, db, sett
 
 
 @pytest.mark.e2e
-def test_a_real_softphone_registers_with_what_the_page_gave_and_is_shut_out_by_a_new_password(admin, db, asterisk):
+def test_a_real_softphone_registers_with_what_the_page_gave_and_is_shut_out_by_a_new_password(engine, admin, db,
+                                                                                              asterisk):
     """pbx + sim: the password shown once sets up a simulated softphone, which the open list shows online with its
-    address and user agent within two seconds; a new password shuts it out and the page says so, without reloads."""
+    address and user agent within two seconds; ticked into a campaign's pool on the grid and Ready, it gets that
+    campaign's call; a new password shuts it out and the page says so, without reloads."""
     from dialer.dev import instances
 
     page, errors = admin
@@ -243,6 +245,25 @@ def test_a_real_softphone_registers_with_what_the_page_gave_and_is_shut_out_by_a
     assert time.monotonic() - started < 2
     text = page.locator("[data-testid=reg-live-op1]").inner_text()
     assert asterisk.sim_phones_address in text and "DialerSim" in text
+
+    # ticked into a campaign's pool on the grid, the operator goes Ready and is called on that phone
+    from dialer.dev.testing import add_leads
+    from dialer.models import Attempt, OperatorCampaign
+    from dialer.services import campaigns, panel
+
+    cid = campaigns.create_campaign("Пул живого оператора", max_attempts=1, ring_timeout_s=5)["id"]
+    add_leads(cid, ["79000031001"])  # the sim answers and talks 3 s
+    page.goto("/operators/pools")
+    page.check(f"[data-testid=pool-{op.id}-{cid}]")
+    page.click("[data-testid=save-grid]")
+    page.wait_for_selector("[data-testid=saved]")
+    assert OperatorCampaign.get_or_none(operator=op.id, campaign=cid)
+    panel.set_status(op.id, "ready")
+    answered = lambda: Attempt.get_or_none((Attempt.operator == op.id) & Attempt.bridged_at.is_null(False))  # noqa: E731
+    call = until(answered, 30, 0.1, "the pool campaign's call bridged to the registered phone")
+    assert call.campaign_id == cid
+    until(lambda: Attempt.get_by_id(call.id).outcome == "ANSWERED", 30, 0.1, "the call to end answered")
+
     device = SipDevice.get(SipDevice.operator == op.id)
     page.goto(f"/telephony/devices/{device.id}")
     live_open(page)
