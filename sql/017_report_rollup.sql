@@ -7,7 +7,7 @@
 -- and the sums are exact — a report from the rollup equals the same report counted over `attempt` to the
 -- microsecond — and integers are cheaper to add up than numeric).
 --
--- Kept current transactionally, by a trigger on `attempt`, in the writer's own transaction: an attempt that ends, is
+-- Kept current transactionally, by triggers on `attempt`, in the writer's own transaction: an attempt that ends, is
 -- wrapped up, re-classified (reconciliation after a restart), moved (its selection deleted) or removed changes its
 -- hour's row before it commits, so a report never lags behind the attempts and never needs a watermark or a
 -- catch-up job (see docs/reports.md, "How it is computed"). Each operator's attempts go to that operator's own rows,
@@ -34,35 +34,41 @@ CREATE TABLE IF NOT EXISTS report_rollup (
     CONSTRAINT report_rollup_key UNIQUE NULLS NOT DISTINCT (hour, campaign_id, operator_id, selection_id)
 ) WITH (fillfactor = 80);  -- room for HOT updates of the current hour's rows
 
--- One attempt's contribution (sign +1 or -1) added to its hour's row. Not ended: nothing.
-CREATE OR REPLACE FUNCTION report_rollup_add(a attempt, sign integer) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    o    text := a.outcome;
-    talk bigint := CASE WHEN a.outcome = 'ANSWERED'
-                        THEN (extract(epoch FROM a.ended_at - coalesce(a.bridged_at, a.answered_at)) * 1000000)::bigint END;
-    wrap bigint := (extract(epoch FROM a.wrap_up_at - a.ended_at) * 1000000)::bigint;
-    wn   integer := sign * (wrap IS NOT NULL)::int;
-    ws   bigint := sign * coalesce(wrap, 0);
-BEGIN
-    IF a.ended_at IS NULL OR o IS NULL THEN
-        RETURN;
-    END IF;
+-- The statement that adds signed attempts to their hours' rows: `source` yields (sign, a attempt) — +1 for an
+-- attempt's contribution coming in, -1 for one going away. It groups first, so each row gets one upsert per
+-- statement however many attempts of that hour change at once (updating one row once per attempt inside one
+-- transaction would lengthen its version chain with every update: quadratic for a bulk insert).
+CREATE OR REPLACE FUNCTION report_rollup_sql(source text) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
+SELECT format($q$
     INSERT INTO report_rollup AS r (
         hour, campaign_id, operator_id, selection_id,
         n_answered, n_no_answer, n_busy, n_rejected, n_lost, n_error, talk_n, talk_us,
         wrap_n_answered, wrap_us_answered, wrap_n_no_answer, wrap_us_no_answer, wrap_n_busy, wrap_us_busy,
         wrap_n_rejected, wrap_us_rejected, wrap_n_lost, wrap_us_lost, wrap_n_error, wrap_us_error)
-    VALUES (
-        date_trunc('hour', a.ended_at, 'UTC'), a.campaign_id, a.operator_id, a.selection_id,
-        sign * (o = 'ANSWERED')::int, sign * (o = 'NO_ANSWER')::int, sign * (o = 'BUSY')::int,
-        sign * (o = 'REJECTED')::int, sign * (o = 'LOST')::int, sign * (o = 'ERROR')::int,
-        sign * (talk IS NOT NULL)::int, sign * coalesce(talk, 0),
-        CASE WHEN o = 'ANSWERED' THEN wn ELSE 0 END, CASE WHEN o = 'ANSWERED' THEN ws ELSE 0 END,
-        CASE WHEN o = 'NO_ANSWER' THEN wn ELSE 0 END, CASE WHEN o = 'NO_ANSWER' THEN ws ELSE 0 END,
-        CASE WHEN o = 'BUSY' THEN wn ELSE 0 END, CASE WHEN o = 'BUSY' THEN ws ELSE 0 END,
-        CASE WHEN o = 'REJECTED' THEN wn ELSE 0 END, CASE WHEN o = 'REJECTED' THEN ws ELSE 0 END,
-        CASE WHEN o = 'LOST' THEN wn ELSE 0 END, CASE WHEN o = 'LOST' THEN ws ELSE 0 END,
-        CASE WHEN o = 'ERROR' THEN wn ELSE 0 END, CASE WHEN o = 'ERROR' THEN ws ELSE 0 END)
+    SELECT hour, campaign_id, operator_id, selection_id,
+           sum(sign * (o = 'ANSWERED')::int), sum(sign * (o = 'NO_ANSWER')::int), sum(sign * (o = 'BUSY')::int),
+           sum(sign * (o = 'REJECTED')::int), sum(sign * (o = 'LOST')::int), sum(sign * (o = 'ERROR')::int),
+           sum(sign * (talk IS NOT NULL)::int), coalesce(sum(sign * talk), 0),
+           sum(CASE WHEN o = 'ANSWERED' THEN sign * (wrap IS NOT NULL)::int ELSE 0 END),
+           coalesce(sum(CASE WHEN o = 'ANSWERED' THEN sign * wrap END), 0),
+           sum(CASE WHEN o = 'NO_ANSWER' THEN sign * (wrap IS NOT NULL)::int ELSE 0 END),
+           coalesce(sum(CASE WHEN o = 'NO_ANSWER' THEN sign * wrap END), 0),
+           sum(CASE WHEN o = 'BUSY' THEN sign * (wrap IS NOT NULL)::int ELSE 0 END),
+           coalesce(sum(CASE WHEN o = 'BUSY' THEN sign * wrap END), 0),
+           sum(CASE WHEN o = 'REJECTED' THEN sign * (wrap IS NOT NULL)::int ELSE 0 END),
+           coalesce(sum(CASE WHEN o = 'REJECTED' THEN sign * wrap END), 0),
+           sum(CASE WHEN o = 'LOST' THEN sign * (wrap IS NOT NULL)::int ELSE 0 END),
+           coalesce(sum(CASE WHEN o = 'LOST' THEN sign * wrap END), 0),
+           sum(CASE WHEN o = 'ERROR' THEN sign * (wrap IS NOT NULL)::int ELSE 0 END),
+           coalesce(sum(CASE WHEN o = 'ERROR' THEN sign * wrap END), 0)
+      FROM (SELECT s.sign, date_trunc('hour', (s.a).ended_at, 'UTC') AS hour, (s.a).campaign_id, (s.a).operator_id,
+                   (s.a).selection_id, (s.a).outcome AS o,
+                   CASE WHEN (s.a).outcome = 'ANSWERED' THEN (extract(epoch FROM (s.a).ended_at
+                        - coalesce((s.a).bridged_at, (s.a).answered_at)) * 1000000)::bigint END AS talk,
+                   (extract(epoch FROM (s.a).wrap_up_at - (s.a).ended_at) * 1000000)::bigint AS wrap
+              FROM (%s) AS s (sign, a)
+             WHERE (s.a).ended_at IS NOT NULL AND (s.a).outcome IS NOT NULL) x
+     GROUP BY hour, campaign_id, operator_id, selection_id
     ON CONFLICT ON CONSTRAINT report_rollup_key DO UPDATE SET
         n_answered = r.n_answered + EXCLUDED.n_answered, n_no_answer = r.n_no_answer + EXCLUDED.n_no_answer,
         n_busy = r.n_busy + EXCLUDED.n_busy, n_rejected = r.n_rejected + EXCLUDED.n_rejected,
@@ -76,16 +82,36 @@ BEGIN
         wrap_n_rejected = r.wrap_n_rejected + EXCLUDED.wrap_n_rejected,
         wrap_us_rejected = r.wrap_us_rejected + EXCLUDED.wrap_us_rejected,
         wrap_n_lost = r.wrap_n_lost + EXCLUDED.wrap_n_lost, wrap_us_lost = r.wrap_us_lost + EXCLUDED.wrap_us_lost,
-        wrap_n_error = r.wrap_n_error + EXCLUDED.wrap_n_error, wrap_us_error = r.wrap_us_error + EXCLUDED.wrap_us_error;
-END $$;
+        wrap_n_error = r.wrap_n_error + EXCLUDED.wrap_n_error, wrap_us_error = r.wrap_us_error + EXCLUDED.wrap_us_error
+$q$, source)
+$f$;
 
+-- Statement triggers with transition tables: the rows a statement inserted, deleted or changed, at once. The cheap
+-- static checks first: most statements on `attempt` (a live attempt opened, a stamp written during a call) change
+-- nothing a report counts and end there.
 CREATE OR REPLACE FUNCTION report_rollup_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM report_rollup_add(OLD, -1);
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM report_rollup_add(NEW, 1);
+    IF TG_OP = 'INSERT' THEN
+        IF EXISTS (SELECT 1 FROM new_rows WHERE ended_at IS NOT NULL) THEN
+            EXECUTE report_rollup_sql('SELECT 1, n FROM new_rows n');
+        END IF;
+    ELSIF TG_OP = 'DELETE' THEN
+        IF EXISTS (SELECT 1 FROM old_rows WHERE ended_at IS NOT NULL) THEN
+            EXECUTE report_rollup_sql('SELECT -1, o FROM old_rows o');
+        END IF;
+    ELSIF EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
+                   WHERE (o.ended_at IS NOT NULL OR n.ended_at IS NOT NULL)
+                     AND (o.ended_at, o.outcome, o.answered_at, o.bridged_at, o.wrap_up_at, o.campaign_id,
+                          o.operator_id, o.selection_id)
+                         IS DISTINCT FROM (n.ended_at, n.outcome, n.answered_at, n.bridged_at, n.wrap_up_at,
+                                           n.campaign_id, n.operator_id, n.selection_id)) THEN
+        EXECUTE report_rollup_sql($s$
+            SELECT x.sign, x.a FROM old_rows o JOIN new_rows n ON n.id = o.id
+                   CROSS JOIN LATERAL (VALUES (-1, o), (1, n)) AS x (sign, a)
+             WHERE (o.ended_at, o.outcome, o.answered_at, o.bridged_at, o.wrap_up_at, o.campaign_id, o.operator_id,
+                    o.selection_id)
+                   IS DISTINCT FROM (n.ended_at, n.outcome, n.answered_at, n.bridged_at, n.wrap_up_at, n.campaign_id,
+                                     n.operator_id, n.selection_id)$s$);
     END IF;
     RETURN NULL;
 END $$;
@@ -97,29 +123,7 @@ DECLARE
     made bigint;
 BEGIN
     DELETE FROM report_rollup;
-    INSERT INTO report_rollup (
-        hour, campaign_id, operator_id, selection_id,
-        n_answered, n_no_answer, n_busy, n_rejected, n_lost, n_error, talk_n, talk_us,
-        wrap_n_answered, wrap_us_answered, wrap_n_no_answer, wrap_us_no_answer, wrap_n_busy, wrap_us_busy,
-        wrap_n_rejected, wrap_us_rejected, wrap_n_lost, wrap_us_lost, wrap_n_error, wrap_us_error)
-    SELECT hour, campaign_id, operator_id, selection_id,
-           count(*) FILTER (WHERE o = 'ANSWERED'), count(*) FILTER (WHERE o = 'NO_ANSWER'),
-           count(*) FILTER (WHERE o = 'BUSY'), count(*) FILTER (WHERE o = 'REJECTED'),
-           count(*) FILTER (WHERE o = 'LOST'), count(*) FILTER (WHERE o = 'ERROR'),
-           count(talk), coalesce(sum(talk), 0),
-           count(wrap) FILTER (WHERE o = 'ANSWERED'), coalesce(sum(wrap) FILTER (WHERE o = 'ANSWERED'), 0),
-           count(wrap) FILTER (WHERE o = 'NO_ANSWER'), coalesce(sum(wrap) FILTER (WHERE o = 'NO_ANSWER'), 0),
-           count(wrap) FILTER (WHERE o = 'BUSY'), coalesce(sum(wrap) FILTER (WHERE o = 'BUSY'), 0),
-           count(wrap) FILTER (WHERE o = 'REJECTED'), coalesce(sum(wrap) FILTER (WHERE o = 'REJECTED'), 0),
-           count(wrap) FILTER (WHERE o = 'LOST'), coalesce(sum(wrap) FILTER (WHERE o = 'LOST'), 0),
-           count(wrap) FILTER (WHERE o = 'ERROR'), coalesce(sum(wrap) FILTER (WHERE o = 'ERROR'), 0)
-      FROM (SELECT date_trunc('hour', a.ended_at, 'UTC') AS hour, a.campaign_id, a.operator_id, a.selection_id,
-                   a.outcome AS o,
-                   CASE WHEN a.outcome = 'ANSWERED' THEN (extract(epoch FROM a.ended_at
-                        - coalesce(a.bridged_at, a.answered_at)) * 1000000)::bigint END AS talk,
-                   (extract(epoch FROM a.wrap_up_at - a.ended_at) * 1000000)::bigint AS wrap
-              FROM attempt a WHERE a.ended_at IS NOT NULL AND a.outcome IS NOT NULL) x
-     GROUP BY hour, campaign_id, operator_id, selection_id;
+    EXECUTE report_rollup_sql('SELECT 1, a FROM attempt a WHERE a.ended_at IS NOT NULL');
     GET DIAGNOSTICS made = ROW_COUNT;
     RETURN made;
 END $$;
@@ -131,24 +135,15 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Only the columns a report reads fire the update trigger, and only when one of them changed: the engine's other
--- writes during a call (offered, ringing, channel names …) cost nothing.
 DROP TRIGGER IF EXISTS report_rollup_insert ON attempt;
-CREATE TRIGGER report_rollup_insert AFTER INSERT ON attempt
-    FOR EACH ROW WHEN (NEW.ended_at IS NOT NULL) EXECUTE FUNCTION report_rollup_changed();
+CREATE TRIGGER report_rollup_insert AFTER INSERT ON attempt REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION report_rollup_changed();
 DROP TRIGGER IF EXISTS report_rollup_update ON attempt;
-CREATE TRIGGER report_rollup_update
-    AFTER UPDATE OF ended_at, outcome, answered_at, bridged_at, wrap_up_at, campaign_id, operator_id, selection_id
-    ON attempt FOR EACH ROW
-    WHEN ((OLD.ended_at, OLD.outcome, OLD.answered_at, OLD.bridged_at, OLD.wrap_up_at, OLD.campaign_id,
-           OLD.operator_id, OLD.selection_id)
-          IS DISTINCT FROM (NEW.ended_at, NEW.outcome, NEW.answered_at, NEW.bridged_at, NEW.wrap_up_at, NEW.campaign_id,
-                            NEW.operator_id, NEW.selection_id)
-          AND (OLD.ended_at IS NOT NULL OR NEW.ended_at IS NOT NULL))
-    EXECUTE FUNCTION report_rollup_changed();
+CREATE TRIGGER report_rollup_update AFTER UPDATE ON attempt REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION report_rollup_changed();
 DROP TRIGGER IF EXISTS report_rollup_delete ON attempt;
-CREATE TRIGGER report_rollup_delete AFTER DELETE ON attempt
-    FOR EACH ROW WHEN (OLD.ended_at IS NOT NULL) EXECUTE FUNCTION report_rollup_changed();
+CREATE TRIGGER report_rollup_delete AFTER DELETE ON attempt REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION report_rollup_changed();
 DROP TRIGGER IF EXISTS report_rollup_truncate ON attempt;
 CREATE TRIGGER report_rollup_truncate AFTER TRUNCATE ON attempt
     FOR EACH STATEMENT EXECUTE FUNCTION report_rollup_truncated();

@@ -11,7 +11,8 @@ from dialer.services import users
 from web import auth
 from web.app import create_app
 
-SKIP = {"/events"}  # an endless stream: its guard is the same; tests/db/test_web_live.py covers it
+SKIP = {"/events",  # an endless stream: its guard is the same; tests/db/test_web_live.py covers it
+        "/metrics"}  # PUBLIC to sessions, its own address/token rule: tests/db/test_metrics.py covers it
 UNKNOWN_ID = "999999"
 
 
