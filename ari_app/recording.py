@@ -1,13 +1,18 @@
-"""Recording answered calls (SPEC J1) on the operator's own bridge, off the call's critical path.
+"""Recording answered calls (SPEC J1), off the call's critical path and cheap for Asterisk.
 
 The client is bridged first (the actor does not wait for any of this); then, if the attempt's campaign records,
-`POST /bridges/{id}/record` starts one Ogg/Opus file of both parties. When the attempt ends the recording is
-stopped, fetched over ARI (`/recordings/stored/{name}/file`: Asterisk may sit on another host) and stored under
-the recordings directory with its size, duration and checksum (dialer/services/recordings.py).
+a snoop channel listens to the client's channel both ways (what the client hears — the operator — and says) and
+records it as 8 kHz WAV: one file of both parties with no encoder in Asterisk, and the operator's bridge stays a
+two-party one. (`POST /bridges/{id}/record` adds a third channel that turns the bridge into a mixing one, decoding
+and encoding every 20 ms; with Opus written by Asterisk it cost pbx six times its CPU and doubled answer → bridged
+p99 — docs/recording.md.) When the attempt ends the recording is stopped, fetched over ARI
+(`/recordings/stored/{name}/file`: Asterisk may sit on another host) into `pending/`, and compressed to Ogg/Opus
+by `opusenc` at the lowest priority, one file at a time; stored with its size, duration and checksum.
 
-State lives in `call_recording`, not in memory: an attempt that ends after an engine restart still has its
-file fetched (the `recording` row says so), and at each start the recordings of attempts that ended while the
-engine was away are collected. The free-space guard: below `recording_min_free_mb` no recording starts and
+State lives in `call_recording` and on disk, not in memory: an attempt that ends after an engine restart still has
+its file fetched (the `recording` row says so), and at each start the recordings of attempts that ended while the
+engine was away are collected — fetched from Asterisk, or compressed from the WAV kept in `pending/`.
+The free-space guard: below `recording_min_free_mb` no recording starts and
 live ones are stopped, with one alert; calls are never touched.
 """
 from __future__ import annotations
@@ -24,6 +29,8 @@ log = logging.getLogger(__name__)
 GUARD_EVERY_S = 5.0
 CONSENT_MAX_S = 35  # the longest announcement accepted (dialer/services/recording_settings.py) and a margin
 FETCH_TRIES = 20  # the file is closed a moment after the stop; Asterisk may be restarting (then it is gone)
+START_TRIES = 40  # 2 s for the snoop channel to enter the application
+ENCODERS = 1  # compressions at a time: a burst of ended calls queues rather than taking the cores from live ones
 
 
 class Recorder:
@@ -38,6 +45,8 @@ class Recorder:
         settings = engine.settings
         self.consent_dir = settings.announcements_asterisk_dir or str(rec.announcements_dir(self.root))
         self.consent_default = settings.consent_default_sound
+        self.encoder = settings.recording_encoder
+        self.encoding = asyncio.Semaphore(ENCODERS)
 
     def _spawn(self, coro, name: str) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -46,9 +55,10 @@ class Recorder:
         return task
 
     # ---- hooks (ari_app/runtime.py) --------------------------------------------------------------------------
-    def client_bridged(self, client: AriClient, bridge_id: str, attempt_id: int) -> None:
-        """The client has just joined the operator: record from here to the end, if the campaign wants it."""
-        self.live[attempt_id] = (client, self._spawn(self._start(client, bridge_id, attempt_id),
+    def client_bridged(self, client: AriClient, bridge_id: str, attempt_id: int, channel: str) -> None:
+        """The client (`channel`) has just joined the operator: record from here to the end, if the campaign
+        wants it."""
+        self.live[attempt_id] = (client, self._spawn(self._start(client, channel, attempt_id),
                                                      f"record-at{attempt_id}"))
 
     def attempt_ended(self, client: AriClient, attempt_id: int, answered: bool) -> None:
@@ -81,7 +91,7 @@ class Recorder:
             log.error("attempt %s: consent message not played: %s", attempt_id, e)
 
     # ---- the work ---------------------------------------------------------------------------------------------
-    async def _start(self, client: AriClient, bridge_id: str, attempt_id: int) -> None:
+    async def _start(self, client: AriClient, channel: str, attempt_id: int) -> None:
         try:
             plan = self.plans.pop(attempt_id, None) or await self.engine.db_run(
                 rec.answered_plan, attempt_id, self.consent_dir, self.consent_default)
@@ -92,11 +102,32 @@ class Recorder:
                 log.warning("attempt %s not recorded: recording is paused, the disk is nearly full", attempt_id)
                 return
             await self.engine.db_run(rec.recording_started, attempt_id, campaign_id)
-            await client.record_bridge(bridge_id, rec.asterisk_name(attempt_id), rec.ASTERISK_FORMAT)
-            log.info("attempt %s: recording on bridge %s", attempt_id, bridge_id)
+            snoop = rec.snoop_id(attempt_id)
+            # spy both ways, whisper nothing: the client's audio and the operator's as the client hears it, mixed
+            # by the audiohook into one 8 kHz stream; the snoop channel ends with the client's
+            await client.request("POST", f"/channels/{channel}/snoop",
+                                 {"spy": "both", "whisper": "none", "app": client.app,
+                                  "appArgs": f"recording,{attempt_id}", "snoopId": snoop})
+            await self._record(client, snoop, rec.asterisk_name(attempt_id))
+            log.info("attempt %s: recording client %s", attempt_id, channel)
         except Exception as e:  # a call is never failed by its recording
             log.error("attempt %s: recording did not start: %s", attempt_id, e)
             await self._failed(attempt_id, f"did not start: {e}")
+
+    @staticmethod
+    async def _record(client: AriClient, snoop: str, name: str) -> None:
+        # the snoop channel is created before it enters the application: until its StasisStart a record answers
+        # 409 "Channel not in Stasis application" (seen for 2 of 120 calls under load)
+        for attempt in range(START_TRIES):
+            try:
+                await client.request("POST", f"/channels/{snoop}/record",
+                                     {"name": name, "format": rec.ASTERISK_FORMAT, "ifExists": "overwrite",
+                                      "beep": "false", "terminateOn": "none"})
+                return
+            except AriError as e:
+                if e.status != 409 or attempt == START_TRIES - 1:
+                    raise
+                await asyncio.sleep(0.05)
 
     async def _finish(self, client: AriClient, attempt_id: int) -> None:
         entry = self.live.pop(attempt_id, None)
@@ -105,30 +136,53 @@ class Recorder:
         try:
             if not await self.engine.db_run(rec.is_recording, attempt_id):
                 return
-            name = rec.asterisk_name(attempt_id)
-            await client.stop_recording(name)
-            # the stop is asynchronous: the file is whole only once the live recording is gone (fetched earlier it
-            # ends at the writer's last flush — seen as a 32 KB file of a longer call)
-            for _ in range(FETCH_TRIES):
-                if not await client.recording_live(name):
-                    break
-                await asyncio.sleep(0.1)
-            data = None
-            for _ in range(FETCH_TRIES):
-                data = await client.stored_recording(name)
-                if data:
-                    break
-                await asyncio.sleep(0.25)
-            if not data:
-                raise RuntimeError("Asterisk has no stored file")
-            stored = await asyncio.to_thread(rec.store_file, self.root, attempt_id, datetime.now(timezone.utc), data)
-            await self.engine.db_run(rec.recording_stored, attempt_id, stored)
-            await client.delete_stored_recording(name)
-            log.info("attempt %s: recording stored, %s (%d bytes, %.1f s)", attempt_id, stored.file, stored.bytes,
-                     stored.duration_s)
+            if not rec.pending_path(self.root, attempt_id).is_file():
+                await self._fetch(client, attempt_id)
         except Exception as e:
             log.error("attempt %s: recording not stored: %s", attempt_id, e)
             await self._failed(attempt_id, f"not stored: {e}")
+            return
+        await self._compress(attempt_id)
+
+    async def _fetch(self, client: AriClient, attempt_id: int) -> None:
+        """Asterisk's WAV into `pending/`; Asterisk's copy is deleted only once ours is on disk."""
+        name = rec.asterisk_name(attempt_id)
+        await client.stop_recording(name)
+        await client.hangup(rec.snoop_id(attempt_id))  # gone with the client already, as a rule
+        # the stop is asynchronous: the file is whole only once the live recording is gone (fetched earlier it
+        # ends at the writer's last flush — seen as a 32 KB file of a longer call)
+        for _ in range(FETCH_TRIES):
+            if not await client.recording_live(name):
+                break
+            await asyncio.sleep(0.1)
+        data = None
+        for _ in range(FETCH_TRIES):
+            data = await client.stored_recording(name)
+            if data:
+                break
+            await asyncio.sleep(0.25)
+        if not data:
+            raise RuntimeError("Asterisk has no stored file")
+        await asyncio.to_thread(rec.keep_pending, self.root, attempt_id, data)
+        await client.delete_stored_recording(name)
+
+    async def _compress(self, attempt_id: int) -> None:
+        """The pending WAV → the stored Ogg/Opus file, then the row, then the WAV goes: a failure or a kill anywhere
+        keeps the WAV and the `recording` row, and the next start does it again."""
+        try:
+            async with self.encoding:
+                stored = await asyncio.to_thread(rec.compress_pending, self.root, attempt_id,
+                                                 datetime.now(timezone.utc), self.encoder)
+            await self.engine.db_run(rec.recording_stored, attempt_id, stored)
+            rec.pending_path(self.root, attempt_id).unlink(missing_ok=True)
+            log.info("attempt %s: recording stored, %s (%d bytes, %.1f s)", attempt_id, stored.file, stored.bytes,
+                     stored.duration_s)
+        except Exception as e:
+            log.error("attempt %s: recording not compressed, its WAV is kept for the next start: %s", attempt_id, e)
+            try:
+                await self.engine.db_run(rec.recording_waits, attempt_id, f"not compressed: {e}")
+            except Exception as e2:
+                log.warning("attempt %s: recording error not written (%s)", attempt_id, e2)
 
     async def _failed(self, attempt_id: int, error: str) -> None:
         try:
@@ -139,9 +193,7 @@ class Recorder:
     # ---- the free-space guard and the leftovers of a restart ------------------------------------------------
     async def run(self) -> None:
         try:
-            for attempt_id in await self.engine.db_run(rec.unfinished):
-                client = next(iter(self.engine.clients.values()))
-                self._spawn(self._finish(client, attempt_id), f"record-end-at{attempt_id}")
+            await self.collect()
         except Exception as e:
             log.warning("recordings left by a restart not collected now (%s)", e)
         while True:
@@ -150,6 +202,17 @@ class Recorder:
             except Exception as e:
                 log.warning("recording free-space check failed: %s", e)
             await asyncio.sleep(GUARD_EVERY_S)
+
+    async def collect(self) -> None:
+        """The recordings a stopped engine left: ended calls still `recording` are fetched and/or compressed;
+        WAVs of recordings already stored (killed before removing them) are removed."""
+        waiting = await self.engine.db_run(rec.unfinished)
+        for path in await asyncio.to_thread(rec.stray_pending, self.root, set(waiting)):
+            if not await self.engine.db_run(rec.is_recording, rec.pending_attempt(path.name)):
+                path.unlink(missing_ok=True)
+        for attempt_id in waiting:
+            client = next(iter(self.engine.clients.values()), None)
+            self._spawn(self._finish(client, attempt_id), f"record-end-at{attempt_id}")
 
     async def check_space(self) -> None:
         free = await asyncio.to_thread(rec.free_bytes, self.root)
@@ -162,6 +225,7 @@ class Recorder:
                 for attempt_id, (client, _task) in list(self.live.items()):
                     try:  # what was recorded so far is kept: the stop closes the file
                         await client.stop_recording(rec.asterisk_name(attempt_id))
+                        await client.hangup(rec.snoop_id(attempt_id))
                     except AriError as e:
                         log.warning("attempt %s: recording not stopped: %s", attempt_id, e)
         await self.engine.db_run(rec.guard, low, free // 2**20, self.min_free_mb)

@@ -229,7 +229,8 @@ class OperatorActor:
             log.log(logging.WARNING if elapsed_ms > 50 else logging.DEBUG,
                     "operator %s: client %s bridged, ARI took %.0f ms", self.oid, c.channel, elapsed_ms)
             if recorder and self.state.call and self.state.call.channel == c.channel:
-                recorder.client_bridged(self.client, self.bridge_id, self.state.call.attempt_id)  # not awaited
+                # not awaited
+                recorder.client_bridged(self.client, self.bridge_id, self.state.call.attempt_id, c.channel)
             return []
         except AriError as e:
             log.error("operator %s: could not bridge client %s: %s", self.oid, c.channel, e)

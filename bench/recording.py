@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import time
 
@@ -41,6 +42,28 @@ def machine() -> str:  # not imported from bench.progressive: importing it point
 TABLES = "call_recording, attempt_event, engine_command, attempt, operator_campaign, lead, operator, campaign"
 
 
+def bridge_technologies(settings) -> dict[str, int]:
+    """{"technology/channels": bridges} on pbx (`bridge show all`: id, name, channels, type, technology, duration;
+    a name may have spaces, so read from the right)."""
+    counts: dict[str, int] = {}
+    for line in instances.rx(settings, "pbx", "bridge show all").splitlines()[1:]:
+        m = re.search(r"\s(\d+)\s+\S+\s+(\S+)\s+[\d:]+\s*$", line)
+        if m:
+            key = f"{m.group(2)}/{m.group(1)}ch"
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def children_cpu_s(pid: int) -> float:
+    """CPU seconds of the finished children of the engine's processes (the encoder runs as one)."""
+    try:
+        procs = [psutil.Process(pid)]
+        procs += procs[0].children(recursive=True)
+        return sum(p.cpu_times().children_user + p.cpu_times().children_system for p in procs)
+    except psutil.Error:
+        return 0.0
+
+
 def run_once(settings, db, operators: int, minutes: float, talk_s: int, record: bool) -> dict:
     from dialer.services import campaigns
 
@@ -62,7 +85,9 @@ def run_once(settings, db, operators: int, minutes: float, talk_s: int, record: 
               "every operator in a call")
         pbx.cpu_percent()  # from here: all calls up
         started = time.time()
-        time.sleep(minutes * 60)
+        time.sleep(minutes * 30)
+        bridges = bridge_technologies(settings)  # mid-run: what kind of bridge the operators' calls are in
+        time.sleep(minutes * 30)
         cpu = pbx.cpu_percent()
         elapsed = time.time() - started
         command_all([o["id"] for o in ops], "pause")
@@ -78,8 +103,10 @@ def run_once(settings, db, operators: int, minutes: float, talk_s: int, record: 
                                 " count(*) FILTER (WHERE state <> 'stored') FROM call_recording").fetchone()
         talked = db.execute_sql("SELECT coalesce(sum(extract(epoch FROM ended_at - bridged_at)), 0) FROM attempt"
                                 " WHERE bridged_at IS NOT NULL").fetchone()[0]
+    encoder_s = children_cpu_s(engine.proc.pid)  # the compressions after the calls (opusenc, waited for)
     engine.kill(signal.SIGTERM)
     out = {"calls": len(bridge), "asterisk_cpu_percent": round(cpu, 1), "seconds": round(elapsed, 1),
+           "bridges": bridges, "encoder_cpu_s": round(encoder_s, 1),
            "answer_to_bridge_ms_p50": pct(bridge, 50, 2), "answer_to_bridge_ms_p99": pct(bridge, 99, 2)}
     if record:
         count, size, duration, not_stored = stored
@@ -119,6 +146,7 @@ def main() -> None:
         "bridge_p99_ms": [plain["answer_to_bridge_ms_p99"], recorded["answer_to_bridge_ms_p99"]],
         "asterisk_cpu_percent": [plain["asterisk_cpu_percent"], recorded["asterisk_cpu_percent"]],
         "recordings": recorded.get("recordings"), "recordings_not_stored": recorded.get("recordings_not_stored"),
+        "bridges": [plain["bridges"], recorded["bridges"]], "encoder_cpu_s": recorded["encoder_cpu_s"],
         "machine": machine()}))
 
 

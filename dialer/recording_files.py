@@ -1,9 +1,13 @@
 """Call recording files and the engine's bookkeeping of them (SPEC J1, B6) — the part the engine and the web share.
 
-Format: Ogg/Opus (`.opus`, `audio/ogg`). Asterisk 22 writes it itself (format_ogg_opus_open_source with
-libopusenc, at 16 kbit/s by asterisk-conf/formats.conf: about 130 KB a call-minute), every current browser plays
-it in `<audio>`, and so do VLC, foobar2000 and the players of Windows 10+, macOS 14+ and Android. WAV (8 kHz
+Stored format: Ogg/Opus (`.opus`, `audio/ogg`) at 16 kbit/s, about 120 KB a call-minute: every current browser
+plays it in `<audio>`, and so do VLC, foobar2000 and the players of Windows 10+, macOS 14+ and Android. WAV (8 kHz
 16-bit, 128 kbit/s) would take eight times the disk; GSM does not play in a browser; MP3 is not an Asterisk format.
+
+Asterisk does not encode it: during the call it writes 8 kHz 16-bit WAV (the channel's own audio, no encoder), and
+after the call the engine compresses it with `opusenc` (opus-tools) at the lowest CPU priority — Opus at 48 kHz
+inside Asterisk cost pbx several times its CPU and slowed every call's bridging (docs/recording.md, Figures).
+The WAV waits in `pending/` until the compressed file is stored: an engine killed in between finishes at its start.
 
 Files live under `settings.recordings_path` (outside any web root), `YYYY/MM/DD/at<attempt>.opus`.
 The engine (ari_app/recording.py) writes them; the web serves them (dialer/services/recordings.py).
@@ -13,13 +17,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
 import struct
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-ASTERISK_FORMAT, EXT, MIME = "opus", "opus", "audio/ogg"  # ARI names a format by its file extension
+ASTERISK_FORMAT, EXT, MIME = "wav", "opus", "audio/ogg"  # ARI names a format by its file extension
+BITRATE_KBPS = 16  # telephone speech (8 kHz on the wire) stays clear; opusenc's default would spend ~40 kbit/s
+# opusenc's default 10 took 0.39 s of CPU per 20 s call, 2 takes 0.14 s at the same size (the development machine):
+# 46 s of CPU for the 120 calls of bench.recording; speech at 16 kbit/s needs no more
+COMPLEXITY = 2
 OPUS_RATE = 48_000  # Ogg/Opus granule positions always count 48 kHz samples (RFC 7845)
 GUARD_KIND, GUARD_KEY = "recording_paused", "recordings"
 
@@ -32,6 +43,46 @@ def relative_name(attempt_id: int, at: datetime) -> str:
 def asterisk_name(attempt_id: int) -> str:
     """The live recording's name on Asterisk (its own spool), before the engine moves it here."""
     return f"dialer-at{attempt_id}"
+
+
+def snoop_id(attempt_id: int) -> str:
+    """The channel that listens to the client both ways: not `at…`/`op…` (those are calls, stasis.own_channel)."""
+    return f"rec-at{attempt_id}"
+
+
+def pending_path(root: Path, attempt_id: int) -> Path:
+    """The call's WAV, fetched from Asterisk, until its compressed file is stored."""
+    return root / "pending" / f"at{attempt_id}.wav"
+
+
+def pending_attempt(name: str) -> int | None:
+    """The attempt a file in `pending/` belongs to (None: not one of ours)."""
+    m = re.fullmatch(r"at(\d+)\.wav", name)
+    return int(m.group(1)) if m else None
+
+
+def encode_command(encoder: str, wav: Path, out: Path) -> list[str]:
+    """The compression after the call: the lowest CPU priority (calls and pages first), mono speech at 16 kbit/s."""
+    return ["nice", "-n", "19", *shlex.split(encoder), "--quiet", "--speech", "--bitrate", str(BITRATE_KBPS),
+            "--comp", str(COMPLEXITY), str(wav), str(out)]
+
+
+def wav_duration(data: bytes) -> float:
+    """Seconds of audio in a PCM WAV: the `data` chunk's bytes over the byte rate of `fmt ` (0.0: not a WAV)."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return 0.0
+    pos, byte_rate = 12, 0
+    while pos + 8 <= len(data):
+        kind, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if kind == b"fmt " and pos + 16 <= len(data):
+            byte_rate = struct.unpack_from("<I", data, pos + 16)[0]
+        elif kind == b"data":
+            size = min(size, len(data) - pos - 8)  # a writer killed mid-call leaves the header's size short or 0
+            if not size and len(data) > pos + 8:
+                size = len(data) - pos - 8
+            return size / byte_rate if byte_rate else 0.0
+        pos += 8 + size + (size & 1)
+    return 0.0
 
 
 def ogg_opus_duration(data: bytes) -> float:
@@ -62,7 +113,11 @@ class StoredFile:
 def store_file(root: Path, attempt_id: int, at: datetime, data: bytes) -> StoredFile:
     """Write the recording under `root` atomically (a reader never sees half a file); readable by the owner only."""
     name = relative_name(attempt_id, at)
-    path = root / name
+    write_atomically(root / name, data)
+    return StoredFile(name, len(data), round(ogg_opus_duration(data), 2), hashlib.sha256(data).hexdigest())
+
+
+def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
     tmp = path.with_suffix(".part")
     with open(tmp, "wb") as f:
@@ -71,7 +126,43 @@ def store_file(root: Path, attempt_id: int, at: datetime, data: bytes) -> Stored
         os.fsync(f.fileno())
     os.chmod(tmp, 0o640)
     os.replace(tmp, path)
+
+
+def keep_pending(root: Path, attempt_id: int, data: bytes) -> Path:
+    """The fetched WAV, on disk (synced) before Asterisk's copy is deleted: from here on it cannot be lost."""
+    path = pending_path(root, attempt_id)
+    write_atomically(path, data)
+    return path
+
+
+def compress_pending(root: Path, attempt_id: int, at: datetime, encoder: str, timeout_s: float = 600) -> StoredFile:
+    """Compress the pending WAV into the stored Ogg/Opus file (written whole or not at all). The WAV stays: the
+    caller removes it once the database says `stored` — killed anywhere before, this simply runs again."""
+    wav = pending_path(root, attempt_id)
+    name = relative_name(attempt_id, at)
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+    tmp = path.with_suffix(".part")
+    done = subprocess.run(encode_command(encoder, wav, tmp), capture_output=True, timeout=timeout_s)
+    if done.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"{encoder} exited with {done.returncode}: {done.stderr[-300:].decode(errors='replace')}")
+    data = tmp.read_bytes()
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, path)
     return StoredFile(name, len(data), round(ogg_opus_duration(data), 2), hashlib.sha256(data).hexdigest())
+
+
+def stray_pending(root: Path, unfinished_ids: set[int]) -> list[Path]:
+    """WAVs in `pending/` whose recording is no longer waiting (stored, failed or deleted: an engine killed between
+    writing `stored` and removing its WAV)."""
+    folder = root / "pending"
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.iterdir()
+            if (aid := pending_attempt(p.name)) is not None and aid not in unfinished_ids]
 
 
 def free_bytes(root: Path) -> int:
@@ -96,13 +187,20 @@ def recording_stored(db, attempt_id: int, f: StoredFile) -> None:
                    (f.file, f.bytes, f.duration_s, f.sha256, attempt_id))
 
 
+def recording_waits(db, attempt_id: int, error: str) -> None:
+    """The compression failed (the encoder missing, the disk full): the WAV is kept, the next start tries again."""
+    db.execute_sql("UPDATE call_recording SET error = %s WHERE attempt_id = %s AND state = 'recording'",
+                   (error[:500], attempt_id))
+
+
 def recording_failed(db, attempt_id: int, error: str) -> None:
     db.execute_sql("UPDATE call_recording SET state = 'failed', error = %s WHERE attempt_id = %s AND state = 'recording'",
                    (error[:500], attempt_id))
 
 
 def unfinished(db) -> list[int]:
-    """Recordings of attempts that ended while the engine was away: the file waits on Asterisk to be fetched."""
+    """Recordings of attempts that ended while the engine was away: the file waits on Asterisk to be fetched,
+    or in `pending/` to be compressed."""
     return [r[0] for r in db.execute_sql(
         "SELECT r.attempt_id FROM call_recording r JOIN attempt a ON a.id = r.attempt_id"
         " WHERE r.state = 'recording' AND a.ended_at IS NOT NULL ORDER BY 1").fetchall()]

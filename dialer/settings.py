@@ -51,6 +51,7 @@ class Settings:
     claim_retry_s: float = 1.0  # how often a Ready operator with nothing to call looks again
     # call recording (ari_app/recording.py, dialer/services/recordings.py): files outside any web root
     recordings_dir: str = ""  # empty: <state_dir>/recordings
+    recording_encoder: str = "opusenc"  # compresses a call's WAV to Ogg/Opus after the call (opus-tools)
     recording_min_free_mb: int = 500  # below this much free space recording pauses (calls go on), with an alert
     recordings_operators_own: bool = False  # operators (without recordings.listen) may play their own calls
     # consent announcements (B6): uploaded files live in <recordings>/announcements; Asterisk plays them from

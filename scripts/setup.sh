@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 
 # chromium and fonts: the browser tests drive Debian's headless Chromium (playwright cannot fetch its own);
 # systemd: `dialer install` makes its user and directories with systemd-sysusers/-tmpfiles, the tests verify its
-# units with systemd-analyze (a container may lack them)
+# units with systemd-analyze (a container may lack them); opus-tools: opusenc compresses call recordings after the call
 packages=(postgresql-15 debootstrap python3-venv python3-dev gcc ca-certificates chromium fonts-dejavu-core
-          fonts-liberation2 systemd)
+          fonts-liberation2 systemd opus-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -86,18 +86,19 @@ SELECT format($q$
 $q$, source)
 $f$;
 
--- Statement triggers with transition tables: the rows a statement inserted, deleted or changed, at once. The cheap
+-- Statement triggers with transition tables: the rows a statement inserted, deleted or changed, at once (a
+-- transition table's whole row is an anonymous record: ROW(…)::attempt names its type). The cheap
 -- static checks first: most statements on `attempt` (a live attempt opened, a stamp written during a call) change
 -- nothing a report counts and end there.
 CREATE OR REPLACE FUNCTION report_rollup_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF EXISTS (SELECT 1 FROM new_rows WHERE ended_at IS NOT NULL) THEN
-            EXECUTE report_rollup_sql('SELECT 1, n FROM new_rows n');
+            EXECUTE report_rollup_sql('SELECT 1, ROW(n.*)::attempt FROM new_rows n');
         END IF;
     ELSIF TG_OP = 'DELETE' THEN
         IF EXISTS (SELECT 1 FROM old_rows WHERE ended_at IS NOT NULL) THEN
-            EXECUTE report_rollup_sql('SELECT -1, o FROM old_rows o');
+            EXECUTE report_rollup_sql('SELECT -1, ROW(o.*)::attempt FROM old_rows o');
         END IF;
     ELSIF EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
                    WHERE (o.ended_at IS NOT NULL OR n.ended_at IS NOT NULL)
@@ -107,7 +108,7 @@ BEGIN
                                            n.campaign_id, n.operator_id, n.selection_id)) THEN
         EXECUTE report_rollup_sql($s$
             SELECT x.sign, x.a FROM old_rows o JOIN new_rows n ON n.id = o.id
-                   CROSS JOIN LATERAL (VALUES (-1, o), (1, n)) AS x (sign, a)
+                   CROSS JOIN LATERAL (VALUES (-1, ROW(o.*)::attempt), (1, ROW(n.*)::attempt)) AS x (sign, a)
              WHERE (o.ended_at, o.outcome, o.answered_at, o.bridged_at, o.wrap_up_at, o.campaign_id, o.operator_id,
                     o.selection_id)
                    IS DISTINCT FROM (n.ended_at, n.outcome, n.answered_at, n.bridged_at, n.wrap_up_at, n.campaign_id,

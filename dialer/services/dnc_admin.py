@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -104,11 +105,19 @@ def _columns(cells: list[str]) -> tuple[int, int | None] | None:
     return phone, next((i for i, n in enumerate(names) if n in REASON_HEADERS), None)
 
 
+def _delimiter(text: str) -> str:
+    """The header's delimiter; a bare list of numbers may have none on its first line but reasons further on."""
+    for line in itertools.islice((ln for ln in io.StringIO(text) if ln.strip()), 20):
+        if any(d in line for d in tables.DELIMITERS):
+            return tables.sniff_delimiter(line)
+    return ","
+
+
 def parse(data: bytes | str) -> Parsed:
     """Pure: a CSV of numbers (with a header `phone;reason`, or one number per line) → numbers and problems."""
     tables.check_size(data)
     text = tables.decode(data)
-    records = tables.csv_rows(text, tables.sniff_delimiter(tables.first_line(text)), strict=True)
+    records = tables.csv_rows(text, _delimiter(text), strict=True)
     parsed, columns, first = Parsed(), None, True
     for line, cells in records:
         if isinstance(cells, str):
@@ -119,7 +128,7 @@ def parse(data: bytes | str) -> Parsed:
             columns = _columns(cells)
             if columns is not None:
                 continue
-            columns = (0, 1 if len(cells) > 1 else None)
+            columns = (0, 1)  # a bare list: the number, then an optional reason
         parsed.rows += 1
         if parsed.rows > MAX_IMPORT:
             raise Invalid("file-too-large", f"more than {MAX_IMPORT} numbers: split the file",

@@ -8,6 +8,7 @@ Asterisk, PostgreSQL, the engine as its own process, 10 operators with simulated
 - an operator who misses three offers raises an alert that appears without a reload and is acknowledged."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -180,11 +181,17 @@ def test_the_screen_follows_ten_operators_calling_and_the_supervisor_steers_them
     for oid in calling:
         n = Attempt.select().where(Attempt.operator == oid, Attempt.ended_at.is_null(False)).count()
         assert page.locator(f"[data-testid=op-calls-{oid}]").inner_text() == str(n), oid
-    for outcome, n in (("ANSWERED", 16), ("BUSY", 4), ("REJECTED", 4)):
-        got = page.locator(f"[data-testid=camp-bar-{a}] [data-outcome={outcome}]").get_attribute("data-count")
-        assert got == str(n), outcome
-    assert page.locator("[data-testid=chip-ready] b").inner_text() == "8"
-    assert page.locator("[data-testid=chip-paused] b").inner_text() == "2"
+    # the campaign boxes and the chips add up many events and are redrawn at most once a second: waited for
+    counts = {"ANSWERED": 16, "BUSY": 4, "REJECTED": 4}
+    bar = ("Object.fromEntries([...document.querySelectorAll('[data-testid=camp-bar-%d] [data-outcome]')]"
+           ".map((s) => [s.dataset.outcome, Number(s.dataset.count)]))" % a)
+    try:
+        page.wait_for_function(f"(() => {{ const got = {bar}, want = {json.dumps(counts)};"
+                               " return Object.keys(want).every((k) => got[k] === want[k]); })()", timeout=LIVE_MS)
+    except Exception:
+        raise AssertionError(page.evaluate(bar)) from None
+    page.wait_for_function("document.querySelector('[data-testid=chip-ready] b').textContent === '8'"
+                           " && document.querySelector('[data-testid=chip-paused] b').textContent === '2'", timeout=LIVE_MS)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     if os.environ.get("DIALER_SHOTS_DIR"):
         page.screenshot(path=os.path.join(os.environ["DIALER_SHOTS_DIR"], "supervisor-calls-ru-1366.png"))

@@ -1,10 +1,15 @@
 """The pure parts of call recording (SPEC J1, J2): Range, who may listen, when to audit, retention, the guard."""
 from __future__ import annotations
 
+import hashlib
+import shutil
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
+from ari_app.stasis import own_channel
+from dialer import recording_files as files
 from dialer.access import Principal
 from dialer.services import recordings as rec
 
@@ -83,3 +88,62 @@ def test_names_and_durations():
     assert rec.relative_name(17, NOW) == "2026/06/01/at17.opus"
     assert rec.asterisk_name(17) == "dialer-at17"
     assert rec.ogg_opus_duration(b"not ogg") == 0.0
+
+
+# ---- WAV during the call, Ogg/Opus after it (dialer/recording_files.py) --------------------------------------
+def wav(seconds: float, rate: int = 8000, header_size: int | None = None) -> bytes:
+    import struct
+    body = bytes(int(seconds * rate) * 2)
+    size = len(body) if header_size is None else header_size
+    return (b"RIFF" + struct.pack("<I", 36 + size) + b"WAVE" + b"fmt "
+            + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16) + b"data" + struct.pack("<I", size) + body)
+
+
+@pytest.mark.parametrize("data, seconds", [
+    (wav(2.5), 2.5), (wav(0), 0.0), (wav(1, rate=16000), 1.0),
+    (wav(3, header_size=0), 3.0),        # a writer killed mid-call: the header never got the size
+    (wav(3, header_size=10**9), 3.0),    # a size past the end: what is there
+    (b"OggS" + bytes(40), 0.0), (b"", 0.0),
+])
+def test_wav_duration(data, seconds):
+    assert files.wav_duration(data) == pytest.approx(seconds)
+
+
+def test_encode_command_runs_at_the_lowest_priority_at_16_kbits():
+    cmd = files.encode_command("/opt/opus/opusenc --comp 5", Path("/r/pending/at7.wav"), Path("/r/at7.part"))
+    assert cmd[:3] == ["nice", "-n", "19"] and cmd[3:5] == ["/opt/opus/opusenc", "--comp"]
+    assert cmd[cmd.index("--bitrate") + 1] == "16" and cmd[cmd.index("--comp", 5) + 1] == "2" and cmd[-2:] == ["/r/pending/at7.wav", "/r/at7.part"]
+
+
+@pytest.mark.parametrize("name, attempt", [("at7.wav", 7), ("at123.wav", 123), ("at7.part", None),
+                                           ("x7.wav", None), ("at.wav", None), ("at7.wav.bak", None)])
+def test_pending_attempt(name, attempt):
+    assert files.pending_attempt(name) == attempt
+
+
+def test_stray_pending_are_the_wavs_of_recordings_no_longer_waiting(tmp_path):
+    for aid in (1, 2, 3):
+        files.keep_pending(tmp_path, aid, wav(0.1))
+    (tmp_path / "pending" / "notes.txt").write_text("not ours")
+    assert sorted(p.name for p in files.stray_pending(tmp_path, {2})) == ["at1.wav", "at3.wav"]
+    assert files.stray_pending(tmp_path / "none", set()) == []
+    assert files.snoop_id(7) == "rec-at7" and not own_channel(files.snoop_id(7))  # never hung up as an orphan
+
+
+@pytest.mark.skipif(not shutil.which("opusenc"), reason="opus-tools is installed by scripts/setup.sh")
+def test_compress_pending_stores_ogg_opus_and_keeps_the_wav(tmp_path):
+    files.keep_pending(tmp_path, 9, wav(3.0))
+    stored = files.compress_pending(tmp_path, 9, NOW, "opusenc")
+    data = (tmp_path / stored.file).read_bytes()
+    assert stored.file == "2026/06/01/at9.opus" and data[:4] == b"OggS" and stored.bytes == len(data)
+    assert stored.duration_s == pytest.approx(3.0, abs=0.05) and len(data) < 3 * 4000
+    assert stored.sha256 == hashlib.sha256(data).hexdigest()
+    assert files.pending_path(tmp_path, 9).is_file()  # removed by the engine only once the row says `stored`
+
+
+def test_a_failed_compression_keeps_the_wav_and_leaves_no_file(tmp_path):
+    files.keep_pending(tmp_path, 9, wav(1.0))
+    with pytest.raises(RuntimeError, match="exited with 1"):
+        files.compress_pending(tmp_path, 9, NOW, "false")
+    assert files.pending_path(tmp_path, 9).is_file() and not list(tmp_path.rglob("*.opus"))
+    assert not list(tmp_path.rglob("*.part"))

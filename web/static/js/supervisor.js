@@ -6,12 +6,15 @@
  *     and the page applies them to its model and marks what they touch: that operator's row, that campaign;
  *   - the only extra reads are a new call's client and order (/api/supervisor/calls?ids=…, batched) and the
  *     queue sizes (/api/supervisor/queues), which no event carries: at most every 15 s while calls go on.
- * Drawing (measured with bench.supervisor and bench.supervisor_page: 100 operators, 60–90 events/s): the marked
- * rows are written at an animation frame, at most every FRAME_MS while events stream in, each changing text through its own text node (no nodes made or thrown away, no childList
- * mutation for Alpine's document-wide observer to walk), attributes only when they change; a row whose sort key
- * changed moves alone (a binary search in the kept order); the clocks tick once a second only in the rows on
- * screen (an IntersectionObserver keeps the set); the campaign boxes and status chips, which add up many events,
- * at most 4 times a second. Events that arrive while the board is being read are kept and applied after it; an
+ * Drawing (measured with bench.supervisor and bench.supervisor_page: 100 operators, 60–90 events/s; docs/supervisor.md):
+ * the marked rows are written at an animation frame, at most every FRAME_MS while events stream in (an event after
+ * the wait asks for the frame; no frame is asked for only to wait), inside Alpine.mutateDom (Alpine's document-wide
+ * observer never walks the page's own drawing), each changing text through its own text node (no nodes made or
+ * thrown away), attributes only when they change, no layout read; a row whose sort key changed moves alone (a
+ * binary search in the kept order); the rows have one height in one scroll area, so the rows on screen are a range
+ * of the order found from the scroll position, and only their clocks tick, in one pass a second; the campaign
+ * boxes and status chips, which add up many events, at most once a second; the action buttons' states when their
+ * menu opens. Events that arrive while the board is being read are kept and applied after it; an
  * attempt's end is counted once (the board names the attempts that ended in the last minutes).
  * Nothing here uses innerHTML with data. */
 (function () {
@@ -29,7 +32,7 @@
   const BRIEF_WAIT_MS = 200;  // a new call's client and order: one read for the calls of the same moment
   const SIGNED_IN = ["ready", "in_call", "wrap_up", "paused", "lunch"];  // the day bar: shares of the time not offline
   const DAY_BAR_EVERY_S = 5;
-  const SLOW_EVERY_MS = 250;  // the campaign boxes and the chips: sums over many events, at most this often
+  const SLOW_EVERY_MS = 1000;  // the campaign boxes and the chips: sums over many events, at most this often
   const FRAME_MS = 100;  // at most 10 drawings a second while events stream in (schedule, below)
   const $ = (id) => document.getElementById(id);
 
@@ -374,36 +377,49 @@
 
   // ---- drawing -----------------------------------------------------------------------------------------
   function markOp(op) { S.dirtyOps.add(op.id); schedule(); }
-  // a frame with changes costs the page about 6 ms of fixed work (layout, paint, layerize) besides what changed
+  // a frame with changes costs the page a few ms of fixed work (style, layout, paint, layerize) besides what changed
   // (bench.supervisor_page traces): while events stream in, the marked rows are drawn at most every FRAME_MS, a
-  // change after a quiet moment at the next frame. Only animation frames pace it, never timers: on a busy machine
-  // the browser keeps giving frames (rendering is its priority) while timer tasks wait behind the stream's events
-  // (measured: with a timer in the way the page drew 0.1 times a second under bench.supervisor)
+  // change after a quiet moment at the next frame. The drawing itself is always in an animation frame (on a busy
+  // machine the browser keeps giving frames while timer tasks wait behind the stream's events: with the drawing in
+  // a timer the page drew 0.1 times a second under bench.supervisor). The wait is not done by asking frame after
+  // frame (each asked frame runs the whole rendering update even when nothing changed: traced, 41 frames a second
+  // for 9 drawings): while events stream in, the first event after the wait asks for the frame; a timer asks only
+  // for the last events of a burst, when no event is queued before it
   function schedule() {
     if (S.frame) return;
-    S.frame = true;
-    if (document.hidden) { setTimeout(flush, 200); return; }  // frames stop in a hidden tab
-    const frame = (t) => { if (t - S.flushAt < FRAME_MS - 8) requestAnimationFrame(frame); else flush(); };
-    requestAnimationFrame(frame);
+    if (document.hidden) { S.frame = true; setTimeout(flush, 200); return; }  // frames stop in a hidden tab
+    const wait = S.flushAt + FRAME_MS - 8 - performance.now();
+    if (wait <= 0) {
+      S.frame = true;
+      if (S.waitTimer) { clearTimeout(S.waitTimer); S.waitTimer = null; }
+      requestAnimationFrame(flush);
+    } else if (!S.waitTimer) {
+      S.waitTimer = setTimeout(() => { S.waitTimer = null; schedule(); }, wait);
+    }
   }
 
   // once a frame: the marked rows (their cells, visibility and place); the sums (chips, campaign boxes) at most
   // every SLOW_EVERY_MS while events stream in — a person's own change of a filter or sort is drawn at once
-  function flush() {
-    S.frame = false;
+  // Alpine watches the attributes of the whole document; the page's own drawing is of no interest to it (no x-
+  // directive is ever made here), so it is done inside Alpine.mutateDom, which leaves it out (traced: Alpine's
+  // callback took 4.5 ms for each drawing's attribute changes)
+  const quiet = (fn) => (window.Alpine && window.Alpine.mutateDom ? window.Alpine.mutateDom(fn) : fn());
+  function flush() { S.frame = false; quiet(draw); }
+  function draw() {
     S.flushes++;
     S.flushAt = performance.now();
     const rows = $("sv-operator-rows");
     for (const id of S.dirtyOps) {
       const op = S.ops.get(id);
       if (!op) continue;
-      if (!op.el) { op.el = opRow(op); rows.append(op.el.row); watchRow(op); S.arrangeAll = true; }
+      if (!op.el) { op.el = opRow(op); rows.append(op.el.row); S.arrangeAll = true; }
       drawOp(op);
     }
     if (S.dirtyOps.size) S.dirtyChips = true;  // the counts, and the shown count under a filter
     S.dirtyOps.clear();
-    if (S.arrangeAll) { S.arrangeAll = false; S.moved.clear(); arrange(); S.dirtyChips = true; }
-    else if (S.moved.size) { placeMoved(); }
+    if (S.arrangeAll) { S.arrangeAll = false; S.moved.clear(); arrange(); S.dirtyChips = true; S.viewDirty = true; }
+    else if (S.moved.size) { placeMoved(); S.viewDirty = true; }
+    if (S.viewDirty) findOnScreen();
     if (!S.dirtyChips && !S.dirtyCamps) return;
     const wait = S.slowAt + SLOW_EVERY_MS - Date.now();
     if (wait > 0 && !S.urgent) {
@@ -449,7 +465,7 @@
     el.callSub = h("div", { class: "sv-sub", hidden: true }, el.callSubT);
     el.call = cell("sv-call", "op-call", el.callLine, el.callSub);
     el.sip = cell("sv-sip", "op-sip");
-    const cells = [h("div", { role: "cell" }, h("span", { class: "sv-name" }, el.nameT), " ", h("span", { class: "sv-login" }, el.loginT)),
+    const cells = [h("div", { role: "cell", class: "sv-who" }, h("span", { class: "sv-name" }, el.nameT), " ", h("span", { class: "sv-login" }, el.loginT)),
       h("div", { role: "cell" }, el.status, el.day), el.since, el.call, el.sip,
       cell("sv-num", "op-calls", el.callsT), cell("sv-num sv-time", "op-talk", el.talkT),
       cell("sv-num", "op-answered", el.shareT), cell("sv-num", "op-rating", el.ratingT)];
@@ -481,7 +497,8 @@
         b("hangup", W.hangup, () => { if (window.confirm(W.confirm_hangup)) act("/hangup", {}, W.hangup); }),
         b("release", W.release, () => act("/release", {}, W.release))));
     // a row paints only inside itself (supervisor.css): while its menu is open, the menu may overflow it
-    menu.addEventListener("toggle", () => el.row.classList.toggle("menu-open", menu.open));
+    el.menu = menu;
+    menu.addEventListener("toggle", () => { if (menu.open) drawActions(op); el.row.classList.toggle("menu-open", menu.open); });
     return menu;
   }
 
@@ -498,19 +515,23 @@
     put(el.ratingT, String(t.rating));
     drawCall(op);
     drawSip(op);
-    if (el.btn_ready) {
-      const c = currentCall(op);
-      setFlag(el.btn_ready, "disabled", op.status === "ready");
-      setFlag(el.btn_pause, "disabled", op.status === "paused");
-      setFlag(el.btn_lunch, "disabled", op.status === "lunch");
-      setFlag(el.btn_hangup, "disabled", !(c && !c.ended_at));
-      setFlag(el.btn_release, "disabled", op.status !== "wrap_up");
-    }
-    setFlag(el.row, "hidden", !visible(op));
+    if (el.menu && el.menu.open) drawActions(op);
+    const hide = !visible(op);
+    if (el.row.hidden !== hide) { el.row.hidden = hide; S.viewDirty = true; }
     const key = sortKey(op);
     if (key !== op.placedKey) { op.placedKey = key; S.moved.add(op.id); }
     // the clocks and the day bar: now when the row is on screen, else when it comes into view
-    if (S.onScreen.has(op.id)) { const t = now(); tickOp(op, t); if (op.dayStatus !== op.status) drawDay(op, t); }
+    if (S.onScreen.has(op.id)) tickOp(op, now());  // the day bar: with the clock's pass every DAY_BAR_EVERY_S
+  }
+
+  // the actions a person may take now: worked out when the menu opens and while it is open, not at every drawing
+  function drawActions(op) {
+    const el = op.el, c = currentCall(op);
+    setFlag(el.btn_ready, "disabled", op.status === "ready");
+    setFlag(el.btn_pause, "disabled", op.status === "paused");
+    setFlag(el.btn_lunch, "disabled", op.status === "lunch");
+    setFlag(el.btn_hangup, "disabled", !(c && !c.ended_at));
+    setFlag(el.btn_release, "disabled", op.status !== "wrap_up");
   }
 
   function drawCall(op) {
@@ -537,21 +558,36 @@
     if (c && c.answered_at) put(el.callTimeT, clock(((c.ended_at ? ms(c.ended_at) : t) - ms(c.answered_at)) / 1000));
   }
 
-  // which rows are on screen (a margin of a few rows): only they tick
-  const seen = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
-    const t = now();
-    for (const e of entries) {
-      const op = S.ops.get(Number(e.target.dataset.op));
-      if (!op) continue;
-      if (!e.isIntersecting) { S.onScreen.delete(op.id); continue; }
-      S.onScreen.add(op.id);
-      tickOp(op, t);
-      drawDay(op, t);
+  // which rows are on screen: the rows have one height (ROW_PX, supervisor.css) in one scroll area, so they are a
+  // range of the shown order found from the scroll position, which the scroll event keeps (no layout read and no
+  // observer at drawing time); the window's height bounds the area's, a few rows more tick than show at most
+  const ROW_PX = 41, MARGIN_ROWS = 2;
+  const scroller = $("sv-operators");
+  const view = { top: 0 };
+  scroller.addEventListener("scroll", () => {
+    view.top = scroller.scrollTop;
+    if (S.viewFrame) return;
+    S.viewFrame = true;
+    requestAnimationFrame(() => { S.viewFrame = false; quiet(findOnScreen); });
+  }, { passive: true });
+  window.addEventListener("resize", () => { S.viewDirty = true; schedule(); });
+  function findOnScreen() {
+    S.viewDirty = false;
+    const first = Math.floor(view.top / ROW_PX) - MARGIN_ROWS, last = Math.ceil((view.top + window.innerHeight) / ROW_PX) + MARGIN_ROWS;
+    const on = new Set(), t = now();
+    let i = 0;
+    for (const id of S.order) {
+      const op = S.ops.get(id);
+      if (!op || !op.el || op.el.row.hidden) continue;
+      if (i >= first) {
+        on.add(id);
+        if (!S.onScreen.has(id)) { tickOp(op, t); drawDay(op, t); }  // came into view: its clocks and day bar now
+      }
+      if (++i > last) break;
     }
-  }, { rootMargin: "120px 0px" }) : null;
-  function watchRow(op) { if (seen) seen.observe(op.el.row); else S.onScreen.add(op.id); }
+    S.onScreen = on;
+  }
   function dropRow(op) {
-    if (seen) seen.unobserve(op.el.row);
     S.onScreen.delete(op.id);
     op.el.row.remove();
   }
@@ -586,6 +622,8 @@
     if (order.join(",") !== S.order.join(",")) $("sv-operator-rows").append(...ops.map((op) => op.el.row));  // moves, keeps state
     S.order = order;
     for (const op of ops) { setFlag(op.el.row, "hidden", !visible(op)); op.placedKey = sortKey(op); }
+    const rowsVar = String(ops.length);
+    if (scroller.style.getPropertyValue("--sv-rows") !== rowsVar) scroller.style.setProperty("--sv-rows", rowsVar);
   }
 
   // only the rows whose sort key changed move: out of the kept order, then each back in by binary search; the DOM
@@ -653,12 +691,12 @@
       });
       head.append(el.toggle);
     }
-    const num = (key) => h("b", { "data-testid": "camp-" + key + "-" + camp.id }, (el[key] = txt()));
+    const num = (key) => h("b", { class: "sv-n", "data-testid": "camp-" + key + "-" + camp.id }, (el[key] = txt()));
     el.ops = h("span", { class: "sv-camp-ops" });
     const opsBy = {};
     for (const s of ["ready", "in_call", "wrap_up", "paused", "lunch"]) {
       opsBy[s] = txt();
-      el.ops.append(h("span", { "data-status": s, title: W[s] }, h("span", { class: "sv-dot" }), h("b", {}, opsBy[s])));
+      el.ops.append(h("span", { "data-status": s, title: W[s] }, h("span", { class: "sv-dot" }), h("b", { class: "sv-n" }, opsBy[s])));
     }
     el.opsBy = opsBy;
     const confirm = h("button", { type: "button", disabled: true, title: W.autostop_reason, "data-testid": "camp-autostop-" + camp.id, text: W.autostop_confirm });
@@ -798,7 +836,7 @@
     const t = now();
     if (t >= S.dayEnd && !S.reading) { S.dayEnd = Infinity; load(); return; }  // a new day: today's figures start again
     const day = ++S.ticks % DAY_BAR_EVERY_S === 0;
-    for (const id of S.onScreen) { const op = S.ops.get(id); if (op && op.el) { tickOp(op, t); if (day) drawDay(op, t); } }
+    quiet(() => { for (const id of S.onScreen) { const op = S.ops.get(id); if (op && op.el) { tickOp(op, t); if (day) drawDay(op, t); } } });
   }, 1000);
 
   ["operator.status", "attempt", "attempt.gone", "campaign", "alert", "sip.registration"].forEach((kind) => window.Dialer.live.on(kind, (d) => handle(kind, d)));
