@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 
+from .. import audit
 from ..crm import generic
 from . import lead_csv, leads
 
@@ -59,13 +60,16 @@ def mapped_csv(header: list[str], rows: list[tuple[int, list[str]]], mapping: di
     return out.getvalue(), lines, refused
 
 
-def import_file(campaign_id, data: bytes, filename: str, mapping, default_region: str = "RU") -> dict:
+def import_file(campaign_id, data: bytes, filename: str, mapping, actor: audit.Actor | None = None,
+                default_region: str = "RU") -> dict:
     """The leads import's report (`leads.ImportReport.as_dict`), lines those of the uploaded file. The web runs it
-    in a worker process inside the worker's database (`dialer.workers.Workers.run_in_db`)."""
+    in a worker process inside the worker's database (`dialer.workers.Workers.run_in_db`); `actor` is who the audit
+    entry names there (the web's own context does not cross into another process)."""
     header, rows = generic.read_table(data, filename)
     full = generic.check_mapping(header, mapping or {})
     text, lines, refused = mapped_csv(header, rows, full)
-    report = leads.import_csv(campaign_id, text, default_region).as_dict()
+    with audit.acting_as(actor or audit.current_actor()):
+        report = leads.import_csv(campaign_id, text, default_region).as_dict()
     errors = refused + [{**e, "line": lines.get(e["line"], e["line"])} for e in report["errors"]]
     report["errors"] = sorted(errors, key=lambda e: e["line"])[:leads.MAX_REPORTED_ERRORS]
     report["errors_omitted"] += max(0, len(errors) - leads.MAX_REPORTED_ERRORS)

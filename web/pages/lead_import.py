@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Response
 
 from dialer.crm import generic, views
+from dialer import audit
 from dialer.db import run
 from dialer.errors import DomainError
 from dialer.services import campaigns, lead_import
@@ -87,7 +88,8 @@ async def import_file(request: Request, campaign_id: FromPath[int]) -> Response:
     preview = await workers.run(generic.preview, data, filename)
     mapping = {column: one(form, f"col:{i}") for i, column in enumerate(preview["columns"])}
     try:
-        report = await workers.run_in_db(lead_import.import_file, campaign_id, data, filename, mapping)
+        report = await workers.run_in_db(lead_import.import_file, campaign_id, data, filename, mapping,
+                                         audit.current_actor())
     except DomainError as e:
         if e.status == 404:
             raise
