@@ -53,7 +53,9 @@ def search_terms(query) -> dict:
         phone = normalise_phone(text, dnc.DEFAULT_REGION)
         if phone:
             terms["phone"] = phone
-        if len(digits) >= MIN_PHONE_PART:
+        # a whole number is found by its index; a part of one needs the trigram scan, which on a million leads
+        # sharing a prefix read most of them (bench.campaign_pages: 25 ms against 0.4 ms for a key)
+        if len(digits) >= MIN_PHONE_PART and not (phone and len(digits) >= 10):
             terms["phone_part"] = digits[-10:] if len(digits) > 10 else digits  # 8 900 … and +7 900 … alike
         if digits == text and len(digits) < 19:
             terms["lead_id"] = int(digits)

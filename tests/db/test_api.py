@@ -183,7 +183,7 @@ def test_campaign_results_api(client):
     r = client.put(f"/api/campaigns/{cid}/results", json=[{"code": "confirmed", "title": "Подтверждён"}])
     assert r.status_code == 200, r.text
     assert client.get(f"/api/campaigns/{cid}/results").json() == [
-        {"code": "confirmed", "title": "Подтверждён", "closes_lead": True}]
+        {"code": "confirmed", "title": "Подтверждён", "closes_lead": True, "crm_status": None}]
     assert client.put(f"/api/campaigns/{cid}/results", json=[{"code": 5, "title": "x"}]).status_code == 400
     assert client.put(f"/api/campaigns/{cid}/results", json=[]).status_code == 422
     assert client.put("/api/campaigns/999999/results", json=[{"code": "a", "title": "b"}]).status_code == 404
