@@ -30,13 +30,12 @@ def world(db, settings, monkeypatch):
     roles = {r["code"]: r["id"] for r in users.list_roles()}
     cid = campaigns.create_campaign("Подтверждение")["id"]
     campaigns.set_results(cid, [{"code": "confirmed", "title": "Подтверждён", "closes_lead": True}])
-    app = create_app(settings, db)
     opened = []
 
     def session(code):
         users.create_user(f"{code}@example.org", code, PASSWORD, [roles[code]])
         s = users.sign_in(f"{code}@example.org", PASSWORD)
-        client = TestClient(app)
+        client = TestClient(create_app(settings, db))  # one app per client: each has its own lifespan
         client.__enter__()
         client.cookies.set(auth.Cookies.SESSION, s["token"])
         client.headers["X-CSRF-Token"] = s["csrf"]

@@ -36,12 +36,11 @@ def world(db, settings, monkeypatch):
     seat = devices.create_device("seat-1", seat="Место 1")
     spare = devices.create_device("spare-1")
     free = users.create_user("free@example.org", "Свободный", PASSWORD, [roles["operator"]])
-    app = create_app(settings, db)
 
     def session(code, operator_id=None):
         users.create_user(f"{code}@example.org", f"Пользователь {code}", PASSWORD, [roles[code]], operator_id)
         s = users.sign_in(f"{code}@example.org", PASSWORD)
-        client = TestClient(app)
+        client = TestClient(create_app(settings, db))  # one app per client: each has its own lifespan
         client.__enter__()
         client.cookies.set(auth.Cookies.SESSION, s["token"])
         client.headers["X-CSRF-Token"] = s["csrf"]

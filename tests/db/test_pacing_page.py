@@ -18,12 +18,12 @@ def session(db, settings, monkeypatch):
     monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     users.seed_roles()
     roles = {r["code"]: r["id"] for r in users.list_roles()}
-    app, opened = create_app(settings, db), []
+    opened = []
 
     def open_as(code):
         users.create_user(f"{code}@example.org", code, PASSWORD, [roles[code]])
         s = users.sign_in(f"{code}@example.org", PASSWORD)
-        client = TestClient(app)
+        client = TestClient(create_app(settings, db))  # an app each: one lifespan per app (its hub, its workers)
         client.__enter__()
         client.cookies.set(auth.Cookies.SESSION, s["token"])
         client.headers["X-CSRF-Token"] = s["csrf"]
