@@ -128,7 +128,13 @@ def configure(fmt: str = "text", level: int = logging.INFO, stream=None, force: 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    for chatty in QUIET:
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
     return kind
+
+
+# libraries that log their routine work at INFO: a PDF's font subsetting is a dozen lines per file
+QUIET = ("fontTools",)
 
 
 # ---- the web's request ids -------------------------------------------------------------------------------------

@@ -43,6 +43,8 @@ def load_demo(settings, db, n_operators: int, n_leads: int):
 
     The leads come from the fake LeadVertex (started here, returned to be stopped on exit): the
     pull job imports them and every wrap-up is written back to it."""
+    from rules import window
+
     from . import crm_demo
 
     with db.connection_context():
@@ -51,6 +53,10 @@ def load_demo(settings, db, n_operators: int, n_leads: int):
             CAMPAIGN, max_attempts=3, retry_delay_s=120, ring_timeout_s=15, wrap_up_limit_s=3,
             # the demo's simulated clients answer at any hour: an explicit choice, as a real campaign would need
             calling_window={"any_hour": True}, retry_delays={"BUSY": 60})["id"]
+        if campaign and campaign.calling_window == window.DEFAULT:
+            # a demo database from before the calling window existed got the default by the migration: the demo
+            # dials its simulated clients at any hour, as one made now does
+            campaigns.update_campaign(cid, calling_window=window.ANY_HOUR)
         if not campaigns.list_results(cid):
             campaigns.set_results(cid, RESULTS)
         if not campaign:  # the demo records its calls, kept a week: the call cards have a player
