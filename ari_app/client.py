@@ -118,11 +118,6 @@ class AriClient:
                 return False
             raise
 
-    async def record_bridge(self, bridge_id: str, name: str, fmt: str) -> dict:
-        return await self.request("POST", f"/bridges/{bridge_id}/record",
-                                  {"name": name, "format": fmt, "ifExists": "overwrite", "beep": "false",
-                                   "terminateOn": "none"})
-
     async def stop_recording(self, name: str) -> bool:
         try:
             await self.request("POST", f"/recordings/live/{name}/stop")
