@@ -37,9 +37,14 @@ def setup(operators=2, leads=5):
     return c, ops
 
 
+def _minutes_ago_today(minutes):
+    """`minutes` ago, or just after midnight when that was yesterday: the suite may run across midnight."""
+    return max(time.time() - 60 * minutes, sv.day_start(datetime.now(timezone.utc)).timestamp() + 1)
+
+
 def call(db, op, outcome="ANSWERED", at=None, talk=30.0, wrap_up=True):
     """A claimed call that ends with `outcome` (ANSWERED: talked `talk` seconds, then wrapped up unless told)."""
-    at = at or time.time() - 600
+    at = at or _minutes_ago_today(10)
     a = store.claim(db, op.id, "pbx", "t", at, None).attempt_id
     store.record(db, a, "dial_started_at", at + 0.2)
     facts = AttemptFacts(cause=16)
