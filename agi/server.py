@@ -3,8 +3,8 @@
 Routes (see dialplan/dialer.conf):
 - `operator_ready` / `operator_pause` — feature codes *71 / *72 dialled from an operator's softphone;
   they become engine commands exactly like the buttons of the panel.
-- `inbound_callback` — a client calls back: answered with a short message until inbound routing
-  to the order's operator arrives; the call is logged.
+A client calling back is not an AGI matter: `dialer-inbound` hands the call to the engine's Stasis app
+(ari_app/inbound.py), the one place that decides where it goes.
 """
 from __future__ import annotations
 
@@ -92,14 +92,8 @@ def build(db) -> GuardedApplication:
     async def operator_pause(request):
         await feature(request, commands.Pause(source="feature-code"))
 
-    async def inbound_callback(request):
-        log.info("AGI: inbound call from %s to %s", request.headers.get("agi_callerid"),
-                 request.headers.get("agi_extension"))
-        await request.send_command("SET VARIABLE DIALER_INBOUND_ROUTE NONE")
-
     app.add_route("operator_ready", operator_ready)
     app.add_route("operator_pause", operator_pause)
-    app.add_route("inbound_callback", inbound_callback)
     return app
 
 

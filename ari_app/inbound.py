@@ -19,6 +19,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from dialer.listen import wake_loop
+
 from . import events as ev
 from . import inbound_store as store
 from . import stasis
@@ -185,16 +187,7 @@ class InboundRouter:
             self.attempts.update(await self.engine.db_run(store.after_restart, time.time()))
         except Exception as e:
             log.warning("inbound calls of the previous run not looked at (%s)", e)
-        while True:
-            try:
-                await asyncio.wait_for(self.wake.wait(), TICK_S)
-            except asyncio.TimeoutError:
-                pass
-            self.wake.clear()
-            try:
-                await self._route_waiting()
-            except Exception:
-                log.exception("inbound routing failed; trying again")
+        await wake_loop(self.wake, TICK_S, self._route_waiting, "inbound routing")
 
     def _free_operators(self) -> list[FreeOperator]:
         now = time.monotonic()

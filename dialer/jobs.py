@@ -54,6 +54,18 @@ def purge_access() -> tuple[int, int]:
     return purge_sessions(), events
 
 
+def purge_status_history(days: int, now: datetime | None = None) -> int:
+    """Operators' status changes older than `days` are removed — all but each operator's last one before the
+    cutoff, which says what the operator was doing when the kept history begins (reports over a period that starts
+    there need it: dialer/services/reports.py, status_time.py)."""
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+    db = Attempt._meta.database
+    return db.execute_sql(
+        "DELETE FROM operator_status_log s WHERE s.at < %(cutoff)s AND s.id <> ("
+        "  SELECT k.id FROM operator_status_log k WHERE k.operator_id = s.operator_id AND k.at < %(cutoff)s"
+        "   ORDER BY k.at DESC, k.id DESC LIMIT 1)", {"cutoff": cutoff}).rowcount
+
+
 class JobRuns:
     """How the jobs fare, for the log and for the health check. One wrapper (`guard`) goes around every scheduled
     job (`watch`): it records each run in `job_run` (last success, failures, next run; see `record`), and keeps the
@@ -198,6 +210,13 @@ def start_jobs(settings, db, runs: JobRuns | None = None) -> AsyncIOScheduler:
     scheduler.add_job(partitions, "interval", hours=6, id="audit-partitions",
                       coalesce=True, next_run_time=datetime.now(timezone.utc))  # also once at start
     scheduler.add_job(access_upkeep, "interval", minutes=10, id="access-upkeep", coalesce=True)
+
+    async def status_history():
+        removed = await dbm.run(db, purge_status_history, settings.status_history_days)
+        if removed:
+            log.info("removed %d operator status changes older than %d days", removed, settings.status_history_days)
+
+    scheduler.add_job(status_history, "interval", hours=6, id="status-history", coalesce=True, max_instances=1)
     scheduler.add_job(claim_queue, "interval", seconds=1, id="claim-queue", coalesce=True)
     scheduler.add_job(throughput, "interval", seconds=60, id="throughput-log", coalesce=True)
     scheduler.add_job(supervisor_alerts, "interval", seconds=ALERTS_TICK_S, id="supervisor-alerts", coalesce=True,

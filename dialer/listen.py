@@ -9,13 +9,16 @@ table; an optional periodic wake lets it re-read anyway, so a missed notificatio
     async with contextlib.aclosing(listen(settings.dsn, ["engine_command"], wake_s=5)) as wakes:
         async for wake in wakes:
             ...  # wake.notifies: what arrived; wake.connected: re-read everything
+
+The same shape inside one process, where the notification is an `asyncio.Event` set by whoever has news (an ARI
+event, an operator freed): `wake_loop` runs one round of work at once on a wake, and anyway every few seconds.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import psycopg2
@@ -78,6 +81,23 @@ async def listen(dsn: dict, channels: list[str], *, wake_s: float | None = None,
         finally:
             loop.remove_reader(fd)
             conn.close()
+
+
+async def wake_loop(wake: asyncio.Event, every_s: float, work: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run `work()` each time `wake` is set, and at least every `every_s` seconds without one, for ever (cancel the
+    task to stop it). The event is cleared before the round, so a wake that comes while `work` runs brings another
+    round right after it rather than being lost. A round that raises is logged (`what` names it) and the loop goes
+    on: the next wake or tick tries again."""
+    while True:
+        try:
+            await asyncio.wait_for(wake.wait(), every_s)
+        except asyncio.TimeoutError:
+            pass  # the tick
+        wake.clear()
+        try:
+            await work()
+        except Exception:
+            log.exception("%s failed; trying again", what)
 
 
 def _connect(dsn: dict, channels: list[str], name: str):

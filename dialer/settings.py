@@ -80,6 +80,8 @@ class Settings:
     # the installation's own time zone (IANA name): where reports' days and hours begin
     time_zone: str = "Europe/Moscow"
     shift_report_at: str = "21:00"  # local end of the shift: the daily shift summary PDFs are written then (reports)
+    # operators' status history (reports' operator-hours, the supervisor's time in status): kept this many days
+    status_history_days: int = 400
 
     @property
     def dsn(self) -> dict:
