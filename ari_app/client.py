@@ -158,6 +158,18 @@ class AriClient:
             if e.status != 404:
                 raise
 
+    async def reachable(self, timeout: float = 2.0) -> bool:
+        """Asterisk answers REST at all (any HTTP status): with the event websocket down, this tells a cut websocket
+        (calls live on) from a server that is gone (ari_app/servers.py)."""
+        await self.open()
+        try:
+            async with self._session.get(self.server.ari_url + "/asterisk/ping",
+                                         timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+                await resp.read()
+            return True
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            return False
+
     async def channels(self) -> list[dict]:
         return await self.request("GET", "/channels") or []
 

@@ -17,7 +17,7 @@ from dialer.settings import Settings
 from . import attempt as am
 from . import events as ev
 from . import operator as om
-from . import stasis, store
+from . import servers, stasis, store
 from .classifier import AttemptFacts
 from .client import AriClient
 from .health import engine_reporter
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 STOP_DRAIN_S = 3  # within dialer.run's 5 s for stopping a part
 COMMAND_CHANNEL = "engine_command"  # NOTIFYed by the table's trigger at each insert's commit
 COMMAND_WAKE_S = 5  # look anyway this often: a missed notification must not strand a command
+SERVER_CHECK_S = 0.5  # how often a server whose event websocket is down is probed (ari_app/servers.py)
+LINE_WENT_WITH_SERVER_S = 3.0  # an operator paused this long before a lost server's websocket dropped: by the loss
 
 
 class Engine:
@@ -48,6 +50,7 @@ class Engine:
         self.inbound = InboundRouter(self)  # clients calling back (ari_app/inbound.py)
         self.predictive = PredictiveDialer(self)  # predictive campaigns' calls and held clients (ari_app/predictive.py)
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.lost: set[str] = set()  # servers found gone whose calls were closed; cleared at their reconnect
         record = os.environ.get("DIALER_ARI_RECORD")
         self._recording = open(record, "a") if record else None
 
@@ -79,6 +82,7 @@ class Engine:
             self.tasks.append(asyncio.create_task(
                 client.run_events(lambda msg, n=name: self.on_event(n, msg), lambda n=name: self.reconcile(n)),
                 name=f"ari-{name}"))
+            self.tasks.append(asyncio.create_task(self._watch_server(name), name=f"watch-{name}"))
         self.tasks.append(asyncio.create_task(self._listen_commands(), name="commands"))
         self.tasks.append(asyncio.create_task(self.health.run(), name="health"))
         self.tasks.append(asyncio.create_task(self.recorder.run(), name="recordings"))
@@ -131,9 +135,52 @@ class Engine:
             self.routes.pop((server, channel), None)
         actor.post(event)
 
+    async def _watch_server(self, server: str) -> None:
+        """A server whose websocket is down and whose REST refuses for `asterisk_lost_after_s` is lost."""
+        client = self.clients[server]
+        down_since = None
+        while True:
+            await asyncio.sleep(SERVER_CHECK_S)
+            if client.connected.is_set() or server in self.lost or await client.reachable():
+                down_since = None
+                continue
+            down_since = down_since or time.monotonic()
+            if time.monotonic() - down_since >= self.settings.asterisk_lost_after_s:
+                await self.server_lost(server)
+
+    async def server_lost(self, server: str) -> None:
+        """Its operators paused with the reason, their calls closed and classified (ari_app/servers.py); the
+        other servers' calls are not touched."""
+        self.lost.add(server)
+        client = self.clients[server]
+        reason = servers.reason_text(server)[0]
+        actors = [a for a in self.actors.values() if a.client is client]
+        for key in [k for k, actor in self.routes.items() if k[0] == server and actor in actors]:
+            del self.routes[key]  # should it come back with the calls still up, the reconcile hangs them up
+        for actor in actors:
+            actor.post(servers.ServerLost(reason, at=time.time()))
+        try:
+            await self.predictive.resync(server, [], [])  # its predictive calls are gone too
+        except Exception:
+            log.exception("predictive calls of the lost server %s not closed", server)
+        log.error("%s: its %d operators paused, their calls closed", reason, len(actors))
+        try:
+            since = client.state_since - LINE_WENT_WITH_SERVER_S
+            await self.db_run(servers.note_recent_pauses, [a.oid for a in actors], reason, since)
+            await self.db_run(servers.raise_alert, server)
+        except Exception as e:
+            log.warning("alert for the lost server %s not written: %s", server, e)
+
     async def reconcile(self, server: str) -> None:
         """After a (re)connect: every operator compares its leg and attempt with what Asterisk has now."""
         client = self.clients[server]
+        if server in self.lost:
+            self.lost.discard(server)
+            log.warning("Asterisk server %s is back", server)
+            try:
+                await self.db_run(servers.clear_alert, server)
+            except Exception as e:
+                log.warning("alert for the server %s not cleared: %s", server, e)
         listed_at = time.monotonic()
         channels = await client.channels()
         bridges = await client.bridges()
@@ -172,7 +219,21 @@ class Engine:
             if not records:
                 return None
             actor = self.actors.get(operator_id) or self._add_actor(records[0])
+        elif len(self.clients) > 1 and servers.movable(actor.state):
+            await self._follow_server(actor)
         return actor
+
+    async def _follow_server(self, actor: OperatorActor) -> None:
+        """An operator whose device was moved to another server calls through it from their next command on (one
+        that holds a line or a call keeps its server until they are free)."""
+        try:
+            server = await self.db_run(servers.operator_server, actor.oid)
+        except Exception as e:  # the command is handled on the server known; the next one looks again
+            log.warning("operator %s: server not read (%s)", actor.oid, e)
+            return
+        if server in self.clients and server != actor.client.name and servers.movable(actor.state):
+            log.info("operator %s: now on Asterisk server %s (was %s)", actor.oid, server, actor.client.name)
+            actor.client = self.clients[server]
 
 
 def restore_state(r: store.OperatorRecord, nonce: str, nailed: bool) -> om.OperatorState:

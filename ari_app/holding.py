@@ -6,6 +6,8 @@ A predictive campaign's answered client who finds no operator free waits in the 
 Each tick `assign` pairs the waiting clients, first answered first, with the campaign pool's free operators,
 the one free longest first; a client past the campaign's wait-for-operator timeout is given up: a short stock
 message (`GIVE_UP_SOUND`), then hung up — the classifier makes that LOST (answered, never bridged).
+With the campaign's "safe-harbour" message on, a client still waiting after the grace hears it once
+(`harbour_due`, `HARBOUR_SOUND`), then the music again.
 """
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ log = logging.getLogger(__name__)
 GIVE_UP_SOUND = "all-circuits-busy-now"
 MESSAGE_MAX_S = 15  # never wait longer for the message to end: the client is hung up anyway
 DECLINED_PAUSE_S = 1.0  # an operator who turned a client down a moment ago is not asked again at once
+# the safe-harbour message: Asterisk's stock "All representatives are currently busy assisting other callers.
+# Please wait for the next available representative." (core sounds, en), played over the music to that client
+HARBOUR_SOUND = "queue-periodic-announce"
 
 
 # ---- the decision: pure -------------------------------------------------------------------------------------------
@@ -32,6 +37,8 @@ class Held:
     ready_to_offer: bool     # in the holding bridge (or just answered): may be offered now
     timeout_s: float
     declined: tuple[tuple[int, float], ...] = ()  # (operator, when) who turned this client down
+    harbour_after_s: float | None = None  # the safe-harbour message is due this long after the answer; None: not
+    #                                        (the campaign has none, or this client heard it already)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,14 @@ def assign(held: list[Held], free: list[Free], pools: dict[int, frozenset[int]],
             taken.add(f.operator_id)
             break
     return Assignment(tuple(offers), tuple(give_up))
+
+
+def harbour_due(held: list[Held], now: float) -> tuple[str, ...]:
+    """Clients in the holding bridge past the grace (their `harbour_after_s`), not yet given up, who have not heard
+    the safe-harbour message: they hear it now, once."""
+    return tuple(h.channel for h in sorted(held, key=lambda h: (h.answered, h.channel))
+                 if h.harbour_after_s is not None and h.ready_to_offer
+                 and h.harbour_after_s <= now - h.answered < h.timeout_s)
 
 
 # ---- the holding bridge on Asterisk --------------------------------------------------------------------------------
@@ -118,3 +133,27 @@ async def message_and_hang_up(client: AriClient, channel: str, sound: str = GIVE
     except AriError as e:
         log.warning("held client %s: hangup failed: %s", channel, e)
         return True
+
+
+def harbour_playback(channel: str) -> str:
+    return f"harbour-{channel}"
+
+
+async def play_harbour(client: AriClient, channel: str, sound: str = HARBOUR_SOUND) -> bool:
+    """The safe-harbour message to one client in the holding bridge (Asterisk plays it to that channel through its
+    bridge; the others keep the music); False when it could not be started (the channel gone, most likely)."""
+    try:
+        await client.play(channel, f"sound:{sound}", harbour_playback(channel))
+        return True
+    except AriError as e:
+        log.info("held client %s: safe-harbour message not played: %s", channel, e)
+        return False
+
+
+async def stop_harbour(client: AriClient, channel: str) -> None:
+    """The message stops when the client is joined to an operator (it must not talk over them); over is fine."""
+    try:
+        await client.request("DELETE", f"/playbacks/{harbour_playback(channel)}")
+    except AriError as e:
+        if e.status != 404:
+            log.info("held client %s: safe-harbour message not stopped: %s", channel, e)

@@ -86,6 +86,9 @@ class InboundRouter:
         self.causes: dict[str, int] = {}          # channel → the cause of its hang-up request
         self.free_since: dict[int, float] = {}
         self.wake = asyncio.Event()
+        self._restoring: asyncio.Task | None = None  # reading the calls an earlier run left (`_restored`)
+        self._restore_failed = False
+        self._unreconciled: set[str] = set()  # servers whose connect came while those calls could not be read
 
     # ---- ARI in (engine.on_event) ----------------------------------------------------------------------------------
     def translate(self, server: str, msg: dict, at: float):
@@ -121,6 +124,11 @@ class InboundRouter:
         closed with a callback at start) is released rather than left with music for ever. Only callers older than
         ORPHAN_AFTER_S: one arriving right now is being taken in by `_arrived`."""
         client = self.engine.clients[server]
+        if not await self._restored():  # the calls operators had taken are not known yet: none may be released
+            log.warning("inbound calls on %s not reconciled yet: the previous run's calls are not read", server)
+            self._unreconciled.add(server)  # done once they are (`_route_round`)
+            return
+        self._unreconciled.discard(server)
         now = time.time()
         for c in channels:
             if (c.get("dialplan", {}).get("context") != "dialer-inbound" or c["id"] in self.attempts
@@ -183,11 +191,37 @@ class InboundRouter:
                 pass
 
     async def run(self) -> None:
+        await self._restored()
+        await wake_loop(self.wake, TICK_S, self._route_round, "inbound routing")
+
+    async def _route_round(self) -> None:
+        if not await self._restored():  # the database was away at start: read them before anything else
+            return
+        for server in list(self._unreconciled):  # the reconcile a connect could not do then
+            await self.reconcile(server, await self.engine.clients[server].channels())
+        await self._route_waiting()
+
+    async def _restored(self) -> bool:
+        """The inbound calls an earlier run left are known (read once, by whoever asks first: the reconcile of the
+        first connect may come before `run`). Until they are, a call an operator had taken looks like a caller left
+        on hold, and the reconcile would release it — the operator's call cut with a message. False: not read (the
+        database is away); the next tick asks again."""
+        if self._restoring is None or (self._restoring.done() and not self._restoring.result()):
+            self._restoring = asyncio.get_running_loop().create_task(self._restore(), name="inbound-restore")
+        return await asyncio.shield(self._restoring)
+
+    async def _restore(self) -> bool:
         try:
-            self.attempts.update(await self.engine.db_run(store.after_restart, time.time()))
-        except Exception as e:
-            log.warning("inbound calls of the previous run not looked at (%s)", e)
-        await wake_loop(self.wake, TICK_S, self._route_waiting, "inbound routing")
+            following = await self.engine.db_run(store.after_restart, time.time())
+        except Exception as e:  # asked again at each tick: said once
+            log.log(logging.DEBUG if self._restore_failed else logging.WARNING,
+                    "inbound calls of the previous run not looked at yet (%s)", e)
+            self._restore_failed = True
+            return False
+        self.attempts.update(following)
+        if following:
+            log.info("inbound: %d taken calls of the previous run followed again", len(following))
+        return True
 
     def _free_operators(self) -> list[FreeOperator]:
         now = time.monotonic()

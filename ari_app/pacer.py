@@ -2,16 +2,19 @@
 
 Progressive (the default): one call per Ready operator who has none, so nobody is ever abandoned.
 Predictive: dial ahead of the operators, so an operator who frees up finds a client already answered.
-The pacer places the largest number of calls whose *expected* abandon share stays under a target:
+The pacer places calls one by one while the next one, should it answer, is unlikely to find no operator:
 
 - operators free when the next answers arrive: the Ready ones, plus each operator in wrap-up or in a call
-  who will be free within the horizon (the time a new call takes to be answered, plus the grace), from
-  the campaign's own talk and wrap-up samples, conditioned on how long that operator has been at it;
-- answers to come: each call in flight and each new one answers with the measured answer rate;
-- clients already waiting on hold take operators first;
-- the expected excess (clients for whom no operator is free) over the expected answers is the abandon
-  share this decision risks. Its target adapts: the whole cap while the measured abandon rate is low,
-  less as it nears the cap, and none (progressive) once one more abandon would cross it.
+  who will be free by then (plus the grace), from the campaign's own talk and wrap-up samples, conditioned
+  on how long that operator has been at it;
+- clients ahead of the new call: those on hold, and each call placed before it that answers first (each
+  call in flight with its chance, given how long it has rung; each new one with the measured answer rate);
+- the new call's abandon chance is the chance that, when it answers, the clients ahead of it are at least
+  the operators free (`Forecast`). The chance one more call may carry (`adaptive_threshold`) adapts to the
+  abandon record: the cap itself while the record is clean and long, less as the measured rate nears the cap
+  or when the window holds few calls, none (progressive) once one more abandon would cross it.
+  The forecast leaves out the calls the next decisions will place, some of which answer sooner and take an
+  operator counted here: this feedback on the measured rate is what keeps the campaign under its cap.
 
 The lead ratio («коэффициент опережения») is what comes out: calls in flight per operator expected free,
 so it adapts to the answer rate and the handle times measured, never above the campaign's maximum.
@@ -24,6 +27,7 @@ Hard rules, checked by property tests (tests/unit/test_pacer.py):
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -112,20 +116,20 @@ def decide(i: PaceInput) -> Decision:
         # the hard cap: progressive never abandons, so the rate can only fall until it is back under
         return Decision(progressive, PROGRESSIVE, WHY_CAP)
     p = min(1.0, i.answered / i.dialled)
-    threshold = adaptive_threshold(i.cap, max((w.rate for w in i.windows), default=0.0))
+    # the rate each window would have with one more abandon: a window with few answered calls is not yet
+    # proof of a low rate, so it leaves less room than the same rate over many calls
+    threshold = adaptive_threshold(i.cap, max(((w.abandoned + 1) / (w.answered + 1) for w in i.windows), default=0.0))
     f = Forecast(i, p)
     limit = ratio_limit(i)
     best, best_risk = i.dialing, f.risk()
-    # each more call adds to the abandons expected: take calls one by one while what one adds, per answer it
-    # brings, stays under the threshold, and while the windows, counting what the calls in flight are
-    # expected to add, stay under the cap
-    total, before = i.dialing + 1, f.abandons()
+    # take calls one by one while the chance that the next one, should it answer, finds no operator stays under
+    # the threshold, and while the windows, counting the abandons the calls in flight are expected to add, stay
+    # under the cap
+    total = i.dialing + 1
     while total <= limit:
-        f.add_call()
-        after = f.abandons()
-        if (after - before) / p > threshold or f.projected_over(i.windows, i.cap):
+        if f.add_call() > threshold or f.projected_over(i.windows, i.cap):
             break
-        best, best_risk, before = total, f.risk(), after
+        best, best_risk = total, f.risk()
         total += 1
     dials = max(progressive, best - i.dialing)
     in_flight = i.dialing + dials
@@ -135,14 +139,15 @@ def decide(i: PaceInput) -> Decision:
                     extra={"threshold": threshold, "answer_rate": p})
 
 
-MARGINAL_X = 6.0  # how far above the cap one more call's own abandon chance may be, with the record clean
+MARGINAL_X = 1.0  # the abandon chance one more call may carry with a clean record, as a multiple of the cap
 
 
 def adaptive_threshold(cap: float, measured: float) -> float:
-    """The abandon chance one more call may carry (what it adds to the abandons expected, per answer).
-    Calls a progressive dialler would place carry none, so the calls beyond them may each carry more than
-    the cap and the campaign still stay under it. How much more adapts to the abandon rate measured: a
-    generous multiple of the cap while the record is clean, shrinking to nothing as it nears the cap."""
+    """The abandon chance one more call may carry, should it answer. Calls a progressive dialler would place
+    carry none, so the calls beyond them may each carry up to the cap and the campaign still stay under it,
+    were the forecast exact; it is optimistic (see the module's docstring), so the chance allowed shrinks as
+    the rate measured nears the cap — to nothing at the cap. In the simulation (bench/pacing.py) this settles
+    at about two thirds of the cap; a larger multiple overshoots early and then spends the day progressive."""
     if cap <= 0:
         return 0.0
     room = min(1.0, max(0.0, (cap - measured) / cap))
@@ -150,49 +155,62 @@ def adaptive_threshold(cap: float, measured: float) -> float:
 
 
 # ---- the forecast --------------------------------------------------------------------------------------------
-CHECKPOINTS = 6  # moments over the next answers at which clients and free operators are compared
+BUCKETS = 6  # slices of equal probability of the answer delay: when the next answers arrive
+# the forecast's abandons times this, in the check that the calls in flight cannot carry a window over the cap:
+# the forecast is optimistic (the module's docstring); the simulation measured about 2–3 × its figure
+PROJECTION_MARGIN = 3.0
 
 
 class Forecast:
-    """Clients answering against operators freeing up, at a few moments over the next seconds.
+    """Clients answering against operators freeing up, over the next answer delays.
 
-    A client answering at t needs an operator free by t + grace. So at each checkpoint t the shortage is
-    E[max(0, waiting + answers by t − operators free by t + grace)]; the largest over the checkpoints is the
-    expected number abandoned. Answers: each call in flight with its chance of answering by t (conditioned on
-    how long it has rung), each new call with the answer rate × P(answer delay ≤ t). Operators: the Ready
-    ones for sure, each busy one with its chance of finishing its call and wrap-up by t + grace, given how
-    long it has been at it (a Poisson-binomial distribution, computed exactly)."""
+    Clients are served in the order they answer, so a client answering at t is joined within the grace exactly
+    when fewer clients are ahead of it (those waiting, and those answering before it) than operators free by
+    t + grace. The answer delay is cut into slices of equal probability; a call answering in slice k is taken to
+    answer at the slice's middle t_k. A call's chance of being abandoned is then
+        Σ_k P(it answers in slice k) × P(clients ahead by t_k ≥ operators free by t_k + grace),
+    the clients ahead being the waiting ones plus every call placed before it that answers by t_k (each call in
+    flight with its chance, conditioned on how long it has rung; each new one with the answer rate), and the
+    operators free the Ready ones for sure plus each busy one with its chance of finishing its call and its
+    wrap-up by then, given how long it has been at it. Both counts are Poisson-binomial, computed exactly.
+    Summed over the calls in flight and the new ones, these chances are the abandons expected."""
 
     def __init__(self, i: PaceInput, p: float):
         self.i, self.p = i, p
         self.answer_delays, self.fail_delays = sorted(i.answer_delays), sorted(i.fail_delays)
-        spread = self.answer_delays[int(0.95 * (len(self.answer_delays) - 1))] if self.answer_delays else 1.5 * i.ring_s
-        self.times = [spread * k / (CHECKPOINTS - 1) for k in range(CHECKPOINTS)]
+        self.edges = [0.0] + [self._delay_quantile(k / BUCKETS) for k in range(1, BUCKETS)] + [math.inf]
+        self.times = [self._delay_quantile((k + 0.5) / BUCKETS) for k in range(BUCKETS)]
         talk, wrap = sorted(i.talk), sorted(i.wrap)
         wrap_mean = sum(wrap) / len(wrap) if wrap else DEFAULT_WRAP_S
-        self.free = []  # per checkpoint: P(k operators free by t + grace)
+        self.free = []      # per slice: P(k operators free by t_k + grace)
+        self.free_cdf = []  # per slice: P(at most k operators free ...)
         for t in self.times:
             by = t + i.grace_s
-            chances = [finish_chance(talk, e, by - wrap_mean, DEFAULT_TALK_S) for e in i.in_call]
-            chances += [finish_chance(wrap, e, by, DEFAULT_WRAP_S) for e in i.in_wrap]
             dist = [0.0] * i.ready + [1.0]
-            for q in chances:
-                dist = _plus_one(dist, q)
+            for e in i.in_call:
+                dist = _plus_one(dist, finish_chance(talk, e, by - wrap_mean, DEFAULT_TALK_S))
+            for e in i.in_wrap:
+                dist = _plus_one(dist, finish_chance(wrap, e, by, DEFAULT_WRAP_S))
             self.free.append(dist)
-        self.excess = [_Excess(d, i.waiting) for d in self.free]
-        self.new_chance = [p * self._answered_by(t) for t in self.times]
-        # answers by each checkpoint (distribution), and in all, of the calls in flight
-        self.answers = [[1.0] for _ in self.times]
-        self.answers_total = 0.0
-        for e in (i.dialing_for if len(i.dialing_for) == i.dialing else (0.0,) * i.dialing):
-            alive = self._alive(e)
-            for k, t in enumerate(self.times):
-                self.answers[k] = _plus_one(self.answers[k], self._answer_chance(e, t, alive))
-            self.answers_total += self._answer_chance(e, math.inf, alive)
+            self.free_cdf.append(list(itertools.accumulate(dist)))
+        self.ahead = [[0.0] * i.waiting + [1.0] for _ in self.times]  # per slice: P(k clients ahead by t_k)
+        self.lost = 0.0           # abandons expected of the calls in flight and the new ones
+        self.answers_total = 0.0  # answers expected of them
+        flight = i.dialing_for if len(i.dialing_for) == i.dialing else (0.0,) * i.dialing
+        for e in sorted(flight, reverse=True):  # the oldest answer first
+            self._place(self._slices(e))
+        self.new_slices = [p / BUCKETS] * BUCKETS if self.answer_delays else self._slices(0.0)
+
+    def _delay_quantile(self, q: float) -> float:
+        """The answer delay of answered calls at quantile q: measured, or uniform over [½, 1½] × the mean before
+        that (nobody answers the instant the phone rings)."""
+        if self.answer_delays:
+            d = self.answer_delays
+            return d[min(len(d) - 1, int(q * len(d)))]
+        return self.i.ring_s * (0.5 + q)
 
     def _answered_by(self, t: float) -> float:
-        """P(answer delay ≤ t) of an answered call: measured, or uniform over [½, 1½] × the mean before that
-        (nobody answers the instant the phone rings)."""
+        """P(answer delay ≤ t) of an answered call."""
         if self.answer_delays:
             return bisect.bisect_right(self.answer_delays, t) / len(self.answer_delays)
         ring = self.i.ring_s
@@ -200,38 +218,49 @@ class Forecast:
 
     def _alive(self, e: float) -> float:
         """P(still in flight after e), answered-to-be plus failing-to-be."""
-        if not (self.answer_delays and self.fail_delays):
-            return 1.0
+        if not self.fail_delays:
+            return self.p * (1 - self._answered_by(e)) + (1 - self.p)
         return self.p * (1 - self._answered_by(e)) + (1 - self.p) * (
             1 - bisect.bisect_right(self.fail_delays, e) / len(self.fail_delays))
 
-    def _answer_chance(self, e: float, t: float, alive: float) -> float:
-        """P(a call in flight for e answers within t more), given it is still in flight."""
-        if not (self.answer_delays and self.fail_delays):
-            return self.p * (self._answered_by(e + t) - self._answered_by(e)) / max(1e-9, 1 - self._answered_by(e)) \
-                if self._answered_by(e) < 1 else 0.0
+    def _slices(self, e: float) -> list[float]:
+        """P(a call in flight for e answers within each slice from now), given it is still in flight."""
+        alive = self._alive(e)
         if alive <= 0:
-            return 0.0
-        return self.p * (self._answered_by(e + t) - self._answered_by(e)) / alive
+            return [0.0] * BUCKETS
+        by = [self._answered_by(e + edge) for edge in self.edges]
+        return [self.p * (by[k + 1] - by[k]) / alive for k in range(BUCKETS)]
 
-    def add_call(self) -> None:
-        for k, q in enumerate(self.new_chance):
-            self.answers[k] = _plus_one(self.answers[k], q)
-        self.answers_total += self.p
+    def _place(self, slices: list[float]) -> float:
+        """Add one call answering with these chances per slice, behind every call before it; its abandon chance."""
+        lost, by = 0.0, 0.0
+        for k, q in enumerate(slices):
+            cdf = self.free_cdf[k]
+            if q > 0:
+                # no operator for it: the clients ahead of it are at least the operators free by then
+                lost += q * sum(pa * cdf[min(a, len(cdf) - 1)] for a, pa in enumerate(self.ahead[k]) if pa > 1e-12)
+            # half of its slice answers before the middle
+            self.ahead[k] = _capped(_plus_one(self.ahead[k], by + q / 2), len(cdf) - 1)
+            by += q
+        self.lost += lost
+        self.answers_total += by
+        return lost
+
+    def add_call(self) -> float:
+        """One more new call; its chance of being abandoned should it answer."""
+        return self._place(self.new_slices) / self.p
 
     def abandons(self) -> float:
-        return max(sum(pa * g(a) for a, pa in enumerate(dist) if pa > 1e-12)
-                   for dist, g in zip(self.answers, self.excess))
+        return self.lost
 
     def risk(self) -> float:
-        """Expected abandon share: clients with no operator over clients answering (and waiting)."""
-        answered = self.answers_total + self.i.waiting
-        return self.abandons() / answered if answered > 0 else 0.0
+        """Expected abandon share: abandons expected over answers expected of the calls in flight."""
+        return self.lost / self.answers_total if self.answers_total > 0 else 0.0
 
     def projected_over(self, windows: tuple[Abandons, ...], cap: float) -> bool:
         """A window would be over the cap once the calls in flight have answered, as expected."""
-        lost, answered = self.abandons(), self.answers_total + self.i.waiting
-        return any(w.abandoned + lost > cap * (w.answered + answered) for w in windows)
+        lost = PROJECTION_MARGIN * self.lost
+        return any(w.abandoned + lost > cap * (w.answered + self.answers_total) for w in windows)
 
     def expected_free(self) -> float:
         return sum(k * q for k, q in enumerate(self.free[-1]))
@@ -253,28 +282,18 @@ def finish_chance(samples: list[float], elapsed: float, within: float, default_m
     return ends / longer
 
 
-class _Excess:
-    """g(a) = E[max(0, waiting + a − free)]: clients with no operator if `a` more answer; memoised per a."""
-
-    def __init__(self, free: list[float], waiting: int):
-        self.free = free
-        self.waiting = waiting
-        self.memo: dict[int, float] = {}
-
-    def __call__(self, a: int) -> float:
-        if a not in self.memo:
-            need = self.waiting + a
-            self.memo[a] = sum(pk * (need - k) for k, pk in enumerate(self.free) if k < need)
-        return self.memo[a]
-
-
 def _plus_one(dist: list[float], q: float) -> list[float]:
     """The distribution of a count with one more Bernoulli(q) added."""
-    out = [0.0] * (len(dist) + 1)
-    for k, pk in enumerate(dist):
-        out[k] += pk * (1 - q)
-        out[k + 1] += pk * q
-    return out
+    r = 1 - q
+    return [a * r + b * q for a, b in zip(dist + [0.0], [0.0] + dist)]
+
+
+def _capped(dist: list[float], top: int) -> list[float]:
+    """The same distribution with every count above `top` counted as `top` (all the same to a comparison with a
+    count that never exceeds it); keeps the work per call bounded by the operators, not the calls."""
+    if len(dist) <= top + 1:
+        return dist
+    return dist[:top] + [sum(dist[top:])]
 
 
 def binomial(n: int, p: float) -> list[float]:

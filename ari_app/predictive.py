@@ -90,6 +90,7 @@ class Call:
         self.offered_to: int | None = None
         self.declined: list[tuple[int, float]] = []
         self.giving_up = False
+        self.harboured = False                   # the safe-harbour message started (it is heard once)
 
     @property
     def channel(self) -> str:
@@ -139,6 +140,8 @@ class PredictiveDialer:
                 await holding.take_off_hold(actor.client, call.campaign_id, channel)
             except AriError as e:  # adding it to the operator's bridge may still succeed; it says if not
                 log.warning("predictive attempt %s: not taken off hold: %s", attempt_id, e)
+        if call.harboured:
+            await holding.stop_harbour(actor.client, channel)
         waited = time.monotonic() - (call.answered or time.monotonic())
         actor.write(pstore.joined, attempt_id, actor.oid, time.time(), waited)
         log.info("predictive attempt %s: joined to operator %s after %.2f s", attempt_id, actor.oid, waited)
@@ -343,7 +346,8 @@ class PredictiveDialer:
         if not waiting:
             return
         held = [holding.Held(c.channel, c.campaign_id, c.answered, c.offered_to is None and (c.held or not c.holding),
-                             c.timeout_s, tuple(c.declined)) for c in waiting if c.offered_to is None]
+                             c.timeout_s, tuple(c.declined), self._harbour_after(c))
+                for c in waiting if c.offered_to is None]
         free = [holding.Free(o.operator_id, self.free_since.get(o.operator_id, now))
                 for o in ops if o.free and not o.offered]
         pools = {cid: c.pool for cid, c in self.campaigns.items()}
@@ -360,6 +364,24 @@ class PredictiveDialer:
             if c.offered_to is None and not c.holding and not c.giving_up:
                 c.holding = True
                 asyncio.get_running_loop().create_task(self._put_on_hold(c))
+        offered = {ch for ch, _ in plan.offers}
+        for channel in holding.harbour_due(held, now):
+            call = self.calls[channel]
+            if channel in offered or call.giving_up or not call.holding:
+                continue
+            call.harboured = True
+            asyncio.get_running_loop().create_task(self._harbour(call))
+
+    def _harbour_after(self, call: Call) -> float | None:
+        """When the campaign's safe-harbour message is due to this client (after the grace), if at all."""
+        c = self.campaigns.get(call.campaign_id)
+        if c is None or not c.safe_harbour_message or call.harboured:
+            return None
+        return float(c.grace_s)
+
+    async def _harbour(self, call: Call) -> None:
+        if await holding.play_harbour(self.engine.clients[call.server], call.channel):
+            log.info("predictive attempt %s: still waiting after the grace, safe-harbour message", call.attempt_id)
 
     def _last_pool(self, campaign_id: int) -> frozenset[int]:
         c = self.campaigns.get(campaign_id)

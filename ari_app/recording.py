@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from dialer import recording_files as rec
@@ -31,6 +32,7 @@ CONSENT_MAX_S = 35  # the longest announcement accepted (dialer/services/recordi
 FETCH_TRIES = 20  # the file is closed a moment after the stop; Asterisk may be restarting (then it is gone)
 START_TRIES = 40  # 2 s for the snoop channel to enter the application
 ENCODERS = 1  # compressions at a time: a burst of ended calls queues rather than taking the cores from live ones
+FILE_THREADS = 2  # the files' own threads (one compression, one synced write or disk check beside it)
 
 
 class Recorder:
@@ -47,6 +49,13 @@ class Recorder:
         self.consent_default = settings.consent_default_sound
         self.encoder = settings.recording_encoder
         self.encoding = asyncio.Semaphore(ENCODERS)
+        # file work (a synced WAV write, opusenc waited for, the free-space check) has threads of its own, not the
+        # engine's default executor, which is the database threads: twenty calls ending together would take them
+        # with fsyncs, and the next answers would wait for a thread to read their campaign (answer → bridged)
+        self.files = ThreadPoolExecutor(FILE_THREADS, "recording-files")
+
+    async def _on_files(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.files, fn, *args)
 
     def _spawn(self, coro, name: str) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -163,7 +172,7 @@ class Recorder:
             await asyncio.sleep(0.25)
         if not data:
             raise RuntimeError("Asterisk has no stored file")
-        await asyncio.to_thread(rec.keep_pending, self.root, attempt_id, data)
+        await self._on_files(rec.keep_pending, self.root, attempt_id, data)
         await client.delete_stored_recording(name)
 
     async def _compress(self, attempt_id: int) -> None:
@@ -171,7 +180,7 @@ class Recorder:
         keeps the WAV and the `recording` row, and the next start does it again."""
         try:
             async with self.encoding:
-                stored = await asyncio.to_thread(rec.compress_pending, self.root, attempt_id,
+                stored = await self._on_files(rec.compress_pending, self.root, attempt_id,
                                                  datetime.now(timezone.utc), self.encoder)
             await self.engine.db_run(rec.recording_stored, attempt_id, stored)
             rec.pending_path(self.root, attempt_id).unlink(missing_ok=True)
@@ -207,7 +216,7 @@ class Recorder:
         """The recordings a stopped engine left: ended calls still `recording` are fetched and/or compressed;
         WAVs of recordings already stored (killed before removing them) are removed."""
         waiting = await self.engine.db_run(rec.unfinished)
-        for path in await asyncio.to_thread(rec.stray_pending, self.root, set(waiting)):
+        for path in await self._on_files(rec.stray_pending, self.root, set(waiting)):
             if not await self.engine.db_run(rec.is_recording, rec.pending_attempt(path.name)):
                 path.unlink(missing_ok=True)
         for attempt_id in waiting:
@@ -215,7 +224,7 @@ class Recorder:
             self._spawn(self._finish(client, attempt_id), f"record-end-at{attempt_id}")
 
     async def check_space(self) -> None:
-        free = await asyncio.to_thread(rec.free_bytes, self.root)
+        free = await self._on_files(rec.free_bytes, self.root)
         low = rec.low_on_space(free, self.min_free_mb)
         if low != self.paused:
             self.paused = low

@@ -17,7 +17,7 @@ from dialer.db import unavailable
 from . import events as ev
 from . import offer_store
 from . import operator as om
-from . import store
+from . import servers, store
 from .client import AriClient, AriError
 from .health import OperatorFigures, observe
 from .writes import NotTried, OrderedWrites
@@ -102,6 +102,8 @@ class OperatorActor:
                 self.write(store.command_done, command_id, error)
 
     async def handle(self, event) -> None:
+        if isinstance(event, servers.ServerLost):
+            return await self._server_lost(event)
         pending = [event]
         while pending:
             event = pending.pop(0)
@@ -118,6 +120,15 @@ class OperatorActor:
                         self._release_unknown_attempts()
                     pending += failed(command, e)
         self._save()
+
+    async def _server_lost(self, e: servers.ServerLost) -> None:
+        """This operator's Asterisk is gone (ari_app/servers.py): paused, their call closed, the reason written."""
+        noted = servers.affected(self.state)
+        for event in servers.lost_events(self.state, e):
+            await self.handle(event)
+        if noted:
+            self.write(servers.note_pause_reason, self.oid, e.reason)
+            log.warning("operator %s: paused, %s", self.oid, e.reason)
 
     def _save(self) -> None:
         now = (self.state.status, self.state.leg)

@@ -11,7 +11,8 @@ The model: calls come from one pre-drawn list (answered or not, time to answer o
 the client's patience on hold), consumed in order by every strategy, so they differ only in pacing.
 An answered client joins the longest-idle free operator; with none free it waits on hold, and is
 abandoned when not joined within the grace (2 s). It hangs up on hold at its patience or at the wait
-timeout (LOST). Ready operators are counted when the client could be joined.
+timeout (LOST). Ready operators are counted when the client could be joined. The cap is measured over the
+day, the campaign's default window (sql/015: window_day, no last-N window; `DAY_ONLY`).
 
 Baseline (VICIdial `AST_VDadapt.pl` / `AST_VDauto_dial.pl`, /work/shared/reference/pacing-anchors.md):
 every 2.5 s, lines = operators logged in × level − calls in progress (ringing, waiting, talking); every
@@ -36,7 +37,7 @@ from ari_app import pacer
 
 WRAP_S, GRACE_S, WAIT_TIMEOUT_S, TICK_S = 10.0, 2.0, 20.0, 1.0
 WINDOW_ANSWERED = 300   # the cap's rolling window (last N answered); the day is the other
-DAY_ONLY = False  # the cap over the day only (the last-N window off)
+DAY_ONLY = True  # the cap over the day only (the campaign default: sql/015 window_day, no last-N window)
 
 
 @dataclass(frozen=True)

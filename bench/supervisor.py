@@ -16,13 +16,19 @@ One headless Chromium has /supervisor open (1366×768, a supervisor) and /panel 
   `Performance.getMetrics` ProcessTime), over the measured window; its main thread alone (ThreadTime) and the
   wall time in tasks (TaskDuration, which counts the waits for a core on a shared machine) are shown as parts.
 - events_per_s: the live events the supervisor page received per second; events_dropped: events committed that
-  the page may see but never received (and any `reload` the stream had to ask for); page_errors: its console.
+  the page may see but had not received SETTLE_S after the run (and any `reload` the stream had to ask for);
+  page_errors: its console.
+- arrive_ms (and single_arrive_ms): an operator's change → its event handed to the page's script (ARRIVE): the
+  part of dom_ms before the page had the event (database, web, network, the browser's queue); the rest is the page's.
+  served_ms: the same change → its event read by a plain HTTP client on the supervisor's stream (RawStream): the
+  server's part of arrive_ms.
 `python -m bench.supervisor_page` feeds the same page the engine's writes without the telephony, for comparing a
 change to the page run against run.
 Last line: one JSON object.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -44,11 +50,15 @@ TABLES = ("alert, missed_offer, do_not_call, attempt_event, engine_command, atte
           "operator, campaign, live_event, web_session, user_permission, user_role, app_user, component_health, job_run")
 PASSWORD = "bench-supervisor-password"
 KINDS = ("operator.status", "attempt", "attempt.gone", "campaign", "alert")
+OBSERVED = (*KINDS, "sip.registration")  # counted apart: the page draws them too (`received_by_kind`)
 WARM_UP_S = 10
 IDLE_S = 8
+# an operator.status event handed to the page's script: (when, ms since the change it tells of) — the part of dom_ms
+# spent before the page had the event (database, web, network, the browser's own queue), the rest is the page's
+ARRIVE = "(d) => { if (d.since) { const t = Date.now(); window.__b.arrive.push([t, t - Date.parse(d.since)]); } }"
 SUPERVISOR_OBSERVER = """() => {
   const rows = document.getElementById('sv-operator-rows');
-  window.__b = {obs: [], received: {}, reloads: 0};
+  window.__b = {obs: [], received: {}, reloads: 0, arrive: []};
   const last = {};  // a row's status is set again at every redraw: only a change is a showing
   new MutationObserver((records) => {
     const t = Date.now();
@@ -61,15 +71,17 @@ SUPERVISOR_OBSERVER = """() => {
   }).observe(rows, {subtree: true, attributes: true, attributeFilter: ['data-status']});
   for (const k of %s) window.Dialer.live.on(k, () => { window.__b.received[k] = (window.__b.received[k] || 0) + 1; });
   window.Dialer.live.on('reload', () => { window.__b.reloads++; });
-}""" % list(KINDS)
+  window.Dialer.live.on('operator.status', ARRIVE);
+}""".replace("ARRIVE", ARRIVE) % list(OBSERVED)
 PANEL_OBSERVER = """() => {
   const el = document.querySelector('[data-testid=panel-status]');
-  window.__b = {obs: []};
+  window.__b = {obs: [], arrive: []};
+  window.Dialer.live.on('operator.status', ARRIVE);
   let last = el.dataset.status;
   new MutationObserver(() => {
     if (el.dataset.status !== last) { last = el.dataset.status; window.__b.obs.push([0, last, Date.now()]); }
   }).observe(el, {attributes: true, attributeFilter: ['data-status']});
-}"""
+}""".replace("ARRIVE", ARRIVE)
 
 
 def leads_csv(campaign: int, talk_s: int) -> str:
@@ -176,6 +188,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             panel = sign_in(browser, base, "op1@example.org", "/panel", {"width": 1280, "height": 900})
             sv.evaluate(SUPERVISOR_OBSERVER)
             panel.evaluate(PANEL_OBSERVER)
+            raw = RawStream(base, sv.context.cookies())
             cdp = sv.context.new_cdp_session(sv)
             cdp.send("Performance.enable")
             panel_cdp = panel.context.new_cdp_session(panel)
@@ -210,8 +223,8 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
                 command_all(ids, "pause")
                 until(lambda: not Operator.select().where(Operator.status != "paused").exists(), 60, 0.5,
                       "every operator paused after their call")
-            time.sleep(3)  # the last events reach the page
-            (closed,) = _db_now(db)
+            closed = settle(db, sv, opened)  # the last events reach the page (or are counted as dropped)
+            raw.close()
             page_data, panel_data = sv.evaluate("window.__b"), panel.evaluate("window.__b")
             flushes = sv.evaluate("window.Supervisor.state.flushes")
             browser.close()
@@ -239,8 +252,10 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
         return round(100 * (after[key] - before[key]) / (t1 - t0), 1)
     single, _ = latencies({ids[0]: changes.get(ids[0], [])},
                           {ids[0]: [(ids[0], s, t) for _, s, t in panel_data["obs"]]}, t0, t1)
-    received = sum(page_data["received"].values())
+    received = sum(page_data["received"].get(k, 0) for k in KINDS)
     dom_p95, single_p95 = pct(dom, 95, 1), pct(single, 95, 1)
+    arrive, single_arrive = arrivals(page_data, t0, t1), arrivals(panel_data, t0, t1)
+    served = arrivals({"arrive": raw.got}, t0, t1)
     return {"operators": operators, "campaigns": campaigns, "talk_s": talk_s, "seconds": round(t1 - t0, 1),
             "calls": calls1 - calls0, "calls_per_minute": round((calls1 - calls0) / (t1 - t0) * 60, 1),
             "status_changes": sum(1 for rows in changes.values() for _, at in rows if t0 <= at <= t1),
@@ -248,14 +263,72 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             "dom_ms_p50": pct(dom, 50, 1), "dom_ms_p95": dom_p95, "dom_ms_max": round(max(dom), 1) if dom else None,
             "single_samples": len(single), "single_dom_ms_p50": pct(single, 50, 1), "single_dom_ms_p95": single_p95,
             "dom_vs_single_ratio": round(dom_p95 / single_p95, 2) if single and single_p95 > 0 else None,
+            "arrive_ms_p50": pct(arrive, 50, 1), "arrive_ms_p95": pct(arrive, 95, 1),
+            "single_arrive_ms_p95": pct(single_arrive, 95, 1),
+            "served_ms_p50": pct(served, 50, 1), "served_ms_p95": pct(served, 95, 1),
             "browser_cpu_percent": share(task0, task1, "ProcessTime"),
             "browser_idle_cpu_percent": round(100 * (idle1["ProcessTime"] - idle0["ProcessTime"]) / (it1 - it0), 1),
             "browser_cpu_parts_percent": {k: share(task0, task1, k) for k in PARTS},
             "single_browser_cpu_percent": share(single0, single1, "ProcessTime"),
             "events_per_s": round(received / float(closed - opened), 1), "events_received": received,
             "events_committed": committed, "events_dropped": max(0, committed - received) + page_data["reloads"],
+            "received_by_kind": page_data["received"],
             "page_drawings_per_s": round(flushes / float(closed - opened), 1), "page_errors": len(page_errors), "first_page_error": page_errors[0][:300] if page_errors else None,
             "machine": machine()}
+
+
+class RawStream:
+    """The supervisor's /events read by a plain HTTP client beside the browser (same cookies): the ms from an
+    operator's change to its event reaching this client, so that arrive_ms splits into the server's part (here)
+    and the browser's (the rest)."""
+
+    def __init__(self, base: str, cookies: list[dict]):
+        import http.client
+        import threading
+        from urllib.parse import urlsplit
+
+        url = urlsplit(base)
+        self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+        self.conn.request("GET", "/events", headers={
+            "Accept": "text/event-stream", "Cookie": "; ".join(f"{c['name']}={c['value']}" for c in cookies)})
+        self.response = self.conn.getresponse()
+        self.got: list[tuple[float, float]] = []  # (when, ms since the change), when in ms
+        self.stopped = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        import json
+        from datetime import datetime
+
+        kind = None
+        try:
+            for raw in self.response:
+                if self.stopped:
+                    return
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: ") and kind == "operator.status":
+                    since = json.loads(line[6:]).get("since")
+                    if since:
+                        t = time.time() * 1000
+                        self.got.append((t, t - datetime.fromisoformat(since).timestamp() * 1000))
+                elif not line:
+                    kind = None
+        except Exception:  # noqa: BLE001  (closed at the end of the run)
+            return
+
+    def close(self) -> None:
+        self.stopped = True
+        with contextlib.suppress(Exception):
+            self.conn.sock.shutdown(2)
+        self.conn.close()
+
+
+def arrivals(data: dict, since: float, until: float) -> list[float]:
+    """The ms from an operator's change to its event reaching the page's script, for the events handed over in
+    [since, until] (ARRIVE)."""
+    return [lag for t, lag in data.get("arrive", []) if since * 1000 <= t <= until * 1000]
 
 
 # CPU from the DevTools protocol: ProcessTime is the CPU time of the page's renderer process (all its threads),
@@ -285,6 +358,24 @@ def _top_functions(profile: dict, path: str) -> None:
     with open(path, "w") as out:
         for name, us in self_us.most_common(40):
             out.write(f"{100 * us / total:5.1f} %  {us / 1000:8.0f} ms  {name}\n")
+
+
+SETTLE_S = 30.0
+RECEIVED = "KINDS.reduce((n, k) => n + (window.__b.received[k] || 0), 0)".replace("KINDS", str(list(KINDS)))
+
+
+def settle(db, page, opened: float) -> float:
+    """Waits until the page has received every event of KINDS committed since `opened` (a page that lags behind a
+    loaded machine gets the last ones seconds later), at most SETTLE_S; the database time up to which it counts."""
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        with db.connection_context():
+            closed, committed = db.execute_sql(
+                "SELECT extract(epoch FROM clock_timestamp()), (SELECT count(*) FROM live_event WHERE kind = ANY(%s)"
+                " AND at > to_timestamp(%s))", (list(KINDS), opened)).fetchone()
+        if page.evaluate(RECEIVED) >= committed or time.monotonic() > deadline:
+            return closed
+        time.sleep(0.5)
 
 
 def _db_now(db):

@@ -148,8 +148,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, cycle:
                 sb._top_functions(cdp.send("Profiler.stop")["profile"], profile)
             stop.set()
             driver.join(10)
-            time.sleep(2)
-            (closed,) = sb._db_now(db)
+            closed = sb.settle(db, sv, opened)
             page_data, panel_data = sv.evaluate("window.__b"), panel.evaluate("window.__b")
             flushes = sv.evaluate("window.Supervisor.state.flushes || null")
             browser.close()
@@ -171,7 +170,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, cycle:
     dom, over = sb.latencies(changes, shown, t0, t1)
     single, _ = sb.latencies({ids[0]: changes.get(ids[0], [])},
                              {ids[0]: [(ids[0], s, t) for _, s, t in panel_data["obs"]]}, t0, t1)
-    received = sum(page_data["received"].values())
+    received = sum(page_data["received"].get(k, 0) for k in sb.KINDS)
 
     def share(a: dict, b: dict, key: str) -> float:
         return round(100 * (b[key] - a[key]) / (t1 - t0), 1)
@@ -180,6 +179,8 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, cycle:
     return {"operators": operators, "seconds": round(t1 - t0, 1), "samples": len(dom), "drawn_over_in_a_frame": over,
             "dom_ms_p50": pct(dom, 50, 1), "dom_ms_p95": dom_p95, "dom_ms_max": round(max(dom), 1) if dom else None,
             "single_dom_ms_p95": single_p95,
+            "arrive_ms_p95": pct(sb.arrivals(page_data, t0, t1), 95, 1),
+            "single_arrive_ms_p95": pct(sb.arrivals(panel_data, t0, t1), 95, 1),
             "dom_vs_single_ratio": round(dom_p95 / single_p95, 2) if single and single_p95 > 0 else None,
             "browser_cpu_percent": share(m0, m1, "ProcessTime"), "main_thread_cpu_percent": share(m0, m1, "ThreadTime"),
             "task_wall_percent": share(m0, m1, "TaskDuration"), "single_browser_cpu_percent": share(s0, s1, "ProcessTime"),

@@ -44,8 +44,14 @@ class Settings:
     sim_http_port: int = 8089
     sim_trunk_address: str = "127.0.0.2"
     sim_phones_address: str = "127.0.0.3"
-    # empty: one server, the local pbx (pbx_http_port, ari_password)
+    # empty: one server, the local pbx (pbx_http_port, ari_password); in DIALER_ASTERISK_SERVERS a JSON list
     asterisk_servers: tuple[AsteriskServer, ...] = ()
+    # a server whose ARI stays unreachable (websocket down and REST refused) this long is lost: its operators are
+    # paused and its calls closed; a websocket cut alone (REST answering) is not a loss, its calls go on
+    asterisk_lost_after_s: float = 2.0
+    # the sandbox's second Asterisk (dialer/dev/instances.py, `pbx2`); 0: derived from pbx's ports
+    pbx2_sip_port: int = 0
+    pbx2_http_port: int = 0
     # engine
     operator_leg_nailed: bool = True  # keep the operator's leg up between answered calls
     claim_retry_s: float = 1.0  # how often a Ready operator with nothing to call looks again
@@ -127,6 +133,7 @@ def _apply(base: dict, overrides: dict) -> dict:
         if key not in types:
             continue
         if key == "asterisk_servers":
+            value = json.loads(value) if isinstance(value, str) else value
             base[key] = tuple(AsteriskServer(**s) for s in value)
         else:
             base[key] = _coerce(types[key], value)

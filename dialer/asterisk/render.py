@@ -74,9 +74,9 @@ def _moh_files(instance_dirs: dict | None, settings: Settings) -> bool:
     return moh.is_dir() and any(moh.iterdir())
 
 
-def render_pbx(settings: Settings, out_dir: Path, instance_dirs: dict | None = None) -> list[Path]:
+def render_pbx(settings: Settings, out_dir: Path, instance_dirs: dict | None = None, name: str = "pbx") -> list[Path]:
     """Write pbx's configuration into out_dir (an instance's etc dir, or /etc/asterisk for an
-    admin). asterisk.conf only with instance_dirs (the sandbox)."""
+    admin). asterisk.conf only with instance_dirs (the sandbox), whose `systemname` is `name`."""
     _check_secrets(settings)
     out_dir = Path(out_dir)
     dialplan = sorted(p.name for p in DIALPLAN_DIR.glob("*.conf"))
@@ -86,7 +86,7 @@ def render_pbx(settings: Settings, out_dir: Path, instance_dirs: dict | None = N
     clash = set(dialplan) & set(conf)
     if clash:
         raise ValueError(f"dialplan/ and asterisk-conf/ both have {sorted(clash)}")
-    ctx = _context(settings, "pbx", instance_dirs, http_port=settings.pbx_http_port,
+    ctx = _context(settings, name, instance_dirs, http_port=settings.pbx_http_port,
                    dialplan_files=dialplan, moh_files=_moh_files(instance_dirs, settings))
     written = _render_all(_env(PBX_DIR), conf, ctx, out_dir)
     written += _render_all(_env(DIALPLAN_DIR), dialplan, ctx, out_dir)
@@ -95,7 +95,7 @@ def render_pbx(settings: Settings, out_dir: Path, instance_dirs: dict | None = N
 
 
 def render_sim(settings: Settings, out_dir: Path, instance_dirs: dict,
-               phones: list[tuple[str, str]]) -> list[Path]:
+               phones: list[tuple[str, str]], ports: dict[str, int] | None = None) -> list[Path]:
     """Write the sim's configuration (PSTN and softphones) into out_dir."""
     _check_secrets(settings)
     out_dir = Path(out_dir)
@@ -103,21 +103,22 @@ def render_sim(settings: Settings, out_dir: Path, instance_dirs: dict,
     names.remove(SIM_PHONES)
     ctx = _context(settings, "sim", instance_dirs, http_port=settings.sim_http_port)
     written = _render_all(_env(SIM_DIR, PBX_DIR), names, ctx, out_dir)
-    written.append(render_sim_phones(settings, out_dir, phones))
+    written.append(render_sim_phones(settings, out_dir, phones, ports=ports))
     log.info("rendered sim config (%d files, %d phones) into %s", len(written), len(phones), out_dir)
     return written
 
 
 def render_sim_phones(settings: Settings, out_dir: Path, phones: list[tuple[str, str]],
-                      leaving: list[tuple[str, str]] = ()) -> Path:
+                      leaving: list[tuple[str, str]] = (), ports: dict[str, int] | None = None) -> Path:
     """Only the softphones' file: re-rendered on every sync, so it must stay cheap for 100+.
-    `leaving` phones keep their endpoint and auth but lose their registration."""
+    `leaving` phones keep their endpoint and auth but lose their registration. `ports`: the SIP port of the
+    pbx a phone registers to, by login (another Asterisk server's phones); pbx's by default."""
     phones = list(phones) + [p for p in leaving if p not in phones]
     for login, password in phones:
         if not login or any(c in login + password for c in "[]\n;"):
             raise ValueError(f"login/password unusable in pjsip.conf: {login!r}")
     ctx = _context(settings, "sim", None, phones=phones,
-                   leaving_logins={login for login, _ in leaving})
+                   leaving_logins={login for login, _ in leaving}, phone_ports=ports or {})
     path = Path(out_dir) / SIM_PHONES
     _write(path, _env(SIM_DIR).get_template(SIM_PHONES).render(ctx))
     return path

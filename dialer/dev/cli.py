@@ -51,7 +51,7 @@ def cmd_sim_sync(args) -> int:
 
 
 def _which(arg: str) -> tuple[str, ...]:
-    return instances.NAMES if arg == "all" else (arg,)  # pbx first: the sim's phones register to it
+    return ("pbx", "sim") if arg == "all" else (arg,)  # pbx first: the sim's phones register to it; pbx2 when named
 
 
 def cmd_asterisk(args) -> int:
@@ -66,7 +66,8 @@ def cmd_asterisk(args) -> int:
             for name in reversed(_which(args.which)):
                 instances.stop(s, name)
         case "status":
-            states = {name: instances.status(s, name) for name in instances.NAMES}
+            states = {name: instances.status(s, name) for name in instances.NAMES
+                      if name != "pbx2" or instances.running(s, name)}  # pbx2 only when it was started
             print(json.dumps(states, indent=2))
             return 0 if all(st["healthy"] for st in states.values()) else 1
     return 0
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=cmd_sim_sync)
     ast = sub.add_parser("asterisk", help="the sandbox root and the pbx/sim instances")
     ast.add_argument("action", choices=["sandbox", "start", "stop", "status"])
-    ast.add_argument("which", nargs="?", default="all", choices=("pbx", "sim", "all"))
+    ast.add_argument("which", nargs="?", default="all", choices=("pbx", "sim", "pbx2", "all"))
     ast.set_defaults(func=cmd_asterisk)
     rx = sub.add_parser("rx", help="run an Asterisk CLI command on an instance")
     rx.add_argument("name", choices=instances.NAMES)

@@ -1,4 +1,5 @@
-"""Run the sandbox's Asterisk instances: pbx (the dialer's) and sim (the outside world).
+"""Run the sandbox's Asterisk instances: pbx (the dialer's), sim (the outside world) and, for an installation
+with two Asterisk servers, pbx2 (a second dialer's Asterisk beside pbx, on ports derived from pbx's).
 
 Both share the cached sid root. Each instance's directories live inside the root under
 /srv/dialer/<slug of state_dir>/<name>/, so a demo and a test run (different state dirs) never
@@ -17,6 +18,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 from dialer.asterisk import render
@@ -25,7 +27,10 @@ from dialer.settings import Settings
 
 log = logging.getLogger(__name__)
 
-NAMES = ("pbx", "sim")
+NAMES = ("pbx", "sim", "pbx2")
+PBX_NAMES = ("pbx", "pbx2")  # the dialer's Asterisk servers (their names in the settings' asterisk_servers)
+# pbx2's ports when not set: pbx's plus these, clear of the other ports a state directory's runs use
+PBX2_SIP_OFFSET, PBX2_HTTP_OFFSET = 1000, 5
 SUBDIRS = ("etc", "run", "log", "spool", "db", "keys")
 BOOT_TIMEOUT_S = 60.0
 
@@ -33,6 +38,31 @@ BOOT_TIMEOUT_S = 60.0
 def _check(name: str) -> None:
     if name not in NAMES:
         raise ValueError(f"unknown Asterisk instance {name!r}; expected one of {NAMES}")
+
+
+def pbx_ports(settings: Settings, name: str = "pbx") -> tuple[int, int]:
+    """(SIP, ARI/HTTP) port of one of the dialer's Asterisk instances."""
+    if name == "pbx2":
+        return (settings.pbx2_sip_port or settings.pbx_sip_port + PBX2_SIP_OFFSET,
+                settings.pbx2_http_port or settings.pbx_http_port + PBX2_HTTP_OFFSET)
+    return settings.pbx_sip_port, settings.pbx_http_port
+
+
+def as_pbx(settings: Settings, name: str) -> Settings:
+    """The settings as that instance's own templates see them (its ports in place of pbx's)."""
+    sip, http = pbx_ports(settings, name)
+    return replace(settings, pbx_sip_port=sip, pbx_http_port=http)
+
+
+def server_entry(settings: Settings, name: str = "pbx") -> dict:
+    """The instance as one of the engine's `asterisk_servers` (dialer.settings.AsteriskServer's fields)."""
+    return {"name": name, "ari_url": f"http://127.0.0.1:{pbx_ports(settings, name)[1]}/ari",
+            "ari_password": settings.ari_password}
+
+
+def two_servers(settings: Settings) -> str:
+    """DIALER_ASTERISK_SERVERS for an engine driving pbx and pbx2."""
+    return json.dumps([server_entry(settings, "pbx"), server_entry(settings, "pbx2")])
 
 
 def slug(state_dir: Path) -> str:
@@ -76,6 +106,10 @@ def _pid(settings: Settings, name: str) -> int | None:
     return pid if _conf(settings, name).encode() in cmdline else None
 
 
+def running(settings: Settings, name: str) -> bool:
+    return _pid(settings, name) is not None
+
+
 def rx(settings: Settings, name: str, command: str, timeout: float = 15.0) -> str:
     """Run one CLI command on the instance (asterisk -rx) and return its output."""
     _check(name)
@@ -87,19 +121,24 @@ def rx(settings: Settings, name: str, command: str, timeout: float = 15.0) -> st
     return proc.stdout
 
 
-def _ari_get(settings: Settings, path: str, timeout: float = 3.0):
-    url = f"http://127.0.0.1:{settings.pbx_http_port}/ari/{path.lstrip('/')}"
+def _ari_get(settings: Settings, path: str, timeout: float = 3.0, name: str = "pbx"):
+    url = f"http://127.0.0.1:{pbx_ports(settings, name)[1]}/ari/{path.lstrip('/')}"
     token = base64.b64encode(f"dialer:{settings.ari_password}".encode()).decode()
     req = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         return json.loads(resp.read() or b"null")
 
 
+def ari_get(settings: Settings, path: str, name: str = "pbx"):
+    """GET one ARI resource of a pbx instance (tests: which channels are where)."""
+    return _ari_get(settings, path, name=name)
+
+
 def _healthy(settings: Settings, name: str) -> bool:
     try:
         rx(settings, name, "core waitfullybooted", timeout=5)
-        if name == "pbx":
-            _ari_get(settings, "asterisk/info")
+        if name in PBX_NAMES:
+            _ari_get(settings, "asterisk/info", name=name)
         return True
     except (RuntimeError, OSError, subprocess.TimeoutExpired, ValueError):
         return False
@@ -110,6 +149,16 @@ def _load_phones(settings: Settings) -> list[tuple[str, str]]:
     return [tuple(p) for p in json.loads(path.read_text())] if path.exists() else []
 
 
+def _load_phone_servers(settings: Settings) -> dict[str, str]:
+    path = _run_dir(settings) / "sim-phone-servers.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _phone_ports(settings: Settings, servers: dict[str, str]) -> dict[str, int]:
+    """The SIP port each phone registers to: its server's (pbx's unless the phone belongs to pbx2)."""
+    return {login: pbx_ports(settings, server)[0] for login, server in servers.items() if server in PBX_NAMES}
+
+
 def _render(settings: Settings, name: str) -> None:
     dirs = instance_dirs(settings, name)
     for inner in dirs.values():
@@ -117,10 +166,11 @@ def _render(settings: Settings, name: str) -> None:
     # ARI recordings go to <spool>/recording, which a packaged Asterisk has and Asterisk itself does not create
     host_path(settings, dirs["spool"]).joinpath("recording").mkdir(exist_ok=True)
     etc = host_path(settings, dirs["etc"])
-    if name == "pbx":
-        render.render_pbx(settings, etc, dirs)
+    if name in PBX_NAMES:
+        render.render_pbx(as_pbx(settings, name), etc, dirs, name=name)
     else:
-        render.render_sim(settings, etc, dirs, _load_phones(settings))
+        render.render_sim(settings, etc, dirs, _load_phones(settings),
+                          ports=_phone_ports(settings, _load_phone_servers(settings)))
 
 
 def start(settings: Settings, name: str) -> dict:
@@ -134,11 +184,11 @@ def start(settings: Settings, name: str) -> dict:
         stop(settings, name)
     sandbox.ensure_root(settings)
     _render(settings, name)
-    if name == "pbx" and not _pid(settings, "sim"):
+    if name in PBX_NAMES and not _pid(settings, "sim"):
         # The registrations pbx remembers are the sim's phones; with no sim running they are stale
         # (an earlier sim's line tokens), and calls to them would fail. While the sim runs, pbx keeps
         # them across its own restart, as a production Asterisk does.
-        host_path(settings, instance_dirs(settings, "pbx")["db"]).joinpath("astdb.sqlite3").unlink(missing_ok=True)
+        host_path(settings, instance_dirs(settings, name)["db"]).joinpath("astdb.sqlite3").unlink(missing_ok=True)
     logfile = _run_dir(settings) / f"{name}.log"
     cmd = ["chroot", str(settings.asterisk_root), "asterisk", "-C", _conf(settings, name), "-f"]
     with open(logfile, "ab") as out:
@@ -192,6 +242,17 @@ def stop(settings: Settings, name: str, timeout: float = 10.0) -> None:
     log.info("stopped %s (pid %d)", name, pid)
 
 
+def kill(settings: Settings, name: str) -> None:
+    """SIGKILL the instance, as a server that fails (power, kernel) rather than one shut down: it tells nobody."""
+    _check(name)
+    pid = _pid(settings, name)
+    if pid is not None:
+        os.killpg(pid, signal.SIGKILL)
+        _wait_exit(pid, 10.0)
+    _pid_file(settings, name).unlink(missing_ok=True)
+    log.info("killed %s (pid %s)", name, pid)
+
+
 def _wait_exit(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -224,30 +285,36 @@ def status(settings: Settings, name: str) -> dict:
         info["healthy"] = _healthy(settings, name)
         if info["healthy"]:
             info["uptime"] = rx(settings, name, "core show uptime seconds").strip()
-    if name == "pbx":
-        info["ari"] = f"http://127.0.0.1:{settings.pbx_http_port}/ari"
-        info["sip"] = f"127.0.0.1:{settings.pbx_sip_port}"
+    if name in PBX_NAMES:
+        sip, http = pbx_ports(settings, name)
+        info["ari"] = f"http://127.0.0.1:{http}/ari"
+        info["sip"] = f"127.0.0.1:{sip}"
     else:
         info["trunk"] = f"{settings.sim_trunk_address}:5060"
         info["phones"] = f"{settings.sim_phones_address}:5060"
     return info
 
 
-def sync_sim_phones(settings: Settings, phones: list[tuple[str, str]]) -> None:
-    """Make the sim's softphones exactly `phones` [(login, password)]; reload the sim if it runs.
+def sync_sim_phones(settings: Settings, phones: list[tuple[str, str]], servers: dict[str, str] | None = None) -> None:
+    """Make the sim's softphones exactly `phones` [(login, password)]; reload the sim if it runs. `servers`: the
+    Asterisk server each phone registers to, by login (pbx when not named).
 
     pbx is never reloaded: its devices come from PostgreSQL on each request (SPEC A4). Unchanged phones are
     only asked to register again, since pbx may have lost their registrations (a test empties the tables)."""
     phones = [(str(login), str(password)) for login, password in phones]
     path = _run_dir(settings) / "sim-phones.json"
     before = _load_phones(settings)
+    servers = {login: server for login, server in (servers or {}).items() if server != "pbx"}
+    same_servers = servers == _load_phone_servers(settings)
     running = _pid(settings, "sim") is not None
-    if path.exists() and before == phones and running:
+    if path.exists() and before == phones and same_servers and running:
         if phones:
             rx(settings, "sim", "pjsip send register *all")
         log.info("sim phones unchanged (%d): registering again", len(phones))
         return
     path.write_text(json.dumps(phones))
+    (_run_dir(settings) / "sim-phone-servers.json").write_text(json.dumps(servers))
+    ports = _phone_ports(settings, servers)
     etc = host_path(settings, instance_dirs(settings, "sim")["etc"])
     if not etc.exists() or not running:
         return  # start() renders everything, phones included
@@ -255,10 +322,10 @@ def sync_sim_phones(settings: Settings, phones: list[tuple[str, str]]) -> None:
     if leaving:
         # First drop only their registrations, so the sim unregisters them from pbx (with the
         # auth still there to answer the challenge): pbx must not keep a dead contact online.
-        render.render_sim_phones(settings, etc, phones, leaving)
+        render.render_sim_phones(settings, etc, phones, leaving, ports=ports)
         _reload_pjsip(settings)
         time.sleep(0.5)
-    render.render_sim_phones(settings, etc, phones)
+    render.render_sim_phones(settings, etc, phones, ports=ports)
     _reload_pjsip(settings)
     if phones:  # the phones kept from before register again too: pbx may have lost their registrations
         rx(settings, "sim", "pjsip send register *all")
@@ -274,20 +341,20 @@ def _reload_pjsip(settings: Settings) -> None:
 _CONTACT_LINE = re.compile(r"^\s*Contact:\s+([^/\s]+)/\S+\s+\S+\s+(\S+)", re.M)
 
 
-def registered(settings: Settings) -> set[str]:
+def registered(settings: Settings, name: str = "pbx") -> set[str]:
     """The AORs (device logins) pbx has a usable registration for, as Asterisk itself reads them (its contacts
     live in PostgreSQL: an emptied table is seen at once, where the ARI endpoint state would lag)."""
-    out = rx(settings, "pbx", "pjsip show contacts")
+    out = rx(settings, name, "pjsip show contacts")
     return {aor for aor, status in _CONTACT_LINE.findall(out) if status != "Unavail"}
 
 
-def wait_registered(settings: Settings, logins, timeout: float = 30.0) -> None:
-    """Wait until pbx has a registration of every login."""
+def wait_registered(settings: Settings, logins, timeout: float = 30.0, name: str = "pbx") -> None:
+    """Wait until pbx (or `name`) has a registration of every login."""
     pending = set(logins)
     deadline = time.monotonic() + timeout
     while pending:
         try:
-            pending -= registered(settings)
+            pending -= registered(settings, name)
         except (RuntimeError, subprocess.TimeoutExpired):
             pass
         if not pending:

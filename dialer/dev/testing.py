@@ -54,8 +54,9 @@ def until(predicate, timeout=10.0, interval=0.05, message="condition"):
     return value
 
 
-def start_telephony(settings):
-    """A benchmark's world: its PostgreSQL (stopped at exit), the schema, pbx and sim; the pooled database."""
+def start_telephony(settings, names=("pbx", "sim")):
+    """A benchmark's world: its PostgreSQL (stopped at exit), the schema, pbx and sim (and pbx2 when named); the
+    pooled database."""
     from dialer import db as dbm
     from dialer import migrate, pg
 
@@ -64,7 +65,7 @@ def start_telephony(settings):
     pg.start_until_exit(settings)
     migrate.migrate(settings)
     sandbox.ensure_root(settings)
-    for name in ("pbx", "sim"):
+    for name in names:
         instances.start(settings, name)
     return dbm.connect(settings)
 
@@ -112,21 +113,29 @@ class EngineProcess:
 def hang_up_everything(settings):
     from dialer.dev import instances
 
-    for name in ("pbx", "sim"):
-        instances.rx(settings, name, "channel request hangup all")
+    for name in ("pbx", "sim", "pbx2"):
+        if name != "pbx2" or instances.running(settings, name):
+            instances.rx(settings, name, "channel request hangup all")
 
 
-def make_operators(settings, campaign_id: int, count: int, prefix="op") -> list[dict]:
-    """Operators with SIP devices in the pool of the campaign, each with a registered simulated softphone."""
+def make_operators(settings, campaign_id: int, count: int, prefix="op", server: str = "pbx") -> list[dict]:
+    """Operators with SIP devices in the pool of the campaign, each with a registered simulated softphone; their
+    devices (and so the operators) on `server`, whose sandbox instance their phones register to."""
     from dialer.dev import instances
+    from dialer.models import SipDevice
     from dialer.services import operators
 
     created = [operators.create_operator(f"Оператор {i}", f"{prefix}{i}", f"secret-{prefix}-{i}", [campaign_id])
                for i in range(1, count + 1)]
+    if server != "pbx":  # the operator's server follows the device's (sql/021_asterisk_servers.sql)
+        SipDevice.update(server=server).where(SipDevice.login.in_([o["login"] for o in created])).execute()
     phones = operators.sip_devices()
-    instances.sync_sim_phones(settings, phones)
-    instances.wait_registered(settings, [login for login, _ in phones], timeout=60)
-    return created
+    servers = {d.login: d.server for d in SipDevice.select(SipDevice.login, SipDevice.server)}
+    instances.sync_sim_phones(settings, phones, servers)
+    for name in sorted(set(servers.values())):
+        on_it = [login for login, _ in phones if servers.get(login) == name]
+        instances.wait_registered(settings, on_it, timeout=60, name=name if name in instances.PBX_NAMES else "pbx")
+    return [{**o, "server": server} for o in created]
 
 
 def add_leads(campaign_id: int, phones: list[str]) -> None:

@@ -91,8 +91,11 @@ def call_card(operator_id: int, attempt_id) -> dict:
     results = [{"code": r.code, "title": r.title, "closes_lead": r.closes_lead}
                for r in CampaignResult.select().where(CampaignResult.campaign == campaign.id)
                .order_by(CampaignResult.position, CampaignResult.id)]
+    earlier = history(a)
+    direction = f.database().execute_sql("SELECT direction FROM attempt WHERE id = %s", (a.id,)).fetchone()[0]
     return {
         "attempt_id": a.id, "phase": _phase(a), "manual": a.manual, "phone": a.phone,
+        "direction": direction, "calling_back": calling_back(direction, earlier),
         "client_name": lead.name, "order_id": lead.external_id, "lead_id": lead.id,
         "campaign": {"id": campaign.id, "name": campaign.name, "auto_ready": campaign.auto_ready,
                      "wrap_up_limit_s": campaign.wrap_up_limit_s},
@@ -101,8 +104,19 @@ def call_card(operator_id: int, attempt_id) -> dict:
         "offer_accepted_at": f.iso(a.offer_accepted_at), "dial_started_at": f.iso(a.dial_started_at),
         "wrap_up_at": f.iso(a.wrap_up_at),
         "answered_at": f.iso(a.answered_at), "bridged_at": f.iso(a.bridged_at), "ended_at": f.iso(a.ended_at),
-        "outcome": a.outcome, "results": results, "history": history(a),
+        "outcome": a.outcome, "results": results, "history": earlier,
     }
+
+
+def calling_back(direction: str, earlier: list[dict]) -> dict | None:
+    """What the card says of a call the client made to us (SPEC A1): None for our own calls; else whether we had
+    called this client before, and the last of those calls — when, its outcome, result and operator — so the
+    operator knows at a glance why the client rings back. `earlier` is `history` (newest first)."""
+    if direction != "inbound":
+        return None
+    # the last conversation says most (its result); else the last attempt of any outcome
+    last = next((h for h in earlier if h["outcome"] == Outcome.ANSWERED.value), earlier[0] if earlier else None)
+    return {"known": bool(earlier), "last": last}
 
 
 def history(a: Attempt) -> list[dict]:

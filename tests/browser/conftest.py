@@ -6,11 +6,13 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from dialer.settings import REPO_ROOT
 
+SHOTS = os.environ.get("DIALER_SCREENSHOTS")  # a folder: full-page screenshots for looking at the pages
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
 PASSWORD = "browser-test-password"
@@ -76,6 +78,47 @@ def new_page(browser, web_url):
     yield make
     for ctx in contexts:
         ctx.close()
+
+
+@pytest.fixture
+def signed_in_page(browser, web_url):
+    """signed_in_page(email, password, **context options) → (page, console errors, context) at 1366×768; what the
+    sign-in page itself logged is not in the errors. Closed after the test."""
+    contexts = []
+
+    def open_as(email="admin@example.org", password=PASSWORD, **options):
+        ctx = browser.new_context(base_url=web_url, viewport={"width": 1366, "height": 768}, **options)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        errors = []
+        page.on("console", lambda m: errors.append(f"{m.text} {m.location.get('url')}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        sign_in(page, email, password)
+        errors.clear()
+        return page, errors, ctx
+    yield open_as
+    for ctx in contexts:
+        ctx.close()
+
+
+@pytest.fixture
+def admin(accounts, signed_in_page):
+    """The administrator signed in at 1366×768: (page, console errors)."""
+    page, errors, _ = signed_in_page()
+    return page, errors
+
+
+def fits(page):
+    """Nothing scrolls sideways."""
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth, location.pathname]")
+
+
+def shot(page, name):
+    """A full-page screenshot into $DIALER_SCREENSHOTS, when it is set."""
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 def sign_in(page, email="admin@example.org", password=PASSWORD):

@@ -3,41 +3,10 @@ window and a retry delay per outcome, a mistake refused by the field, the result
 list's counters following a new attempt without a reload. No sideways scrolling, no console errors; screenshots."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
-
 from dialer.dev.testing import until
 from dialer.models import Attempt, Campaign, Lead
 
-from .conftest import sign_in
-
-SHOTS = os.environ.get("DIALER_SCREENSHOTS")
-
-
-@pytest.fixture
-def admin(accounts, browser, web_url):
-    ctx = browser.new_context(base_url=web_url, viewport={"width": 1366, "height": 768})
-    page = ctx.new_page()
-    errors = []
-    page.on("console", lambda m: errors.append(f"{m.text} {m.location.get('url')}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    sign_in(page)
-    errors.clear()
-    yield page, errors
-    ctx.close()
-
-
-def fits(page):
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.evaluate(
-        "[document.documentElement.scrollWidth, window.innerWidth, location.pathname]")
-
-
-def shot(page, name):
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+from .conftest import fits, shot
 
 
 def test_a_campaign_is_created_set_up_and_followed_live(admin, db):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dialer.models import DoNotCall
 from rules import dnc
 
-from .test_selections_browser import admin, fits, shot  # noqa: F401  (the signed-in page fixture)
+from .conftest import fits, shot
 
 
 def only_expected(errors):
@@ -15,7 +15,7 @@ def only_expected(errors):
     return [e for e in errors if not any(f"status of {s}" in e for s in (409, 422))]
 
 
-def test_a_supervisor_keeps_the_do_not_call_list(admin, db, tmp_path):  # noqa: F811
+def test_a_supervisor_keeps_the_do_not_call_list(admin, db, tmp_path):
     page, errors = admin
     dnc.add("+79001000001", "просил не звонить", "operator")
     dnc.add("+79001000002", "жалоба в CRM", "crm")
@@ -45,12 +45,12 @@ def test_a_supervisor_keeps_the_do_not_call_list(admin, db, tmp_path):  # noqa: 
     page.wait_for_selector("[data-testid=import-problems] tr[data-line='3']")
     assert DoNotCall.select().count() == 3
     fits(page)
-    shot(page, "dnc-import-problems")
+    shot(page, "g-dnc-import-problems")
 
     page.once("dialog", lambda d: d.accept())
     page.click("tr[data-phone='+79001000001'] [data-testid=remove]")
     page.wait_for_selector("[data-testid=removed]")
     assert DoNotCall.get_or_none(DoNotCall.phone == "+79001000001") is None
     fits(page)
-    shot(page, "dnc")
+    shot(page, "g-dnc")
     assert only_expected(errors) == [], errors

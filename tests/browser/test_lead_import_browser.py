@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dialer.models import Campaign, Lead
 
+from .conftest import fits, shot
 from .test_dnc_browser import only_expected
-from .test_selections_browser import admin, fits, shot  # noqa: F401  (the signed-in page fixture)
 
 
-def test_a_supervisor_imports_leads_with_the_column_preview(admin, db, tmp_path):  # noqa: F811
+def test_a_supervisor_imports_leads_with_the_column_preview(admin, db, tmp_path):
     page, errors = admin
     cid = Campaign.create(name="Подтверждение заказов").id
     orders = tmp_path / "orders.csv"
@@ -24,11 +24,11 @@ def test_a_supervisor_imports_leads_with_the_column_preview(admin, db, tmp_path)
     assert page.input_value("select[data-column='Телефон']") == "phone"
     page.select_option("select[data-column='Канал']", "skip")
     fits(page)
-    shot(page, "lead-import-preview")
+    shot(page, "g-lead-import-preview")
     page.click("[data-testid=import]")
     page.wait_for_selector("#rejects tr[data-line='3']")
     assert sorted(x.external_id for x in Lead.select()) == ["Z-1", "Z-3"]
     assert Lead.get(Lead.external_id == "Z-1").attrs == {"клиент": "Анна"}  # «Канал» skipped
     fits(page)
-    shot(page, "lead-import-done")
+    shot(page, "g-lead-import-done")
     assert only_expected(errors) == [], errors

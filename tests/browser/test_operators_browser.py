@@ -7,10 +7,8 @@ Registrations are written here as Asterisk writes them (its own role, ';' as ^3B
 tests/e2e/test_devices_live.py and in the last test here."""
 from __future__ import annotations
 
-import os
 import re
 import time
-from pathlib import Path
 
 import psycopg2
 import pytest
@@ -21,34 +19,9 @@ from dialer.dev.testing import until
 
 from tests.e2e.conftest import asterisk, engine  # noqa: F401  (pbx + sim and the engine, for the last test)
 
-from .conftest import PASSWORD, sign_in
+from .conftest import PASSWORD, fits, shot
 
 LIVE_MS = 5000
-SHOTS = os.environ.get("DIALER_SCREENSHOTS")  # a folder: full-page screenshots for looking at the pages
-
-
-@pytest.fixture
-def admin(accounts, browser, web_url):
-    ctx = browser.new_context(base_url=web_url, viewport={"width": 1366, "height": 768})
-    page = ctx.new_page()
-    errors = []
-    page.on("console", lambda m: errors.append(f"{m.text} {m.location.get('url')}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    sign_in(page)
-    errors.clear()
-    yield page, errors
-    ctx.close()
-
-
-def fits(page):
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.evaluate(
-        "[document.documentElement.scrollWidth, window.innerWidth, location.pathname]")
-
-
-def shot(page, name):
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 def refused(errors, path, status=422):

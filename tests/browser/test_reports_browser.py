@@ -61,18 +61,9 @@ def week(db):
 
 
 @pytest.fixture
-def supervisor(accounts, browser, web_url):
+def supervisor(accounts, signed_in_page):
     users.create_user("sv@example.org", "Светлана Супервайзер", PASSWORD, [accounts["supervisor"]])
-    ctx = browser.new_context(base_url=web_url, viewport={"width": 1366, "height": 768}, accept_downloads=True,
-                              locale="ru-RU")
-    page = ctx.new_page()
-    errors = []
-    page.on("console", lambda m: errors.append(f"{m.text} {m.location.get('url')}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    sign_in(page, "sv@example.org", PASSWORD)
-    errors.clear()  # the sign-in page is not this one
-    yield page, errors, ctx
-    ctx.close()
+    return signed_in_page("sv@example.org", PASSWORD, accept_downloads=True, locale="ru-RU")
 
 
 def no_sideways_scroll(page):

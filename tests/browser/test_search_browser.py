@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 from dialer.models import Attempt, Campaign, Lead, Operator
 
-from .test_selections_browser import admin, fits, shot  # noqa: F401  (the signed-in page fixture)
+from .conftest import fits, shot
 
 GREEN, AMBER = "rgb(46, 125, 50)", "rgb(242, 169, 0)"
 
 
-def test_a_supervisor_finds_an_order_and_reads_its_card(admin, db):  # noqa: F811
+def test_a_supervisor_finds_an_order_and_reads_its_card(admin, db):
     page, errors = admin
     now = datetime.now(timezone.utc)
     cid = Campaign.create(name="Подтверждение заказов", order_url_template="https://shop.example/o/{external_id}").id
@@ -35,7 +35,7 @@ def test_a_supervisor_finds_an_order_and_reads_its_card(admin, db):  # noqa: F81
     page.wait_for_selector(f"[data-testid=result-{lead}]")
     assert page.locator("[data-testid=results] tbody tr").count() == 1
     fits(page)
-    shot(page, "search-results")
+    shot(page, "g-search-results")
     page.click("[data-testid=open-lead]")
     page.wait_for_selector("[data-testid=attempts]")
     colours = page.eval_on_selector_all("[data-testid=attempts] .oc", "els => els.map(e => getComputedStyle(e).backgroundColor)")
@@ -51,7 +51,7 @@ def test_a_supervisor_finds_an_order_and_reads_its_card(admin, db):  # noqa: F81
     page.wait_for_function("document.querySelectorAll('[data-testid=attempts] li').length === 3")
     assert page.evaluate("window.notReloaded === true")
     fits(page)
-    shot(page, "lead-card")
+    shot(page, "g-lead-card")
 
     # a bad priority: the message, nothing changed; then a reschedule
     page.fill("[data-testid=priority]", "99999999999")

@@ -5,41 +5,13 @@ order changed with an arrow and by dragging — each saved at once. No sideways 
 (the server's 422 answers to drafts with mistakes are expected and checked); screenshots for review."""
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from dialer.models import Campaign, Lead, Selection
 
-from .conftest import sign_in
-
-SHOTS = os.environ.get("DIALER_SCREENSHOTS")
-
-
-@pytest.fixture
-def admin(accounts, browser, web_url):
-    ctx = browser.new_context(base_url=web_url, viewport={"width": 1366, "height": 768})
-    page = ctx.new_page()
-    errors = []
-    page.on("console", lambda m: errors.append(f"{m.text} {m.location.get('url')}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    sign_in(page)
-    errors.clear()
-    yield page, errors
-    ctx.close()
-
-
-def fits(page):
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.evaluate(
-        "[document.documentElement.scrollWidth, window.innerWidth, location.pathname]")
-
-
-def shot(page, name):
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"g-{name}.png"), full_page=True)
+from .conftest import fits, shot
 
 
 def only_expected(errors):
@@ -92,7 +64,7 @@ def test_a_supervisor_writes_checks_and_orders_selections(admin, campaign, db):
     count(page, "2")
     assert "2" in page.locator("[data-testid=matches-now]").inner_text()
     fits(page)
-    shot(page, "selection-editor")
+    shot(page, "g-selection-editor")
     page.click("[data-testid=save]")
     page.wait_for_selector("[data-testid=editor-saved]:not([hidden])")
     site = Selection.get(Selection.name == "С сайта")
@@ -115,7 +87,7 @@ def test_a_supervisor_writes_checks_and_orders_selections(admin, campaign, db):
     assert "должно быть числом" in row.locator("[data-testid=cond-error]").inner_text()
     assert Selection.select().count() == 1
     fits(page)
-    shot(page, "selection-mistake")
+    shot(page, "g-selection-mistake")
     row.locator("[data-testid=cond-remove]").click()
     count(page, "2")
     page.click("[data-testid=save]")
@@ -143,5 +115,5 @@ def test_a_supervisor_writes_checks_and_orders_selections(admin, campaign, db):
     assert page.locator("[data-testid=version-2]").count() == 1 and "Админ Тестов" in page.locator(
         "[data-testid=history]").inner_text()
     fits(page)
-    shot(page, "selections")
+    shot(page, "g-selections")
     assert only_expected(errors) == []

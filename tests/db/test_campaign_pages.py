@@ -4,17 +4,13 @@ in the audit log with old → new, and «Почему не звоним?» namin
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
-from litestar.testing import TestClient
 
 from dialer.models import Campaign, CampaignResult, Lead
 from dialer.permissions import ROLES
-from dialer.services import campaigns, users
+from dialer.services import campaigns
 from web import auth
-from web.app import create_app
 
 PERMS = {code: perms for code, _, _, perms in ROLES}
-PASSWORD = "walk-password-1"
 FORM = {"name": "Подтверждение", "active": "on", "max_attempts": "4", "retry_delay_s": "600", "ring_timeout_s": "25",
         "wrap_up_limit_s": "30", "auto_ready": "on", "operator_answer_timeout_s": "15", "missed_offers_limit": "3",
         "caller_id": "+74950000000", "order_url_template": "https://crm.example/o/{id}", "exhausted_status": "",
@@ -24,27 +20,10 @@ FORM = {"name": "Подтверждение", "active": "on", "max_attempts": "4
 
 
 @pytest.fixture
-def world(db, settings, monkeypatch):
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    users.seed_roles()
-    roles = {r["code"]: r["id"] for r in users.list_roles()}
+def world(db, signed_in):
     cid = campaigns.create_campaign("Подтверждение")["id"]
     campaigns.set_results(cid, [{"code": "confirmed", "title": "Подтверждён", "closes_lead": True}])
-    opened = []
-
-    def session(code):
-        users.create_user(f"{code}@example.org", code, PASSWORD, [roles[code]])
-        s = users.sign_in(f"{code}@example.org", PASSWORD)
-        client = TestClient(create_app(settings, db))  # one app per client: each has its own lifespan
-        client.__enter__()
-        client.cookies.set(auth.Cookies.SESSION, s["token"])
-        client.headers["X-CSRF-Token"] = s["csrf"]
-        opened.append(client)
-        return client
-
-    yield {"session": session, "cid": cid}
-    for client in opened:
-        client.__exit__(None, None, None)
+    return {"session": signed_in, "cid": cid}
 
 
 def state() -> str:

@@ -9,42 +9,19 @@ import json
 import re
 
 import pytest
-from argon2 import PasswordHasher
-from litestar.testing import TestClient
 
 from dialer.permissions import ROLES
-from dialer.services import dnc_admin, users
+from dialer.services import dnc_admin
 from rules import dnc
-from web import auth
-from web.app import create_app
 
 PERMS = {code: perms for code, _, _, perms in ROLES}
-PASSWORD = "dnc-password-1"
 
 
 @pytest.fixture
-def world(db, settings, monkeypatch):
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    users.seed_roles()
-    roles = {r["code"]: r["id"] for r in users.list_roles()}
+def world(db, signed_in):
     dnc.add("+79001000001", "просил не звонить", "operator", attempt_id=None)
     dnc.add("+79001000002", "жалоба", "crm")
-    opened = []
-
-    def session(code, lang="ru"):
-        users.create_user(f"{code}.{lang}@example.org", f"Пользователь {code}", PASSWORD, [roles[code]])
-        s = users.sign_in(f"{code}.{lang}@example.org", PASSWORD)
-        client = TestClient(create_app(settings, db))  # one app per client: each has its own lifespan
-        client.__enter__()
-        client.cookies.set(auth.Cookies.SESSION, s["token"])
-        client.cookies.set(auth.Cookies.LANG, lang)
-        client.headers["X-CSRF-Token"] = s["csrf"]
-        opened.append(client)
-        return client
-
-    yield {"session": session}
-    for client in opened:
-        client.__exit__(None, None, None)
+    return {"session": lambda code, lang="ru": signed_in(code, lang)}
 
 
 def state(db) -> str:

@@ -8,18 +8,13 @@ import io
 import re
 
 import pytest
-from argon2 import PasswordHasher
-from litestar.testing import TestClient
 from openpyxl import Workbook
 
 from dialer.models import Campaign, Lead
 from dialer.permissions import ROLES
-from dialer.services import lead_import, users
-from web import auth
-from web.app import create_app
+from dialer.services import lead_import
 
 PERMS = {code: perms for code, _, _, perms in ROLES}
-PASSWORD = "import-password-1"
 FILE = ("Номер;Телефон клиента;ФИО;Источник;Мусор\n"
         "A-1;8 900 100-00-01;Иванова;site;x\n"
         "A-2;не номер;Петров;app;x\n"
@@ -29,27 +24,9 @@ FILE = ("Номер;Телефон клиента;ФИО;Источник;Мус
 
 
 @pytest.fixture
-def world(db, settings, monkeypatch):
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    users.seed_roles()
-    roles = {r["code"]: r["id"] for r in users.list_roles()}
+def world(db, signed_in):
     c1, c2 = Campaign.create(name="Подтверждение").id, Campaign.create(name="Допродажа").id
-    opened = []
-
-    def session(code, lang="ru", n=""):
-        users.create_user(f"{code}{n}.{lang}@example.org", f"Пользователь {code}", PASSWORD, [roles[code]])
-        s = users.sign_in(f"{code}{n}.{lang}@example.org", PASSWORD)
-        client = TestClient(create_app(settings, db))  # one app per client: each has its own lifespan
-        client.__enter__()
-        client.cookies.set(auth.Cookies.SESSION, s["token"])
-        client.cookies.set(auth.Cookies.LANG, lang)
-        client.headers["X-CSRF-Token"] = s["csrf"]
-        opened.append(client)
-        return client
-
-    yield {"session": session, "c1": c1, "c2": c2}
-    for client in opened:
-        client.__exit__(None, None, None)
+    return {"session": lambda code, lang="ru": signed_in(code, lang), "c1": c1, "c2": c2}
 
 
 def preview(client, cid, data: bytes, name="orders.csv"):
@@ -120,7 +97,7 @@ def test_the_pages_by_role(db, world, role):
 
 
 def test_an_upload_is_its_uploaders_and_its_campaigns_only(db, world):
-    mine, other = world["session"]("supervisor"), world["session"]("supervisor", n="2")
+    mine, other = world["session"]("supervisor"), world["session"]("supervisor")
     _, upload = preview(mine, world["c1"], FILE.encode())
     assert other.post(f"/campaigns/{world['c1']}/import", data={"upload_id": upload, **mapping()}).status_code == 404
     assert mine.post(f"/campaigns/{world['c2']}/import", data={"upload_id": upload, **mapping()}).status_code == 404

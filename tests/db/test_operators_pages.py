@@ -9,25 +9,18 @@ import re
 from datetime import datetime, timezone
 
 import pytest
-from argon2 import PasswordHasher
-from litestar.testing import TestClient
 
 from dialer.models import Attempt, Campaign, Lead, Operator, SipDevice
 from dialer.permissions import ROLES
 from dialer.services import devices, operators, users
 from web import auth
-from web.app import create_app
 
 PERMS = {code: perms for code, _, _, perms in ROLES}
 PASSWORD = "walk-password-1"
 
 
 @pytest.fixture
-def world(db, settings, monkeypatch):
-    # sign-ins are not what is tested here: a cheap argon2 keeps the many sessions fast
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    users.seed_roles()
-    roles = {r["code"]: r["id"] for r in users.list_roles()}
+def world(db, roles, signed_in):
     c1 = Campaign.create(name="Подтверждение").id
     c2 = Campaign.create(name="Допродажа").id
     a = operators.create_operator("Анна", "anna", "S3cret-for-A", [c1])
@@ -36,23 +29,9 @@ def world(db, settings, monkeypatch):
     seat = devices.create_device("seat-1", seat="Место 1")
     spare = devices.create_device("spare-1")
     free = users.create_user("free@example.org", "Свободный", PASSWORD, [roles["operator"]])
-
-    def session(code, operator_id=None):
-        users.create_user(f"{code}@example.org", f"Пользователь {code}", PASSWORD, [roles[code]], operator_id)
-        s = users.sign_in(f"{code}@example.org", PASSWORD)
-        client = TestClient(create_app(settings, db))  # one app per client: each has its own lifespan
-        client.__enter__()
-        client.cookies.set(auth.Cookies.SESSION, s["token"])
-        client.headers["X-CSRF-Token"] = s["csrf"]
-        opened.append(client)
-        return client
-
-    opened: list = []
-    yield {"session": session, "roles": roles, "c1": c1, "c2": c2, "a": a, "b": b, "fresh": fresh, "seat": seat,
-           "spare": spare, "free": free, "secrets": [a["sip_password"], b["sip_password"], fresh["sip_password"],
-                                                      seat["password"], spare["password"]]}
-    for client in opened:
-        client.__exit__(None, None, None)
+    return {"session": signed_in, "roles": roles, "c1": c1, "c2": c2, "a": a, "b": b, "fresh": fresh, "seat": seat,
+            "spare": spare, "free": free, "secrets": [a["sip_password"], b["sip_password"], fresh["sip_password"],
+                                                       seat["password"], spare["password"]]}
 
 
 def state(db) -> str:
@@ -114,7 +93,7 @@ def test_every_page_and_form_by_role(db, world, role):
 
 def test_an_operators_own_record_and_device_give_them_nothing(db, world):
     """Own or someone else's: an operator linked to Анна reads and changes neither her record nor her phone."""
-    client = world["session"]("operator", world["a"]["id"])
+    client = world["session"]("operator", operator_id=world["a"]["id"])
     mine = SipDevice.get(SipDevice.operator == world["a"]["id"]).id
     theirs = SipDevice.get(SipDevice.operator == world["b"]["id"]).id
     before = state(db)

@@ -2,47 +2,16 @@
 changed, the autostop confirmed from the page; refused (403, nothing changed) without campaigns.update."""
 from __future__ import annotations
 
-import pytest
-from argon2 import PasswordHasher
-from litestar.testing import TestClient
-
-from dialer.services import campaigns, pacing, users
-from web import auth
-from web.app import create_app
-
-PASSWORD = "walk-password-1"
-
-
-@pytest.fixture
-def session(db, settings, monkeypatch):
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    users.seed_roles()
-    roles = {r["code"]: r["id"] for r in users.list_roles()}
-    opened = []
-
-    def open_as(code):
-        users.create_user(f"{code}@example.org", code, PASSWORD, [roles[code]])
-        s = users.sign_in(f"{code}@example.org", PASSWORD)
-        client = TestClient(create_app(settings, db))  # an app each: one lifespan per app (its hub, its workers)
-        client.__enter__()
-        client.cookies.set(auth.Cookies.SESSION, s["token"])
-        client.headers["X-CSRF-Token"] = s["csrf"]
-        opened.append(client)
-        return client
-
-    yield open_as
-    for client in opened:
-        client.__exit__(None, None, None)
-
+from dialer.services import campaigns, pacing
 
 FORM = {"mode": "predictive", "max_ratio": "2,5", "abandon_cap_percent": "1", "window_answered": "300",
         "window_day": "on", "grace_s": "2", "wait_timeout_s": "25", "min_sample_calls": "60",
         "autostop_errors": "4", "autostop_window_s": "20"}
 
 
-def test_shown_saved_refused(db, session):
+def test_shown_saved_refused(db, signed_in):
     cid = campaigns.create_campaign("Predictive page")["id"]
-    admin = session("admin")
+    admin = signed_in("admin")
     r = admin.get(f"/campaigns/{cid}/dialling")
     assert r.status_code == 200 and 'name="max_ratio"' in r.text and 'data-tab="dialling"' in r.text
     r = admin.post(f"/campaigns/{cid}/dialling", data=FORM, follow_redirects=False)
@@ -52,18 +21,18 @@ def test_shown_saved_refused(db, session):
     r = admin.post(f"/campaigns/{cid}/dialling", data={**FORM, "max_ratio": "9", "mode": "progressive"})
     assert r.status_code == 422 and 'data-testid="form-error"' in r.text and 'name="max_ratio"' in r.text
     assert pacing.get_pacing(cid) == s  # nothing changed, not even the valid field beside it
-    tester = session("tester")
+    tester = signed_in("tester")
     assert tester.get(f"/campaigns/{cid}/dialling").status_code == 200
     assert tester.post(f"/campaigns/{cid}/dialling", data={**FORM, "mode": "progressive"},
                        follow_redirects=False).status_code == 403
     assert pacing.get_pacing(cid) == s
 
 
-def test_autostop_confirmed_from_the_page(db, session):
+def test_autostop_confirmed_from_the_page(db, signed_in):
     import time
     cid = campaigns.create_campaign("Stopped")["id"]
     pacing.stop_automatically(db, cid, [pacing.Ended(i, time.time() + i, "ERROR", "503") for i in range(1, 6)])
-    admin = session("admin")
+    admin = signed_in("admin")
     r = admin.get(f"/campaigns/{cid}/dialling")
     assert 'data-testid="confirm-autostop"' in r.text
     r = admin.post(f"/campaigns/{cid}/dialling/confirm-autostop", data={}, follow_redirects=False)

@@ -22,6 +22,20 @@ def superuser_accepts(settings, password: str) -> bool:
     return True
 
 
+def assert_commits_durably(settings) -> None:
+    """A fresh session of the application role, outside the pool, commits synchronously, and what dialer wrote into
+    postgresql.conf does not turn that off."""
+    conn = psycopg2.connect(**settings.dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW synchronous_commit")
+            assert cur.fetchone()[0] == "on"
+    finally:
+        conn.close()
+    conf = (cluster.data_dir(settings) / "postgresql.conf").read_text()
+    assert "synchronous_commit = off" not in conf[conf.rfind("# written by dialer"):]
+
+
 def test_the_superuser_has_its_own_secret_and_the_application_role_is_no_superuser(settings, db):
     assert settings.db_superuser_password and settings.db_superuser_password != settings.db_password
     assert superuser_accepts(settings, settings.db_superuser_password)
@@ -34,15 +48,7 @@ def test_the_superuser_has_its_own_secret_and_the_application_role_is_no_superus
 
 def test_the_applications_sessions_commit_durably(settings, db):
     assert db.execute_sql("SHOW synchronous_commit").fetchone()[0] == "on"
-    conn = psycopg2.connect(**settings.dsn)  # a fresh session of the application role, outside the pool
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW synchronous_commit")
-            assert cur.fetchone()[0] == "on"
-    finally:
-        conn.close()
-    conf = (cluster.data_dir(settings) / "postgresql.conf").read_text()
-    assert "synchronous_commit = off" not in conf[conf.rfind("# written by dialer"):]
+    assert_commits_durably(settings)
 
 
 @pytest.fixture
@@ -77,15 +83,7 @@ def test_a_cluster_made_with_the_old_scheme_starts_migrates_and_gets_separate_se
     migrate.migrate(settings)
     assert superuser_accepts(settings, settings.db_superuser_password)
     assert not superuser_accepts(settings, settings.db_password)
-    conn = psycopg2.connect(**settings.dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW synchronous_commit")
-            assert cur.fetchone()[0] == "on"
-    finally:
-        conn.close()
-    conf = (cluster.data_dir(settings) / "postgresql.conf").read_text()
-    assert "synchronous_commit = off" not in conf[conf.rfind("# written by dialer"):]
+    assert_commits_durably(settings)
 
 
 def test_settings_without_the_superuser_secret_still_start_an_old_cluster(settings, old_scheme):

@@ -7,17 +7,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from argon2 import PasswordHasher
-from litestar.testing import TestClient
 
 from dialer.errors import Conflict, Invalid
 from dialer.models import Attempt, Campaign, Lead, Operator, Selection
 from dialer.permissions import ROLES
-from dialer.services import lead_search, users
-from web import auth
-from web.app import create_app
+from dialer.services import lead_search
 
-PASSWORD = "search-password-1"
 PERMS = {code: perms for code, _, _, perms in ROLES}
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)  # 12:00 in Moscow
 
@@ -129,25 +124,12 @@ def test_a_lead_in_a_call_cannot_be_moved(leads, unchanged):
 
 
 @pytest.fixture
-def sessions(db, settings, monkeypatch):
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    users.seed_roles()
-    roles = {r["code"]: r["id"] for r in users.list_roles()}
-    opened = []
-
+def sessions(signed_in):
     def session(code):
-        users.create_user(f"{code}@example.org", f"Пользователь {code}", PASSWORD, [roles[code]])
-        s = users.sign_in(f"{code}@example.org", PASSWORD)
-        client = TestClient(create_app(settings, db))  # one app per client: each has its own lifespan
-        client.__enter__()
-        client.cookies.set(auth.Cookies.SESSION, s["token"])
-        client.headers["X-CSRF-Token"] = s["csrf"]
-        opened.append(client)
-        return client, s["csrf"]
+        client = signed_in(code)
+        return client, client.headers["X-CSRF-Token"]
 
-    yield session
-    for c in opened:
-        c.__exit__(None, None, None)
+    return session
 
 
 @pytest.mark.parametrize("code", [code for code, *_ in ROLES])

@@ -4,49 +4,24 @@ with mistakes refused with every problem named by its place (both languages) and
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
-from litestar.testing import TestClient
 
 from dialer.models import Lead
 from dialer.permissions import ROLES
-from dialer.services import selections_admin, users
+from dialer.services import selections_admin
 from rules import selections
-from web import auth
-from web.app import create_app
 
-PASSWORD = "editor-password-1"
 PERMS = {code: perms for code, _, _, perms in ROLES}
 
 
 @pytest.fixture
-def world(db, settings, monkeypatch):
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    users.seed_roles()
-    roles = {r["code"]: r["id"] for r in users.list_roles()}
-    opened = []
-
-    def session(code):
-        users.create_user(f"{code}@example.org", f"Пользователь {code}", PASSWORD, [roles[code]])
-        s = users.sign_in(f"{code}@example.org", PASSWORD)
-        client = TestClient(create_app(settings, db))  # one app per client: each has its own lifespan
-        client.__enter__()
-        client.cookies.set(auth.Cookies.SESSION, s["token"])
-        client.headers["X-CSRF-Token"] = s["csrf"]
-        opened.append(client)
-        return client
-
-    api = TestClient(create_app(settings, db))
-    api.__enter__()
-    api.headers["Authorization"] = f"Bearer {settings.api_token}"
-    opened.append(api)
+def world(db, signed_in, client):
+    api = client  # the API token's client
     cid = api.post("/api/campaigns", json={"name": "Подтверждение"}).json()["id"]
     for i, attrs in enumerate([{"source": "site", "weight": 2.5, "tariff": "12", "bad\nkey": 1},
                                {"source": "app", "weight": 3, "tariff": "7", "delivery": "2026-12-01"},
                                {"source": "site"}]):
         Lead.insert(campaign=cid, external_id=str(i), phone=f"+7900100{i:04d}", region="Москва", attrs=attrs).execute()
-    yield {"session": session, "api": api, "cid": cid}
-    for c in opened:
-        c.__exit__(None, None, None)
+    return {"session": signed_in, "api": api, "cid": cid}
 
 
 @pytest.mark.parametrize("kinds,examples,expected", [

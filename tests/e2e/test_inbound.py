@@ -73,6 +73,8 @@ def test_a_client_calling_back_reaches_the_operator_who_talked_to_them_last_and_
     assert (a.lead_id, a.operator_id, direction(a.id)) == (lead_id, last["id"], "inbound")
     card = until(lambda: panel.state(last["id"])["call"], 5, message="the panel's call card")
     assert card["attempt_id"] == a.id and "Клиент Перезвонил" in json.dumps(card, ensure_ascii=False, default=str)
+    assert card["direction"] == "inbound" and card["calling_back"]["known"]  # the panel's «Клиент перезванивает»
+    assert card["calling_back"]["last"]["outcome"] == "ANSWERED"
     instances.rx(engine.settings, "sim", "channel request hangup all")
     until(lambda: Attempt.get_by_id(a.id).ended_at is not None, 15, message="the call to end")
     assert Attempt.get_by_id(a.id).outcome == "ANSWERED"
@@ -112,3 +114,27 @@ def test_nobody_ready_holds_the_client_then_a_message_and_a_callback_to_the_last
     assert (a.ended_at - a.answered_at).total_seconds() >= 2  # held for the whole wait
     lead = Lead.get_by_id(lead_id)
     assert (lead.state, lead.callback, lead.assigned_operator_id) == ("callable", True, op["id"])
+
+
+def test_a_taken_inbound_call_is_followed_after_an_engine_restart_to_its_end_and_the_wrap_up(engine):
+    """The engine is killed while an operator talks to a client who called; the new engine re-adopts the call (it is
+    not released as a caller left waiting), and the client's hang-up still ends it ANSWERED with the operator in
+    wrap-up."""
+    from dialer.dev import instances
+    cid = campaigns.create_campaign(name="Обратные звонки", max_attempts=1, retry_delay_s=3600, ring_timeout_s=5,
+                                    wrap_up_limit_s=0)["id"]  # no limit: the wrap-up waits for the operator
+    [op] = make_operators(engine.settings, cid, 1)
+    past_call(cid, op["id"])
+    ready_and_idle([op])
+    client = call_pbx_from(engine.settings, CLIENT)
+    until(lambda: (a := inbound_attempt()) is not None and a.bridged_at is not None, 20, message="the call bridged")
+    a = inbound_attempt()
+    engine.kill()
+    engine.restart()  # returns once the new engine has reconciled pbx
+    assert Attempt.get_by_id(a.id).ended_at is None  # re-adopted, not released
+    instances.rx(engine.settings, "sim", f"channel request hangup {client}")
+    until(lambda: Attempt.get_by_id(a.id).ended_at is not None, 15, message="the call's end recorded")
+    ended = Attempt.get_by_id(a.id)
+    assert (ended.outcome, ended.operator_id, direction(a.id)) == ("ANSWERED", op["id"], "inbound"), ended.error
+    until(lambda: Operator.get_by_id(op["id"]).status == "wrap_up", 10, message="the operator in wrap-up")
+    assert Operator.get_by_id(op["id"]).attempt_id == a.id

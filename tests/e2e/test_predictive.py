@@ -1,11 +1,12 @@
 """Predictive dialling end to end (SPEC B2, B3, B4): real pbx + sim Asterisk, real PostgreSQL, the engine in its
-own process. The campaign's measured history is written by the test (60 calls, 20 answered, none abandoned), so
-the pacer is past its small-sample rule and dials ahead of the one Ready operator; every client the sim gives
+own process. The campaign's measured history is written by the test (440 calls, 20 answered, none abandoned), so
+the pacer is past its small-sample rule and, at that answer rate, dials three calls for the one Ready operator; every client the sim gives
 here answers and stays on the line (7900000xxxx), so the ones beyond the operator wait on hold."""
 from __future__ import annotations
 
 import base64
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -27,7 +28,7 @@ def predictive_campaign(**settings) -> int:
     return cid
 
 
-def measured_history(cid: int, dialled: int = 60, answered: int = 20) -> None:
+def measured_history(cid: int, dialled: int = 440, answered: int = 20) -> None:
     """Calls of the last minutes: `answered` talked 5 s and were joined at once, the rest rang 10 s unanswered."""
     db = Attempt._meta.database
     db.execute_sql(
@@ -41,7 +42,7 @@ def measured_history(cid: int, dialled: int = 60, answered: int = 20) -> None:
         "        CASE WHEN a THEN t + interval '6 s' ELSE t + interval '10 s' END,"
         "        CASE WHEN a THEN t + interval '7 s' END, CASE WHEN a THEN 'ANSWERED' ELSE 'NO_ANSWER' END"
         "   FROM (SELECT *, substr(external_id, 2)::int <= %(a)s AS a,"
-        "                clock_timestamp() - interval '5 min' + substr(external_id, 2)::int * interval '1 s' AS t"
+        "                clock_timestamp() - interval '5 min' + substr(external_id, 2)::int * interval '0.5 s' AS t"
         "           FROM l) l",
         {"c": cid, "n": dialled, "a": answered})
 
@@ -95,8 +96,8 @@ def held_clients(engine, cid: int, count: int) -> list[Attempt]:
     return attempts
 
 
-def start(engine, wait_timeout_s: int = 60):
-    cid = predictive_campaign(wait_timeout_s=wait_timeout_s)
+def start(engine, wait_timeout_s: int = 60, **settings):
+    cid = predictive_campaign(wait_timeout_s=wait_timeout_s, **settings)
     measured_history(cid)
     first, second = make_operators(engine.settings, cid, 2)
     add_leads(cid, [f"{STAYS}{i:04d}" for i in range(3)])
@@ -144,6 +145,50 @@ def test_past_the_wait_timeout_the_held_client_hears_the_message_and_is_lost(eng
     # counted as abandoned: the day's record now holds the two, and the pacer sees them
     talking = calls(cid).where(Attempt.bridged_at.is_null(False)).get()
     assert talking.operator_id == first["id"]
+
+
+def playback(settings, playback_id: str) -> dict | None:
+    try:
+        return pbx_bridges(settings, f"playbacks/{playback_id}")
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None
+        raise
+
+
+def test_after_the_grace_a_held_client_hears_the_safe_harbour_message_over_the_music(engine):
+    cid, first, _ = start(engine, safe_harbour_message=True, grace_s=1)
+    held = held_clients(engine, cid, 2)
+    # ARI's own playback of the message, on each held client's channel, while they stay in the holding bridge
+    for a in held:
+        seen = until(lambda: playback(engine.settings, f"harbour-{a.client_channel}"), 10,
+                     message="the safe-harbour message playing")
+        assert (seen["target_uri"], seen["media_uri"]) == (f"channel:{a.client_channel}",
+                                                           "sound:queue-periodic-announce")
+    assert {a.client_channel for a in held} <= on_hold(engine.settings, cid) and music_in(engine.settings, cid)
+    log = open(engine.log_path).read()
+    assert log.count("still waiting after the grace, safe-harbour message") == 2  # once each, not the joined one
+
+
+MIXED = ["7900003", "7900101", "7900003", "7900201", "7900003", "7900003", "7900101", "7900003"]
+
+
+def test_over_a_run_of_mixed_numbers_the_lost_rate_stays_under_the_cap(engine):
+    """Three operators, short talks, busy and declining numbers mixed in: the pacer dials ahead (the log says so)
+    and the clients it could not join in time stay within the campaign's cap."""
+    cid = predictive_campaign(abandon_cap_percent=10, wait_timeout_s=3)
+    measured_history(cid, dialled=48, answered=30)
+    ops = make_operators(engine.settings, cid, 3)
+    add_leads(cid, [f"{MIXED[i % len(MIXED)]}{i:04d}" for i in range(80)])
+    command_all([o["id"] for o in ops], "ready")
+    answered = lambda: calls(cid).where(Attempt.answered_at.is_null(False), Attempt.ended_at.is_null(False))
+    until(lambda: answered().count() >= 12, 40, 0.2, message="12 answered calls over")
+    command_all([o["id"] for o in ops], "pause")
+    done = list(answered())
+    lost = [a for a in done if a.outcome == "LOST"]
+    late = [a for a in done if a.bridged_at is None or (a.bridged_at - a.answered_at).total_seconds() > 2]
+    assert len(lost) <= 0.10 * len(done) and len(late) <= 0.10 * len(done), (len(lost), len(late), len(done))
+    assert "predictive, predicted" in open(engine.log_path).read()  # it did dial ahead, not only progressively
 
 
 def test_a_run_over_a_dead_trunk_stops_the_campaign_after_exactly_n_errors_until_a_supervisor_confirms(engine):

@@ -17,5 +17,5 @@ def test_the_dialplan_calls_the_feature_codes():
     assert called_by_dialplan() >= {"operator_ready", "operator_pause"}
 
 
-def test_every_route_is_called_and_every_call_is_routed():
+async def test_every_route_is_called_and_every_call_is_routed():  # in a loop: the application asks for one
     assert set(build(db=None)._route) == called_by_dialplan()

@@ -41,10 +41,50 @@ def test_progressive_situations(what, given_, dials, why):
 
 
 def test_predictive_dials_ahead_of_busy_operators():
-    """20 operators all talking, 2½ to 3½ minutes in (calls last 30 … 210 s), answer rate 30 %: calls start
-    for those about to finish."""
-    d = pc.decide(inp(ready=0, in_call=tuple(float(e) for e in range(150, 210, 3))))
+    """20 operators all talking, 2½ to 3½ minutes in (calls last 30 … 210 s), 3 of them in wrap-up, answer rate
+    30 %: calls start for those about to finish."""
+    d = pc.decide(inp(ready=0, in_call=tuple(float(e) for e in range(150, 210, 3)), in_wrap=(3.0, 5.0, 7.0)))
     assert d.mode == pc.PREDICTIVE and d.dials > 0
+    assert d.dials > 3  # more than the 3 in wrap-up: the talking ones count too
+
+
+def test_nothing_before_anyone_can_be_free():
+    """Every operator talking with a 10 s wrap-up to follow: a call answering in the next seconds would find
+    nobody free (none can be before their wrap-up ends), so the pacer waits for a call to end."""
+    d = pc.decide(inp(ready=0, in_call=tuple(float(e) for e in range(150, 210, 3))))
+    assert (d.mode, d.dials) == (pc.PREDICTIVE, 0)
+
+
+ONE_MORE_CALL = [
+    # (what, input, abandon chance of each new call in turn, should it answer)
+    ("one Ready operator, the first call is safe; the second is lost when the first answers before it "
+     "(answer rate × ½)", inp(ready=1), [0.0, 0.15]),
+    ("nobody at all: every call would be abandoned", inp(ready=0), [1.0]),
+    ("a client already waits for the one Ready operator", inp(ready=1, waiting=1), [1.0]),
+    ("an operator 9 s into a 10 s wrap-up is free before any answer", inp(ready=0, in_wrap=(9.0,)), [0.0]),
+    ("two Ready operators: two calls are safe", inp(ready=2), [0.0, 0.0]),
+]
+
+
+@pytest.mark.parametrize("what,given_,chances", ONE_MORE_CALL, ids=[c[0] for c in ONE_MORE_CALL])
+def test_abandon_chance_of_one_more_call(what, given_, chances):
+    f = pc.Forecast(given_, given_.answered / given_.dialled)
+    assert [f.add_call() for _ in chances] == pytest.approx(chances, abs=1e-9)
+
+
+def test_calls_in_flight_count_ahead_of_a_new_one():
+    """One Ready operator, one call already ringing: the new call's chance is as if it were the second."""
+    f = pc.Forecast(inp(ready=1, dialing=1), 0.3)
+    assert f.add_call() == pytest.approx(0.15)
+    assert f.abandons() == pytest.approx(0.3 * 0.15)
+
+
+def test_a_window_of_few_calls_leaves_less_room():
+    """No abandon in 50 answered calls is weaker proof than none in 1000: fewer calls ahead."""
+    common = dict(ready=3, in_call=tuple(float(e) for e in range(20, 200, 9)))
+    thin = pc.decide(inp(**common, windows=(Abandons(50, 0),)))
+    wide = pc.decide(inp(**common, windows=(Abandons(1000, 0),)))
+    assert thin.extra["threshold"] < wide.extra["threshold"] and thin.dials < wide.dials
 
 
 def test_predictive_dials_more_than_ready_at_a_low_answer_rate():
@@ -83,7 +123,8 @@ def test_measured_abandons_near_the_cap_slow_the_pacer():
 
 
 @pytest.mark.parametrize("cap,measured,expected", [
-    (0.03, 0.0, 6 * 0.03), (0.03, 0.015, 3 * 0.03), (0.03, 0.03, 0.0), (0.03, 0.05, 0.0), (0.0, 0.0, 0.0)])
+    (0.03, 0.0, 0.03), (0.03, 0.015, 0.015), (0.03, 0.03, 0.0), (0.03, 0.05, 0.0), (0.0, 0.0, 0.0),
+    (0.01, 0.0025, 0.0075)])
 def test_adaptive_threshold(cap, measured, expected):
     assert pc.adaptive_threshold(cap, measured) == pytest.approx(expected)
 

@@ -140,6 +140,10 @@
         const en = {none: "—", pending: "sending", delivered: "delivered", failed: "failed"};
         return (lang === "en" ? en : ru)[state] || state;
       },
+      resultTitle(code) {  // a result of this campaign by its title; one of another campaign by its code
+        const r = this.call && this.call.results.find((x) => x.code === code);
+        return r ? r.title : code;
+      },
       statusLabel(s) { return words[s] || s; },
       phaseLabel(p) { return words[p] || p; },
     };

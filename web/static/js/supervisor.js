@@ -6,16 +6,18 @@
  *     and the page applies them to its model and marks what they touch: that operator's row, that campaign;
  *   - the only extra reads are a new call's client and order (/api/supervisor/calls?ids=…, batched) and the
  *     queue sizes (/api/supervisor/queues), which no event carries: at most every 15 s while calls go on.
- * Drawing (measured with bench.supervisor and bench.supervisor_page: 100 operators, 60–90 events/s; docs/supervisor.md):
- * the marked rows are written at an animation frame, at most every FRAME_MS while events stream in (an event after
- * the wait asks for the frame; no frame is asked for only to wait), inside Alpine.mutateDom (Alpine's document-wide
- * observer never walks the page's own drawing), each changing text through its own text node (no nodes made or
- * thrown away), attributes only when they change, no layout read; a row whose sort key changed moves alone (a
- * binary search in the kept order); the rows have one height in one scroll area, so the rows on screen are a range
- * of the order found from the scroll position, and only their clocks tick, in one pass a second; the campaign
- * boxes and status chips, which add up many events, at most once a second; the action buttons' states when their
- * menu opens. Events that arrive while the board is being read are kept and applied after it; an
- * attempt's end is counted once (the board names the attempts that ended in the last minutes).
+ * Drawing (measured with bench.supervisor and bench.supervisor_page: 100 operators, 60–90 events/s;
+ * docs/supervisor.md): the marked rows are written in the event's own task while the frame the last drawing asked
+ * for has not come (they are rendered with it) or FRAME_MS after that drawing, else at the next such event or an
+ * animation frame (see handle; no frame is asked for only to wait), so the browser renders at most every FRAME_MS;
+ * inside Alpine.mutateDom (Alpine's document-wide observer never walks the page's own drawing), each changing text
+ * through its own text node (no nodes made or thrown away), attributes only when they change, no layout read; a row
+ * whose sort key changed moves alone (a binary search in the kept order); the rows have one height in one scroll
+ * area, so the rows on screen are a range of the order found from the scroll position, and only their clocks tick,
+ * in one pass a second; the campaign boxes and status chips, which add up many events, at most once a second; the
+ * action buttons' states when their menu opens; an alert's own item only (a new one flashes at most every
+ * FLASH_EVERY_MS). Events that arrive while the board is being read are kept and applied after it; an attempt's end
+ * is counted once (the board names the attempts that ended in the last minutes).
  * Nothing here uses innerHTML with data. */
 (function () {
   "use strict";
@@ -42,6 +44,7 @@
     skew: 0, dayEnd: Infinity, loaded: false, reading: 0, buffered: [],
     dirtyOps: new Set(), moved: new Set(), dirtyCamps: false, dirtyChips: false, arrangeAll: true, frame: false,
     needBrief: new Set(), briefTimer: null, queueAt: 0, queueTimer: null, loadAt: 0,
+    dirtyAlerts: new Set(), alertEls: new Map(), alertOrder: [], flashAt: -Infinity,
     filter: { pool: "", campaign: "", status: "" }, sort: "name", order: [], onScreen: new Set(),
     flushAt: -Infinity, beeps: 0, ticks: 0, slowAt: 0, urgent: false, slowTimer: null, flushes: 0,
   };
@@ -181,13 +184,22 @@
       return;
     }
     switch (kind) {
-      case "operator.status": return onOperatorStatus(d);
-      case "attempt": return onAttempt(d);
-      case "attempt.gone": return onAttemptGone(d);
-      case "campaign": return onCampaign(d);
-      case "alert": return onAlert(d);
-      case "sip.registration": return onSip(d);
+      case "operator.status": onOperatorStatus(d); break;
+      case "attempt": onAttempt(d); break;
+      case "attempt.gone": onAttemptGone(d); break;
+      case "campaign": onCampaign(d); break;
+      case "alert": onAlert(d); break;
+      case "sip.registration": onSip(d); break;
+      default: return;
     }
+    // drawn in this event's own task when that costs the browser no rendering of its own: while the last drawing
+    // has not been rendered yet (its frame has not come: what is written now is rendered in the same one), or
+    // FRAME_MS after the drawing that asked for a frame; else at the next such event, or the frame schedule()
+    // asked for. Measured with bench.supervisor on a machine short of cores: each step between an event and its
+    // drawing that is not this task (a timer, an animation frame: the compositor's turn, then the main thread's; a
+    // posted message was worse still) waits for a core, and the page drew 0.5–0.8 times a second, seconds after
+    // the events had arrived (arrive_ms against dom_ms). The browser renders no more often than before.
+    if ((S.frame || S.waitTimer) && !document.hidden && (S.framePending || performance.now() - S.flushAt >= FRAME_MS)) flush();
   }
 
   // ---- SIP registration (issue 14): the operator's device, online or not, its address and user agent ---------
@@ -387,12 +399,12 @@
   // for the last events of a burst, when no event is queued before it
   function schedule() {
     if (S.frame) return;
-    if (document.hidden) { S.frame = true; setTimeout(flush, 200); return; }  // frames stop in a hidden tab
+    if (document.hidden) { S.frame = true; setTimeout(() => { if (S.frame) flush(true); }, 200); return; }  // frames stop in a hidden tab
     const wait = S.flushAt + FRAME_MS - 8 - performance.now();
     if (wait <= 0) {
       S.frame = true;
       if (S.waitTimer) { clearTimeout(S.waitTimer); S.waitTimer = null; }
-      requestAnimationFrame(flush);
+      requestAnimationFrame(flushFrame);
     } else if (!S.waitTimer) {
       S.waitTimer = setTimeout(() => { S.waitTimer = null; schedule(); }, wait);
     }
@@ -404,10 +416,22 @@
   // directive is ever made here), so it is done inside Alpine.mutateDom, which leaves it out (traced: Alpine's
   // callback took 4.5 ms for each drawing's attribute changes)
   const quiet = (fn) => (window.Alpine && window.Alpine.mutateDom ? window.Alpine.mutateDom(fn) : fn());
-  function flush() { S.frame = false; quiet(draw); }
+  function flushFrame() { if (S.frame) flush(true); }  // else drawn meanwhile (handle, drawNow): nothing is waiting
+  // a drawing out of an animation frame asks for one (framePending until it comes): the drawings before it come
+  // are rendered with it; FRAME_MS counts from the drawing that asked
+  function flush(inFrame) {
+    S.frame = false;
+    if (S.waitTimer) { clearTimeout(S.waitTimer); S.waitTimer = null; }
+    if (inFrame) S.flushAt = performance.now();
+    else if (!S.framePending) {
+      S.flushAt = performance.now();
+      S.framePending = true;
+      requestAnimationFrame(() => { S.framePending = false; });
+    }
+    quiet(draw);
+  }
   function draw() {
     S.flushes++;
-    S.flushAt = performance.now();
     const rows = $("sv-operator-rows");
     for (const id of S.dirtyOps) {
       const op = S.ops.get(id);
@@ -420,6 +444,7 @@
     if (S.arrangeAll) { S.arrangeAll = false; S.moved.clear(); arrange(); S.dirtyChips = true; S.viewDirty = true; }
     else if (S.moved.size) { placeMoved(); S.viewDirty = true; }
     if (S.viewDirty) findOnScreen();
+    if (S.dirtyAlerts.size) drawAlerts();
     if (!S.dirtyChips && !S.dirtyCamps) return;
     const wait = S.slowAt + SLOW_EVERY_MS - Date.now();
     if (wait > 0 && !S.urgent) {
@@ -765,7 +790,7 @@
   ["pointerdown", "keydown"].forEach((k) => document.addEventListener(k, unlockAudio, { once: true, capture: true }));
   function beep() {
     S.beeps++;
-    root.dataset.alertsSounded = String(S.beeps);
+    quiet(() => { root.dataset.alertsSounded = String(S.beeps); });  // Alpine's observer need not look
     if (!audio) return;  // the browser allows sound only after the page was touched once
     if (audio.state === "suspended") audio.resume();
     const t = audio.currentTime, osc = audio.createOscillator(), gain = audio.createGain();
@@ -777,29 +802,75 @@
     osc.start(t); osc.stop(t + 0.42);
   }
 
+  // an alert event changes one item: it is drawn at the next drawing, alone, and put in its place (open ones first,
+  // the newest first) by a binary search in the kept order; the list is never built again as a whole. A new alert
+  // flashes (a background animation: a drawing every frame while it runs), at most one per FLASH_EVERY_MS: a storm
+  // of alerts (devices flapping on a loaded network) would otherwise keep the page drawing at every frame
+  const FLASH_EVERY_MS = 10000;
   function onAlert(d) {
     if (!may.alerts) return;
     const known = S.alerts.get(d.id);
     S.alerts.set(d.id, Object.assign(known || {}, d));
-    if (!known && !d.acknowledged_at) { beep(); S.fresh = d.id; }
-    renderAlerts();
+    if (!known && !d.acknowledged_at) {
+      beep();
+      if (performance.now() - S.flashAt >= FLASH_EVERY_MS) { S.flashAt = performance.now(); S.fresh = d.id; }
+    }
+    S.dirtyAlerts.add(d.id);
+    schedule();
   }
 
-  function renderAlerts() {
+  function alertBefore(a, b) {  // <0: a is shown above b
+    return (!b.acknowledged_at - !a.acknowledged_at) || (ms(b.created_at) || 0) - (ms(a.created_at) || 0) || b.id - a.id;
+  }
+
+  function renderAlerts() {  // after a read of the alerts: every item again
+    S.alertEls.clear(); S.alertOrder = [];
+    $("sv-alert-list").replaceChildren();
+    S.dirtyAlerts = new Set(S.alerts.keys());
+    quiet(drawAlerts);
+  }
+
+  function drawAlerts() {
     if (!may.alerts) return;
-    const list = $("sv-alert-list");
-    const all = [...S.alerts.values()].sort((a, b) => (!a.acknowledged_at - !b.acknowledged_at) * -1 || (ms(b.created_at) || 0) - (ms(a.created_at) || 0) || b.id - a.id);
-    list.replaceChildren(...all.map(alertItem));
-    const open = all.filter((a) => !a.acknowledged_at).length;
+    const list = $("sv-alert-list"), dirty = S.dirtyAlerts;
+    S.dirtyAlerts = new Set();
+    for (const id of dirty) {
+      const a = S.alerts.get(id), old = S.alertEls.get(id);
+      if (!a) { if (old) old.li.remove(); S.alertEls.delete(id); continue; }
+      const sig = [a.acknowledged_at, a.acknowledged_by_name, a.cleared_at, a.text_ru, a.text_en, a.created_at].join("|");
+      if (old && old.sig === sig) continue;
+      const li = alertItem(a, !old && S.fresh === id);
+      if (old) old.li.replaceWith(li);
+      S.alertEls.set(id, { li, sig });
+    }
+    const order = S.alertOrder.filter((id) => !dirty.has(id));
+    for (const id of dirty) {
+      const a = S.alerts.get(id);
+      if (!a) continue;
+      let lo = 0, hi = order.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (alertBefore(S.alerts.get(order[mid]), a) <= 0) lo = mid + 1; else hi = mid; }
+      order.splice(lo, 0, id);
+    }
+    S.alertOrder = order;
+    let next = null;  // from the last up: only an item not already before the one that follows it moves
+    for (let i = order.length - 1; i >= 0; i--) {
+      const li = S.alertEls.get(order[i]).li;
+      if (li.parentNode !== list || li.nextSibling !== next) list.insertBefore(li, next);
+      next = li;
+    }
+    let open = 0;
+    for (const a of S.alerts.values()) if (!a.acknowledged_at) open++;
     const count = $("sv-alerts-open");
-    setText(count, String(open)); count.classList.toggle("hot", open > 0);
-    $("sv-alerts-empty").hidden = all.length > 0;
-    document.title = (open ? "(" + open + ") " : "") + baseTitle;
+    setText(count, String(open));
+    if (count.classList.contains("hot") !== open > 0) count.classList.toggle("hot", open > 0);
+    setFlag($("sv-alerts-empty"), "hidden", S.alerts.size > 0);
+    const title = (open ? "(" + open + ") " : "") + baseTitle;
+    if (document.title !== title) document.title = title;
   }
 
-  function alertItem(a) {
+  function alertItem(a, fresh) {
     const text = lang === "en" ? a.text_en : a.text_ru;
-    const li = h("li", { class: "sv-alert" + (a.acknowledged_at ? " done" : "") + (S.fresh === a.id ? " fresh" : ""),
+    const li = h("li", { class: "sv-alert" + (a.acknowledged_at ? " done" : "") + (fresh && !a.acknowledged_at ? " fresh" : ""),
                          "data-testid": "alert-" + a.id, "data-kind": a.kind },
       h("span", { class: "sv-time muted", text: hhmm(a.created_at) }), h("span", { class: "sv-alert-text", text }));
     if (a.cleared_at) li.append(h("span", { class: "muted", "data-testid": "alert-cleared-" + a.id, text: W.cleared + " " + hhmm(a.cleared_at) }));
@@ -810,7 +881,7 @@
       const btn = h("button", { type: "button", "data-testid": "alert-acknowledge-" + a.id, text: W.acknowledge });
       btn.addEventListener("click", async () => {
         btn.disabled = true;
-        try { onAlert(Object.assign({}, a, await post("/api/supervisor/alerts/" + a.id + "/acknowledge"))); } catch (e) { message(errorText(e), true); btn.disabled = false; }
+        try { onAlert(Object.assign({}, a, await post("/api/supervisor/alerts/" + a.id + "/acknowledge"))); drawNow(); } catch (e) { message(errorText(e), true); btn.disabled = false; }
       });
       li.append(btn);
     }
