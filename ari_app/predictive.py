@@ -26,6 +26,8 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
+from dialer.listen import wake_loop
+
 from . import attempt as am
 from . import events as ev
 from . import holding, pacer
@@ -181,16 +183,7 @@ class PredictiveDialer:
         await self.writes.run()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self.wake.wait(), TICK_S)
-            except asyncio.TimeoutError:
-                pass
-            self.wake.clear()
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("predictive dialling: tick failed; trying again")
+        await wake_loop(self.wake, TICK_S, self.tick, "predictive dialling: tick")
 
     async def tick(self) -> None:
         now = time.monotonic()

@@ -12,9 +12,6 @@ the broad selection. Neither page logs a console error or scrolls sideways; a sc
 $DIALER_SCREENSHOTS."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from dialer.dev.testing import until
@@ -22,10 +19,10 @@ from dialer.models import Attempt, Campaign, CampaignResult, Lead, Selection
 from dialer.services import operators, users
 from tests.e2e.conftest import asterisk, engine  # noqa: F401  (real Asterisk and the engine process)
 
-from .conftest import PASSWORD, sign_in
+from .conftest import PASSWORD, fits, sign_in
+from .conftest import shot as screenshot
 
 pytestmark = pytest.mark.e2e
-SHOTS = os.environ.get("DIALER_SCREENSHOTS")
 CALL_MS = 20_000  # a call placed, answered and shown on the card
 NAME = "Подтверждение партнёрских заказов"
 # 79000 00 xxxx: the sim's client answers and talks until the dialer hangs up (sim/README.md). The order the first
@@ -48,16 +45,9 @@ def watched(browser, web_url, request):
     return page, errors
 
 
-def fits(page):
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.evaluate(
-        "[document.documentElement.scrollWidth, window.innerWidth, location.pathname]")
-
-
 def shot(page, name):
     fits(page)
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"campaign-to-call-{name}.png"), full_page=True)
+    screenshot(page, f"campaign-to-call-{name}")
 
 
 def condition(page, field, op, value, value2=None):
