@@ -72,6 +72,7 @@ class Operator(Base):
     server = TextField(default="pbx")
     status = TextField(default="offline")
     status_since = DateTimeTZField(null=True)
+    pause_reason = TextField(null=True)  # why the engine paused the operator (sql/021); cleared by a working status
     leg_channel = TextField(null=True)
     bridge_id = TextField(null=True)
     attempt_id = BigIntegerField(null=True)

@@ -101,7 +101,7 @@ def board(who: Principal, now: datetime | None = None, zone: str | None = None) 
     since = day_start(now, zone)
     db = database()
     operators = list(Operator.select(Operator.id, Operator.name, Operator.login, Operator.status,
-                                     Operator.status_since, Operator.attempt_id).order_by(Operator.name, Operator.id))
+                                     Operator.status_since, Operator.pause_reason, Operator.attempt_id).order_by(Operator.name, Operator.id))
     pools: dict[int, list[int]] = {o.id: [] for o in operators}
     for oid, cid in OperatorCampaign.select(OperatorCampaign.operator, OperatorCampaign.campaign).tuples():
         pools.setdefault(oid, []).append(cid)
@@ -135,7 +135,7 @@ def _operator(o: Operator, pools: dict, today: dict, in_status: dict) -> dict:
     calls, answered, talk_s = today.get(o.id, (0, 0, 0))
     talk_s = float(talk_s)
     return {"id": o.id, "name": o.name, "login": o.login, "status": o.status, "since": iso(o.status_since),
-            "attempt_id": o.attempt_id, "campaign_ids": sorted(pools.get(o.id, [])),
+            "pause_reason": o.pause_reason, "attempt_id": o.attempt_id, "campaign_ids": sorted(pools.get(o.id, [])),
             "sip": None,  # the device and its registration: with_sip, below
             "today": {"calls": calls, "answered": answered, "talk_s": round(talk_s, 1),
                       "rating": rating(answered, talk_s), "status_s": status_time.rounded(in_status)}}

@@ -81,3 +81,29 @@ def test_one_alert_per_lost_server_while_it_is_lost(db):
     assert [k for k, _ in open_alerts()] == ["asterisk:pbx"]
     servers.raise_alert(db, "pbx2")  # lost once more: a new alert
     assert [k for k, _ in open_alerts()] == ["asterisk:pbx", "asterisk:pbx2"]
+
+
+def test_the_pause_reason_reaches_the_supervisors_screen_live_and_on_reading(db):
+    from dialer.access import Principal
+    from dialer.permissions import ROLES
+    from dialer.services import supervisor as sv
+    perms = {code: p for code, _, _, p in ROLES}["supervisor"]
+    anna = operators.create_operator("Анна", "anna", "secret-anna-1")["id"]
+    Operator.update(status="ready").where(Operator.id == anna).execute()
+    Operator.update(status="paused").where(Operator.id == anna).execute()
+    last = db.execute_sql("SELECT max(id) FROM live_event").fetchone()[0]
+    servers.note_pause_reason(db, anna, "сервер pbx2 недоступен")
+    [(kind, data)] = db.execute_sql("SELECT kind, data FROM live_event WHERE id > %s", (last,)).fetchall()
+    assert kind == "operator.status"
+    assert (data["status"], data["pause_reason"]) == ("paused", "сервер pbx2 недоступен")
+    board = sv.board(Principal(None, "С", ("supervisor",), perms))
+    [row] = [o for o in board["operators"] if o["id"] == anna]
+    assert row["pause_reason"] == "сервер pbx2 недоступен"
+    # the same reason noted again sends nothing; Ready clears it, and that status event says so
+    last = db.execute_sql("SELECT max(id) FROM live_event").fetchone()[0]
+    servers.note_pause_reason(db, anna, "сервер pbx2 недоступен")
+    assert db.execute_sql("SELECT count(*) FROM live_event WHERE id > %s", (last,)).fetchone()[0] == 0
+    Operator.update(status="ready").where(Operator.id == anna).execute()
+    [(data,)] = db.execute_sql("SELECT data FROM live_event WHERE id > %s AND kind = 'operator.status'",
+                               (last,)).fetchall()
+    assert (data["status"], data["pause_reason"]) == ("ready", None)

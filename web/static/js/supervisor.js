@@ -132,7 +132,8 @@
     for (const o of b.operators) {
       seen.add(o.id);
       const op = S.ops.get(o.id) || { id: o.id, el: null };
-      Object.assign(op, { name: o.name, login: o.login, status: o.status, since: o.since, campaign_ids: o.campaign_ids,
+      Object.assign(op, { name: o.name, login: o.login, status: o.status, since: o.since, reason: o.pause_reason || "",
+                          campaign_ids: o.campaign_ids,
                           sip: o.sip, today: o.today, callId: o.attempt_id || null, dayAt: Date.parse(b.now) });
       op.today.status_s = op.today.status_s || {};
       S.ops.set(o.id, op);
@@ -231,7 +232,7 @@
     if (!op) { reloadSoon(); return; }  // an operator created after the board was read
     if (op.since && d.since && Date.parse(d.since) < Date.parse(op.since)) return;  // an older change, delivered late
     accrue(op, d.since ? Date.parse(d.since) : now());
-    op.status = d.status; op.since = d.since;
+    op.status = d.status; op.since = d.since; op.reason = d.pause_reason || "";
     if (d.attempt_id) { op.callId = Math.max(op.callId || 0, d.attempt_id); if (!S.calls.has(d.attempt_id)) brief(d.attempt_id); }
     S.dirtyCamps = true; S.dirtyChips = true;
     markOp(op);
@@ -533,6 +534,8 @@
     put(el.nameT, op.name); put(el.loginT, op.login);
     setData(el.status, "status", op.status);
     put(el.statusT, W[op.status] || op.status);
+    setAttr(el.status, "title", op.reason);  // why the engine paused the operator (their Asterisk server was lost)
+    setData(el.status, "reason", op.reason ? "yes" : "");
     const t = op.today;
     put(el.callsT, String(t.calls));
     put(el.talkT, clock(t.talk_s));
