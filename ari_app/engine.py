@@ -158,7 +158,7 @@ class Engine:
         for key in [k for k, actor in self.routes.items() if k[0] == server and actor in actors]:
             del self.routes[key]  # should it come back with the calls still up, the reconcile hangs them up
         for actor in actors:
-            actor.post(servers.ServerLost(reason, at=time.time()))
+            actor.post(servers.ServerLost(reason, at=time.time(), code=servers.pause_code(server)))
         try:
             await self.predictive.resync(server, [], [])  # its predictive calls are gone too
         except Exception:
@@ -166,7 +166,7 @@ class Engine:
         log.error("%s: its %d operators paused, their calls closed", reason, len(actors))
         try:
             since = client.state_since - LINE_WENT_WITH_SERVER_S
-            await self.db_run(servers.note_recent_pauses, [a.oid for a in actors], reason, since)
+            await self.db_run(servers.note_recent_pauses, [a.oid for a in actors], servers.pause_code(server), since)
             await self.db_run(servers.raise_alert, server)
         except Exception as e:
             log.warning("alert for the lost server %s not written: %s", server, e)

@@ -127,7 +127,7 @@ class OperatorActor:
         for event in servers.lost_events(self.state, e):
             await self.handle(event)
         if noted:
-            self.write(servers.note_pause_reason, self.oid, e.reason)
+            self.write(servers.note_pause_reason, self.oid, e.code or e.reason)
             log.warning("operator %s: paused, %s", self.oid, e.reason)
 
     def _save(self) -> None:

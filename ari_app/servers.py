@@ -26,6 +26,7 @@ class ServerLost:
     """Told to each actor of the lost server, in its own queue (so it acts on the state it has then)."""
     reason: str
     at: float = 0.0
+    code: str = ""  # what is written on the operator (`pause_code`): each page words it in its own language
 
 
 def lost_events(s: om.OperatorState, e: ServerLost) -> list:
@@ -58,6 +59,11 @@ def affected(s: om.OperatorState) -> bool:
 def movable(s: om.OperatorState) -> bool:
     """Nothing of this operator lives on their current server: their calls may go through another from now on."""
     return s.status in (om.OFFLINE, om.PAUSED, om.LUNCH) and not (s.leg or s.leg_pending or s.call or s.claiming)
+
+
+def pause_code(server: str) -> str:
+    """The operator's `pause_reason` when their server is lost; pages word it (supervisor.js, panel.js)."""
+    return f"asterisk-lost:{server}"
 
 
 def reason_text(server: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ abandoned when not joined within the grace (2 s). It hangs up on hold at its pat
 timeout (LOST). Ready operators are counted when the client could be joined. The cap is measured over the
 day, the campaign's default window (sql/015: window_day, no last-N window; `DAY_ONLY`).
 
-Baseline (VICIdial `AST_VDadapt.pl` / `AST_VDauto_dial.pl`, /work/shared/reference/pacing-anchors.md):
+Baseline (VICIdial's `AST_VDadapt.pl` / `AST_VDauto_dial.pl`):
 every 2.5 s, lines = operators logged in × level − calls in progress (ringing, waiting, talking); every
 15 s, level × (1 + (average Ready − waiting over the last minute) / average operators), clamped to
 [1, 3]; halved when the last minute has > 20 calls and > 50 % drops, or the day has > 50 calls and its

@@ -36,8 +36,8 @@ def state(operator_id: int) -> dict:
     o = existing_operator(operator_id)
     card = call_card(operator_id, o.attempt_id) if o.attempt_id else None
     return {"operator_id": o.id, "name": o.name, "login": o.login, "status": o.status,
-            "status_since": f.iso(o.status_since), "auto_answer": o.auto_answer, "missed_offers": o.missed_offers,
-            "now": f.iso(datetime.now(timezone.utc)), "call": card, "campaigns": _campaigns(o.id)}
+            "status_since": f.iso(o.status_since), "pause_reason": o.pause_reason,
+            "auto_answer": o.auto_answer, "missed_offers": o.missed_offers, "now": f.iso(datetime.now(timezone.utc)), "call": card, "campaigns": _campaigns(o.id)}
 
 
 def _campaigns(operator_id: int) -> list[dict]:

@@ -4,16 +4,12 @@ outgoing call; an outgoing call has none of it. The call is set up in the databa
 operator takes an inbound call), so no Asterisk is needed. 1366×768, no sideways scrolling, no console errors."""
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from dialer.models import Attempt, CampaignResult, Lead, Operator
 from dialer.services import campaigns, operators, users
 
-from .conftest import PASSWORD, sign_in
-
-SHOTS = os.environ.get("DIALER_SCREENSHOTS", "/work/notes/shots")
+from .conftest import PASSWORD, shot, sign_in
 
 
 def call_in_hand(accounts, direction: str):
@@ -64,8 +60,7 @@ def test_an_inbound_call_shows_the_client_calling_back_and_the_last_conversation
         assert page.inner_text("[data-testid=call-order]") == "A-1001"
         assert page.locator("[data-testid=history-row]").count() == 2
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / "e-panel-inbound.png"), full_page=True)
+        shot(page, "panel-inbound")
         assert errors == []
     finally:
         ctx.close()

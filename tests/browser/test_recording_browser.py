@@ -16,12 +16,12 @@ from tests.e2e.conftest import asterisk, engine  # noqa: F401  (real Asterisk an
 from .conftest import PASSWORD, sign_in
 
 pytestmark = pytest.mark.e2e
-SHOTS = os.environ.get("DIALER_SHOTS_DIR", "/work/notes/shots")
+SHOTS = os.environ.get("DIALER_SCREENSHOTS")
 
 
 def shot(page, name: str) -> None:
     if SHOTS and os.path.isdir(SHOTS):
-        page.screenshot(path=f"{SHOTS}/i-{name}.png", full_page=True)
+        page.screenshot(path=f"{SHOTS}/recording-{name}.png", full_page=True)
 
 
 def no_sideways_scroll(page) -> bool:

@@ -37,6 +37,7 @@ WORDS = {
     "autostop_confirm": N_("Confirm the autostop"),
     "autostop_reason": N_("The protective autostop is not built yet: there is nothing to confirm"),
     "no_day": N_("Not signed in today"), "cleared": N_("cause cleared at"),
+    "server_lost": N_("Paused by the dialer: Asterisk server {server} is unreachable"),
 }
 
 

@@ -5,9 +5,11 @@
 (function () {
   "use strict";
   const RU = { ready: "Готов", in_call: "В разговоре", wrap_up: "Постобработка", paused: "Пауза", lunch: "Обед", offline: "Не в сети",
-               offer: "Предложен звонок", connecting: "Соединение с оператором", dialling: "Набор номера", talking: "Разговор", ended: "Завершён" };
+               offer: "Предложен звонок", connecting: "Соединение с оператором", dialling: "Набор номера", talking: "Разговор", ended: "Завершён",
+               server_lost: "Пауза от системы: сервер Asterisk {server} недоступен" };
   const EN = { ready: "Ready", in_call: "In a call", wrap_up: "Wrap-up", paused: "Pause", lunch: "Lunch", offline: "Offline",
-               offer: "Call offered", connecting: "Connecting you", dialling: "Dialling", talking: "Talking", ended: "Ended" };
+               offer: "Call offered", connecting: "Connecting you", dialling: "Dialling", talking: "Talking", ended: "Ended",
+               server_lost: "Paused by the dialer: Asterisk server {server} is unreachable" };
   const POSTPONE = [[30, "30 мин", "30 min"], [60, "1 ч", "1 h"], [120, "2 ч", "2 h"], [180, "3 ч", "3 h"]];
 
   function phaseOf(c) {  // mirrors dialer/services/panel.py `_phase`
@@ -40,7 +42,8 @@
         // more was missed than the server replays: read the state again (a typed wrap-up is kept)
         window.Dialer.live.on("reload", () => { if (!this.noOperator) this.load(); });
         window.Dialer.live.on("operator.status", (d) =>
-          on({ operator: { status: d.status, status_since: d.since }, attempt_id: d.attempt_id }, d.id));
+          on({ operator: { status: d.status, status_since: d.since, pause_reason: d.pause_reason || null },
+               attempt_id: d.attempt_id }, d.id));
         window.Dialer.live.on("attempt", (d) =>
           on({ attempt: { outcome: d.outcome, answered_at: d.answered_at, ended_at: d.ended_at }, attempt_id: d.id }, d.operator_id));
         setInterval(() => { this.now = Date.now(); }, 250);
@@ -145,6 +148,10 @@
         return r ? r.title : code;
       },
       statusLabel(s) { return words[s] || s; },
+      reasonText(code) {  // the operator's `pause_reason` (ari_app/servers.py pause_code)
+        const m = /^asterisk-lost:(.*)$/.exec(code || "");
+        return m ? words.server_lost.replace("{server}", m[1]) : code || "";
+      },
       phaseLabel(p) { return words[p] || p; },
     };
   };

@@ -227,6 +227,12 @@
       reg.online ? h("div", { class: "sv-sub", text: reg.ip + (reg.user_agent ? " · " + reg.user_agent : "") }) : "");
   }
 
+  // the operator's `pause_reason` (ari_app/servers.py pause_code): their Asterisk server was lost
+  function reasonText(code) {
+    const m = /^asterisk-lost:(.*)$/.exec(code || "");
+    return m ? W.server_lost.replace("{server}", m[1]) : code || "";
+  }
+
   function onOperatorStatus(d) {
     const op = S.ops.get(d.id);
     if (!op) { reloadSoon(); return; }  // an operator created after the board was read
@@ -534,7 +540,7 @@
     put(el.nameT, op.name); put(el.loginT, op.login);
     setData(el.status, "status", op.status);
     put(el.statusT, W[op.status] || op.status);
-    setAttr(el.status, "title", op.reason);  // why the engine paused the operator (their Asterisk server was lost)
+    setAttr(el.status, "title", reasonText(op.reason));  // why the engine paused the operator
     setData(el.status, "reason", op.reason ? "yes" : "");
     const t = op.today;
     put(el.callsT, String(t.calls));
