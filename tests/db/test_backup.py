@@ -38,9 +38,14 @@ def counts(s) -> dict[str, int]:
         tables = [r[0] for r in cur.fetchall()]
         out = {}
         for t in tables:
-            cur.execute(f'SELECT count(*) FROM "{t}"')
+            cur.execute(FOLDED.get(t, f'SELECT count(*) FROM "{t}"'))
             out[t] = cur.fetchone()[0]
         return out
+
+
+# tables of signed contributions (sql/020): a snapshot may hold a writer's rows not folded yet — what they say counts
+FOLDED = {"campaign_lead_count": "SELECT count(*) FROM (SELECT 1 FROM campaign_lead_count GROUP BY campaign_id, state"
+                                 " HAVING sum(leads) <> 0) folded"}
 
 
 def one(s, sql):
@@ -147,6 +152,10 @@ def test_backup_while_calls_go_on_then_restore_into_a_fresh_cluster(settings, db
     # the calls: those before the backup, some of those during it, none of those after it — and one snapshot:
     # every ended attempt counted once in the counters the same transactions wrote
     assert before["attempt"] < restored["attempt"] < after["attempt"]
+    # the leads by state the campaign list reads are the restored leads' own
+    kept = "SELECT campaign_id, state, sum(leads) FROM campaign_lead_count GROUP BY 1, 2 HAVING sum(leads) <> 0"
+    real = "SELECT campaign_id, state, count(*) FROM lead GROUP BY 1, 2"
+    assert sorted(one(fresh, kept)) == sorted(one(fresh, real))
     [(ended,)] = one(fresh, "SELECT count(*) FROM attempt WHERE outcome IS NOT NULL")
     [(counted,)] = one(fresh, "SELECT coalesce(sum(attempts), 0) FROM attempt_outcome_count")
     assert ended == counted
