@@ -142,6 +142,8 @@ def test_backup_while_calls_go_on_then_restore_into_a_fresh_cluster(settings, db
     # the tables the calls did not write hold exactly what they held before (nothing of the changes after it);
     # those they wrote, what the snapshot saw: at least what was there before, at most what the calls left
     for table, n in before.items():
+        if table in FOLDED:
+            continue  # what it says is checked against the restored leads below (a call live at the snapshot moves a lead)
         if during[table] == n:
             assert restored[table] == n, table
         else:
