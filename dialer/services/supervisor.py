@@ -121,6 +121,11 @@ def board(who: Principal, now: datetime | None = None, zone: str | None = None) 
                                           " GROUP BY 1, 2", (since,)).fetchall():
         if cid in by_id:
             by_id[cid]["outcomes"][outcome] = n
+    for cid, at, reason in db.execute_sql("SELECT campaign_id, autostopped_at, autostop_reason FROM campaign_pacing"
+                                          " WHERE autostopped_at IS NOT NULL").fetchall():
+        if cid in by_id:  # stopped by the protective autostop (dialer/services/pacing.py) until a person confirms
+            ru, _, en = (reason or "").partition(" / ")  # stored as "ru / en" (pacing.stop_automatically)
+            by_id[cid]["autostop"] = {"at": iso(at), "reason_ru": ru, "reason_en": en or ru}
     for cid, n in queues(who, now).items():
         if cid in by_id:
             by_id[cid]["queue"] = n
@@ -317,6 +322,16 @@ def set_campaign_active(who: Principal, campaign_id, active: bool) -> dict:
                          name="Супервайзер: кампания возобновлена" if active else "Супервайзер: кампания приостановлена",
                          old={"active": cp.active}, new={"active": active})
     return {"id": cp.id, "name": cp.name, "active": active, "changed": changed}
+
+
+def confirm_autostop(who: Principal, campaign_id) -> dict:
+    """The supervisor confirms a campaign's protective autostop: it dials again, its alert is cleared; audited with
+    the supervisor as actor (dialer/services/pacing.py)."""
+    _require(who, CAMPAIGN_CONTROL)
+    from . import pacing
+    pacing.confirm_autostop(campaign_id)
+    cp = Campaign.get_by_id(campaign_id)
+    return {"id": cp.id, "name": cp.name, "active": cp.active, "autostop": None}
 
 
 _ACK_SQL = """

@@ -11,7 +11,7 @@ from ari_app import store
 from ari_app.classifier import AttemptFacts
 from dialer.models import Alert, Campaign, EngineCommand, Lead, Operator, OperatorCampaign
 from dialer.permissions import ROLES
-from dialer.services import users
+from dialer.services import pacing, users
 from web import auth
 from web.app import create_app
 
@@ -41,6 +41,8 @@ def world(db):
     store.end_attempt(db, ev.EndAttempt(done, "ANSWERED", AttemptFacts(answered=True, bridged=True, cause=16), now + 1))
     Operator.update(status="wrap_up").where(Operator.id == wrapping.id).execute()
     live = store.claim(db, talking.id, "pbx", "t", now, None).attempt_id
+    # stopped by the protective autostop: confirming it is one of the forced actions
+    pacing.stop_automatically(db, c.id, [pacing.Ended(i, now + i, "ERROR", "503") for i in range(1, 6)])
     alert = Alert.create(kind="operator_missed_offers", operator=idle.id, campaign=c.id, text_ru="пропустил 3",
                          text_en="missed 3")
     return {"session": session, "campaign": c.id, "wrapping": wrapping.id, "talking": talking.id,
@@ -60,6 +62,7 @@ def _requests(w):
         ("POST", f"/api/supervisor/operators/{w['idle']}/status", {"status": "pause"}, "supervisor.operator_control"),
         ("POST", f"/api/supervisor/operators/{w['talking']}/hangup", {}, "supervisor.operator_control"),
         ("POST", f"/api/supervisor/operators/{w['wrapping']}/release", {}, "supervisor.operator_control"),
+        ("POST", f"/api/supervisor/campaigns/{w['campaign']}/confirm-autostop", {}, "supervisor.campaign_control"),
         ("POST", f"/api/supervisor/campaigns/{w['campaign']}/pause", {}, "supervisor.campaign_control"),
         ("POST", f"/api/supervisor/campaigns/{w['campaign']}/resume", {}, "supervisor.campaign_control"),
         ("POST", f"/api/supervisor/alerts/{w['alert']}/acknowledge", {}, "supervisor.alerts"),
@@ -68,6 +71,7 @@ def _requests(w):
 
 def _state(db):
     return (EngineCommand.select().count(), Campaign.get().active,
+            db.execute_sql("SELECT count(*) FROM campaign_pacing WHERE autostopped_at IS NOT NULL").fetchone()[0],
             db.execute_sql("SELECT count(*) FROM alert WHERE acknowledged_at IS NOT NULL").fetchone()[0],
             db.execute_sql("SELECT count(*) FROM audit_log WHERE name LIKE 'Супервайзер:%%'"
                            " OR name = 'Оповещение принято'").fetchone()[0])

@@ -104,6 +104,12 @@ async def resume_campaign(request: Request, campaign_id: FromPath[int]) -> dict[
     return await run(_db(request), sv.set_campaign_active, _who(request), campaign_id, True)
 
 
+@post("/campaigns/{campaign_id:int}/confirm-autostop", status_code=200, opt={"permission": sv.CAMPAIGN_CONTROL},
+      summary="Confirm a campaign's protective autostop: it dials again")
+async def confirm_autostop(request: Request, campaign_id: FromPath[int]) -> dict[str, Any]:
+    return await run(_db(request), sv.confirm_autostop, _who(request), campaign_id)
+
+
 SUPERVISOR_API = Router(path="/api/supervisor", tags=["supervisor"], route_handlers=[
     board, queues, calls, call_card, alerts, acknowledge, force_status, force_hangup, force_release,
-    pause_campaign, resume_campaign])
+    pause_campaign, resume_campaign, confirm_autostop])

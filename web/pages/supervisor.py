@@ -35,7 +35,8 @@ WORDS = {
     "sip_online": N_("online"), "sip_offline": N_("offline"), "sip_unreachable": N_("not reachable"),
     "sip_none": N_("No SIP device"),
     "autostop_confirm": N_("Confirm the autostop"),
-    "autostop_reason": N_("The protective autostop is not built yet: there is nothing to confirm"),
+    "autostop_none": N_("The campaign is not stopped by the autostop: there is nothing to confirm"),
+    "autostop_stopped": N_("stopped"),
     "no_day": N_("Not signed in today"), "cleared": N_("cause cleared at"),
     "server_lost": N_("Paused by the dialer: Asterisk server {server} is unreachable"),
 }

@@ -309,6 +309,7 @@
     const camp = S.camps.get(d.id);
     if (!camp) { reloadSoon(); return; }
     camp.active = d.active; camp.name = d.name;
+    if (d.active) camp.autostop = null;  // resumed: by a confirmation, or by hand
     S.dirtyCamps = true;
     queueSoon();
     schedule();
@@ -733,7 +734,15 @@
       el.ops.append(h("span", { "data-status": s, title: W[s] }, h("span", { class: "sv-dot" }), h("b", { class: "sv-n" }, opsBy[s])));
     }
     el.opsBy = opsBy;
-    const confirm = h("button", { type: "button", disabled: true, title: W.autostop_reason, "data-testid": "camp-autostop-" + camp.id, text: W.autostop_confirm });
+    const confirm = h("button", { type: "button", disabled: true, title: W.autostop_none, "data-testid": "camp-autostop-" + camp.id, text: W.autostop_confirm });
+    confirm.addEventListener("click", async () => {
+      confirm.disabled = true;
+      try {
+        const r = await post("/api/supervisor/campaigns/" + camp.id + "/confirm-autostop");
+        camp.active = r.active; camp.autostop = null; S.dirtyCamps = true; drawNow();
+      } catch (e) { message(camp.name + ": " + errorText(e), true); confirm.disabled = !camp.autostop; }
+    });
+    el.confirm = confirm; el.autostopT = txt();
     el.bar = h("div", { class: "sv-bar", "data-testid": "camp-bar-" + camp.id });
     el.box = h("div", { class: "sv-camp", "data-camp": camp.id, "data-testid": "camp-" + camp.id },
       head,
@@ -741,7 +750,7 @@
         h("span", {}, W.queue + " ", num("queue")), h("span", {}, W.ringing + " ", num("ringing")),
         h("span", {}, W.talking_n + " ", num("talking")), el.ops),
       el.bar,
-      h("div", { class: "sv-autostop" }, h("span", { text: W.autostop + ": —" }), confirm));
+      h("div", { class: "sv-autostop" }, h("span", { "data-testid": "camp-autostop-state-" + camp.id }, el.autostopT), confirm));
     camp.el = el;
     return el;
   }
@@ -773,6 +782,14 @@
       const o = ops.get(camp.id) || {};
       for (const [s, t] of Object.entries(el.opsBy)) put(t, String(o[s] || 0));
       drawBar(el.bar, camp.outcomes);
+      // the protective autostop (dialer/services/pacing.py): its reason, and the confirmation for those who may
+      const stop = camp.autostop;
+      const why = stop ? (lang === "en" ? stop.reason_en : stop.reason_ru) : "";
+      put(el.autostopT, W.autostop + ": " + (stop ? W.autostop_stopped : "—"));
+      setAttr(el.autostopT.parentNode, "title", why);  // the reason, on hover
+      setData(el.box, "autostop", stop ? "yes" : "");
+      setFlag(el.confirm, "disabled", !(stop && may.camp));
+      setAttr(el.confirm, "title", stop ? "" : W.autostop_none);
     }
   }
 
@@ -820,6 +837,11 @@
     if (!may.alerts) return;
     const known = S.alerts.get(d.id);
     S.alerts.set(d.id, Object.assign(known || {}, d));
+    const camp = d.kind === "campaign_autostop" && d.campaign_id && S.camps.get(d.campaign_id);
+    if (camp && !d.cleared_at && !d.acknowledged_at) {  // the autostop fired: the alert's words are its reason
+      camp.autostop = camp.autostop || { at: d.created_at, reason_ru: d.text_ru, reason_en: d.text_en };
+      S.dirtyCamps = true;
+    }
     if (!known && !d.acknowledged_at) {
       beep();
       if (performance.now() - S.flashAt >= FLASH_EVERY_MS) { S.flashAt = performance.now(); S.fresh = d.id; }
