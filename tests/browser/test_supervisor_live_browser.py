@@ -17,12 +17,18 @@ ROW_STATUSES = "Object.fromEntries([...document.querySelectorAll('#sv-operator-r
 ALERT_IDS = "[...document.querySelectorAll('#sv-alert-list > li')].map((li) => Number(li.dataset.testid.slice(6)))"
 
 
+def team(n, login, status):
+    """A campaign and `n` operators in its pool, each in `status`."""
+    c = Campaign.create(name="Подтверждение заказов", calling_window=ANY_HOUR)
+    ops = [Operator.create(name=f"Оператор {i:02d}", login=f"{login}{i}", sip_password="secret-123", status=status)
+           for i in range(n)]
+    OperatorCampaign.insert_many([{"operator": o.id, "campaign": c.id} for o in ops]).execute()
+    return c, ops
+
+
 def test_a_burst_of_status_changes_ends_in_each_operators_last_status_and_none_is_lost(screen, db):
     page, errors = screen
-    c = Campaign.create(name="Подтверждение заказов", calling_window=ANY_HOUR)
-    ops = [Operator.create(name=f"Оператор {i:02d}", login=f"lb{i}", sip_password="secret-123", status="paused")
-           for i in range(20)]
-    OperatorCampaign.insert_many([{"operator": o.id, "campaign": c.id} for o in ops]).execute()
+    c, ops = team(20, "lb", "paused")
     open_screen(page, ops[0].id)
     page.evaluate(COUNT_EVENTS)
     flushes = page.evaluate("window.Supervisor.state.flushes")
@@ -51,10 +57,7 @@ def test_a_burst_of_status_changes_ends_in_each_operators_last_status_and_none_i
 
 def test_a_storm_of_alerts_adds_each_item_alone_in_order_and_flashes_once(screen, db):
     page, errors = screen
-    c = Campaign.create(name="Подтверждение заказов", calling_window=ANY_HOUR)
-    ops = [Operator.create(name=f"Оператор {i:02d}", login=f"la{i}", sip_password="secret-123", status="ready")
-           for i in range(3)]
-    OperatorCampaign.insert_many([{"operator": o.id, "campaign": c.id} for o in ops]).execute()
+    c, ops = team(3, "la", "ready")
     open_screen(page, ops[0].id)
     page.evaluate(COUNT_EVENTS)
 
