@@ -26,6 +26,7 @@ from .inbound import InboundRouter
 from .predictive import PredictiveDialer
 from .recording import Recorder
 from .runtime import OperatorActor
+from .writes import run_in_order
 
 log = logging.getLogger(__name__)
 STOP_DRAIN_S = 3  # within dialer.run's 5 s for stopping a part
@@ -58,6 +59,10 @@ class Engine:
         """`fn(db, *args)` in a thread on a pooled connection; the actors retry what must be written
         (ari_app/writes.py), so a failure is raised here as it is, never swallowed."""
         return await dbm.run(self.db, fn, self.db, *args)
+
+    async def db_run_many(self, works: list) -> list:
+        """Several `(fn, args)` of one actor's ordered writes in one thread hop (ari_app/writes.py)."""
+        return await dbm.run(self.db, run_in_order, self.db, works)
 
     def write_backlog(self) -> int:
         """Database writes waiting across all operators (0 when the database keeps up): for the health check.
@@ -109,6 +114,7 @@ class Engine:
         client = self.clients.get(r.server) or next(iter(self.clients.values()))
         state = restore_state(r, self.nonce, self.settings.operator_leg_nailed)
         actor = OperatorActor(self, state, r.login, client)
+        actor.saved = (r.status, r.leg)  # as written: a status restore_state corrected is written at the first event
         if state.leg:
             self.route(client.name, state.leg, actor)
         if state.call:
@@ -237,8 +243,15 @@ class Engine:
 
 
 def restore_state(r: store.OperatorRecord, nonce: str, nailed: bool) -> om.OperatorState:
-    """Rebuild an operator's machine from the database after a start; Resync then checks it against Asterisk."""
+    """Rebuild an operator's machine from the database after a start; Resync then checks it against Asterisk.
+
+    The status row is written after the work it follows (a claim, an attempt's end, a wrap-up are each
+    committed before the status they lead to), so an engine killed between two writes leaves a status one
+    step behind: "wrap_up" over a new call already claimed, or over a wrap-up already written; "in_call"
+    over a call already ended. The held attempt says where the operator really was; the status is taken
+    from it, never trusted alone (a stale "wrap_up" with nothing to wrap up would wait for ever)."""
     status = r.status
+    wants = status if status in (om.PAUSED, om.LUNCH, om.OFFLINE) else om.READY
     call, wrap_up, limit = None, None, 0
     a = r.attempt
     if a and a["ended_at"] is None:
@@ -248,9 +261,15 @@ def restore_state(r: store.OperatorRecord, nonce: str, nailed: bool) -> om.Opera
         waiting = phase == am.RESERVED and a["offer_expires_at"] is not None and a["offer_accepted_at"] is None
         call = am.AttemptState(a["id"], a["client_channel"] or f"at{a['id']}-lost", phase, facts,
                                a["auto_ready"], a["wrap_up_limit_s"], accepted=not waiting, manual=a["manual"])
+        if phase in (am.ANSWERED, am.BRIDGED):
+            status = om.IN_CALL  # the client is with the operator (the machine's status from the answer on)
+        elif status in (om.IN_CALL, om.WRAP_UP):
+            status = om.READY  # claimed after the last call; the Ready before it was not written yet
     elif a and a["wrap_up_at"] is None and a["outcome"] == "ANSWERED":
         status, wrap_up, limit = om.WRAP_UP, a["id"], a["wrap_up_limit_s"]
-    wants = om.READY if status in (om.READY, om.IN_CALL, om.WRAP_UP) else status
+    elif status in (om.IN_CALL, om.WRAP_UP):
+        # the call ended (and its wrap-up, if any, is written): where the machine went next, by the campaign
+        status = wants = om.READY if r.last_auto_ready else om.PAUSED
     return om.OperatorState(r.operator_id, status=status, wants=wants, leg=r.leg, call=call,
                             wrap_up_attempt=wrap_up, wrap_up_limit_s=limit, nailed=nailed, nonce=nonce,
                             auto_answer=r.auto_answer, missed_offers=r.missed_offers)

@@ -194,6 +194,15 @@ class OperatorRecord:
     attempt: dict | None  # the live or wrapping-up attempt, if any
     auto_answer: bool = True
     missed_offers: int = 0
+    last_auto_ready: bool = True  # the campaign of their last call goes Ready after it (read for a stale status)
+
+
+# an operator whose status says "in a call" or "in wrap-up" but who holds no attempt: their last call's campaign
+_LAST_AUTO_READY_SQL = """
+SELECT o.id, c.auto_ready FROM operator o
+  JOIN LATERAL (SELECT campaign_id FROM attempt WHERE operator_id = o.id ORDER BY id DESC LIMIT 1) a ON true
+  JOIN campaign c ON c.id = a.campaign_id
+ WHERE o.id = ANY(%s::bigint[])"""
 
 
 def load_operators(db, operator_id: int | None = None) -> list[OperatorRecord]:
@@ -205,8 +214,10 @@ def load_operators(db, operator_id: int | None = None) -> list[OperatorRecord]:
     held = [op.attempt_id for op in operators if op.attempt_id]
     attempts = {row["id"]: row for row in Attempt.select(Attempt, Campaign.auto_ready, Campaign.wrap_up_limit_s)
                 .join(Campaign).where(Attempt.id.in_(held)).dicts()} if held else {}
+    stale = [op.id for op in operators if not op.attempt_id and op.status in ("in_call", "wrap_up")]
+    auto_ready = dict(db.execute_sql(_LAST_AUTO_READY_SQL, (stale,)).fetchall()) if stale else {}
     return [OperatorRecord(op.id, op.login, op.server, op.status, op.leg_channel, attempts.get(op.attempt_id),
-                           op.auto_answer, op.missed_offers)
+                           op.auto_answer, op.missed_offers, auto_ready.get(op.id, True))
             for op in operators]
 
 

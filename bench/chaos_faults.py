@@ -46,6 +46,7 @@ class Scene:
     campaign_id: int
     operators: list[dict]
     proxy: AriProxy | None = None
+    stuck_status: dict = dataclasses.field(default_factory=dict)  # operator → status while found stuck
 
     @property
     def operator_ids(self) -> list[int]:
@@ -214,6 +215,8 @@ def run_fault(name: str, settings, db, log_path: Path) -> dict:
         command_all(scene.operator_ids, "pause")  # stop calling: what is live ends, what is owed is written
         final = _settle(scene)
         phase("settle")
+        if stuck:
+            info["stuck_status"] = {op: scene.stuck_status.get(op) for op in stuck}
     finally:
         close_scene(scene)
     return {"fault": name, "recovered_s": recovered, **_findings(final, stuck, info), "phases_s": phases}
@@ -242,7 +245,9 @@ def _findings(final: inv.Snapshot, stuck: list[int], info: dict) -> dict:
         report["dialled_while_ari_down"] = len(blind)
         details.update({"dialled_while_ari_down": blind} if blind else {})
     report.update({k: (len(v) if isinstance(v, dict) else v) for k, v in info.items()
-                   if k not in ("fault_end", "blind_window")})
+                   if k not in ("fault_end", "blind_window", "stuck_status")})
+    if info.get("stuck_status"):
+        details["stuck_status"] = info["stuck_status"]
     return {**report, "details": details}
 
 
@@ -274,6 +279,8 @@ def _recovery(scene: Scene, since: float, line_down: bool = False) -> list[int]:
     def recovered():
         s = scene.snapshot()
         last[0] = None if s is None else inv.operators_stuck(s, since, line_down)
+        if last[0]:  # what they were doing, for the report (the final snapshot is taken after the pause)
+            scene.stuck_status = {op: s.operators.get(op) for op in last[0]}
         return last[0] == [] and (not line_down or not s.live)
     _poll(recovered, RECOVERY_TIMEOUT_S)
     return list(scene.operator_ids) if last[0] is None else last[0]  # None: PostgreSQL never answered
