@@ -1,13 +1,15 @@
 """Recording answered calls (SPEC J1), off the call's critical path and cheap for Asterisk.
 
-The client is bridged first (the actor does not wait for any of this); then, if the attempt's campaign records,
-a snoop channel listens to the client's channel both ways (what the client hears — the operator — and says) and
-records it as 8 kHz WAV: one file of both parties with no encoder in Asterisk, and the operator's bridge stays a
-two-party one. (`POST /bridges/{id}/record` adds a third channel that turns the bridge into a mixing one, decoding
-and encoding every 20 ms; with Opus written by Asterisk it cost pbx six times its CPU and doubled answer → bridged
-p99 — docs/recording.md.) When the attempt ends the recording is stopped, fetched over ARI
-(`/recordings/stored/{name}/file`: Asterisk may sit on another host) into `pending/`, and compressed to Ogg/Opus
-by `opusenc` at the lowest priority, one file at a time; stored with its size, duration and checksum.
+The actor never waits for any of this. If the attempt's campaign records, a snoop channel is created on the client's
+channel as the client answers (beside the bridging), listening both ways (what the client hears — the operator — and
+says), and once the client has joined the operator it records as 8 kHz WAV: one file of both parties with no encoder
+in Asterisk, and the operator's bridge stays a two-party one. The recordings use ARI connections of their own, and
+their after-call work waits while other clients are being bridged. (`POST /bridges/{id}/record` adds a third
+channel that turns the bridge into a mixing one, decoding and encoding every 20 ms; with Opus written by Asterisk it
+cost pbx six times its CPU and doubled answer → bridged p99 — docs/recording.md.) When the attempt ends the
+recording is stopped, fetched over ARI (`/recordings/stored/{name}/file`: Asterisk may sit on another host) into
+`pending/`, and compressed to Ogg/Opus by `opusenc` at the lowest priority, one file at a time; stored with its size,
+duration and checksum.
 
 State lives in `call_recording` and on disk, not in memory: an attempt that ends after an engine restart still has
 its file fetched (the `recording` row says so), and at each start the recordings of attempts that ended while the
@@ -33,6 +35,9 @@ FETCH_TRIES = 20  # the file is closed a moment after the stop; Asterisk may be 
 START_TRIES = 40  # 2 s for the snoop channel to enter the application
 ENCODERS = 1  # compressions at a time: a burst of ended calls queues rather than taking the cores from live ones
 FILE_THREADS = 2  # the files' own threads (one compression, one synced write or disk check beside it)
+BRIDGING_S = 2.0  # a client's bridging asked for longer ago than this is not waited for (it failed, or is long done)
+QUIET_MAX_S = 15.0  # the after-call work waits for no bridging at most this long: a steady flow never starves it
+FETCHES = 1  # ended recordings stopped, fetched and deleted on Asterisk at a time
 
 
 class Recorder:
@@ -44,6 +49,13 @@ class Recorder:
         self.live: dict[int, tuple[AriClient, asyncio.Task]] = {}  # attempt → its server and starting task
         self.tasks: set[asyncio.Task] = set()
         self.plans: dict[int, rec.AnsweredPlan] = {}  # read at answer, used once bridged
+        self.snoops: dict[int, asyncio.Task] = {}  # attempt → its snoop channel being created before the bridging
+        # attempt → loop time its client's bridging was asked for: the after-call work waits while there are any
+        self.bridging: dict[int, float] = {}
+        self.fetching = asyncio.Semaphore(FETCHES)
+        # the recordings' own ARI connections, one pool per server: an operator's bridging request never waits for
+        # a free connection behind a snoop, a record or a file download
+        self.own: dict[str, AriClient] = {}
         settings = engine.settings
         self.consent_dir = settings.announcements_asterisk_dir or str(rec.announcements_dir(self.root))
         self.consent_default = settings.consent_default_sound
@@ -57,6 +69,12 @@ class Recorder:
     async def _on_files(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.files, fn, *args)
 
+    def _ari(self, client: AriClient) -> AriClient:
+        own = self.own.get(client.name)
+        if own is None or own.server is not client.server:
+            own = self.own[client.name] = AriClient(client.server, client.app)
+        return own
+
     def _spawn(self, coro, name: str) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self.tasks.add(task)
@@ -67,11 +85,14 @@ class Recorder:
     def client_bridged(self, client: AriClient, bridge_id: str, attempt_id: int, channel: str) -> None:
         """The client (`channel`) has just joined the operator: record from here to the end, if the campaign
         wants it."""
+        self.bridging.pop(attempt_id, None)
         self.live[attempt_id] = (client, self._spawn(self._start(client, channel, attempt_id),
                                                      f"record-at{attempt_id}"))
 
     def attempt_ended(self, client: AriClient, attempt_id: int, answered: bool) -> None:
         self.plans.pop(attempt_id, None)  # answered but never bridged
+        self.bridging.pop(attempt_id, None)
+        self.snoops.pop(attempt_id, None)  # never bridged: its snoop channel ends with the client's
         if answered or attempt_id in self.live:
             self._spawn(self._finish(client, attempt_id), f"record-end-at{attempt_id}")
 
@@ -79,13 +100,27 @@ class Recorder:
         """The client has answered: read what the campaign wants (one database round trip, about a millisecond —
         a cached answer could miss a campaign just switched on, and a consent message must never be skipped) and
         play the consent message (B6) before the operator joins. Awaited by the operator's actor: the client hears
-        the message, never silence; a failure only skips it."""
+        the message, never silence; a failure only skips it. On return the actor bridges the client: from then
+        until it is bridged, other calls' after-call work waits (`_quiet`)."""
+        try:
+            await self._answered(client, attempt_id, channel)
+        finally:
+            self.bridging[attempt_id] = asyncio.get_running_loop().time()
+
+    async def _answered(self, client: AriClient, attempt_id: int, channel: str) -> None:
         try:
             plan = await self.engine.db_run(rec.answered_plan, attempt_id, self.consent_dir, self.consent_default)
         except Exception as e:
             log.error("attempt %s: campaign not read at answer (%s): no message; recording decided later", attempt_id, e)
             return
         self.plans[attempt_id] = plan
+        if plan.record and not self.paused:
+            # the snoop channel now, the record request once the client has joined (client_bridged): the client
+            # joins the operator with the audiohook already on, so the bridge starts as the `simple_bridge` it has to
+            # be rather than going `native_rtp` and being rebuilt a moment later, and what is left after the
+            # bridging is one request
+            self.snoops[attempt_id] = self._spawn(self._snoop(self._ari(client), channel, attempt_id, early=True),
+                                                  f"snoop-at{attempt_id}")
         if plan.consent_media is None:
             return
         try:
@@ -100,28 +135,65 @@ class Recorder:
             log.error("attempt %s: consent message not played: %s", attempt_id, e)
 
     # ---- the work ---------------------------------------------------------------------------------------------
+    async def _snoop(self, ari: AriClient, channel: str, attempt_id: int, early: bool = False) -> bool:
+        """A snoop channel on the client: spy both ways, whisper nothing — the client's audio and the operator's as
+        the client hears it, mixed by the audiohook into one 8 kHz stream; it ends with the client's channel, and
+        records nothing until asked. Created before the bridging (`early`), a failure is only logged: the start
+        tries again."""
+        try:
+            await ari.request("POST", f"/channels/{channel}/snoop",
+                              {"spy": "both", "whisper": "none", "app": ari.app,
+                               "appArgs": f"recording,{attempt_id}", "snoopId": rec.snoop_id(attempt_id)})
+            return True
+        except AriError as e:
+            if not early:
+                raise
+            log.warning("attempt %s: snoop channel not created at answer (%s); trying again once bridged",
+                        attempt_id, e)
+            return False
+
     async def _start(self, client: AriClient, channel: str, attempt_id: int) -> None:
+        snooping = self.snoops.pop(attempt_id, None)
         try:
             plan = self.plans.pop(attempt_id, None) or await self.engine.db_run(
                 rec.answered_plan, attempt_id, self.consent_dir, self.consent_default)
-            if not plan.record:
+            if not plan.record or self.paused:
+                if snooping is not None and await snooping:  # paused meanwhile: no audiohook left on the call
+                    await self._ari(client).hangup(rec.snoop_id(attempt_id))
+                if plan.record:
+                    log.warning("attempt %s not recorded: recording is paused, the disk is nearly full", attempt_id)
                 return
             campaign_id = plan.campaign_id
-            if self.paused:
-                log.warning("attempt %s not recorded: recording is paused, the disk is nearly full", attempt_id)
-                return
-            await self.engine.db_run(rec.recording_started, attempt_id, campaign_id)
-            snoop = rec.snoop_id(attempt_id)
-            # spy both ways, whisper nothing: the client's audio and the operator's as the client hears it, mixed
-            # by the audiohook into one 8 kHz stream; the snoop channel ends with the client's
-            await client.request("POST", f"/channels/{channel}/snoop",
-                                 {"spy": "both", "whisper": "none", "app": client.app,
-                                  "appArgs": f"recording,{attempt_id}", "snoopId": snoop})
-            await self._record(client, snoop, rec.asterisk_name(attempt_id))
+            # the row is written beside the snoop, not before it: the file starts as the client joins, not a
+            # database round trip later
+            row = asyncio.ensure_future(self.engine.db_run(rec.recording_started, attempt_id, campaign_id))
+            ari = self._ari(client)
+            try:
+                if snooping is None or not await snooping:
+                    await self._snoop(ari, channel, attempt_id)
+                await self._record(ari, rec.snoop_id(attempt_id), rec.asterisk_name(attempt_id))
+            except Exception:
+                await asyncio.gather(row, return_exceptions=True)  # the failure is written after the row
+                raise
+            try:
+                await row
+            except Exception:  # no row, so nobody would fetch the file: it is not recorded
+                await self._drop(ari, attempt_id)
+                raise
             log.info("attempt %s: recording client %s", attempt_id, channel)
         except Exception as e:  # a call is never failed by its recording
             log.error("attempt %s: recording did not start: %s", attempt_id, e)
             await self._failed(attempt_id, f"did not start: {e}")
+
+    @staticmethod
+    async def _drop(ari: AriClient, attempt_id: int) -> None:
+        name = rec.asterisk_name(attempt_id)
+        try:
+            await ari.stop_recording(name)
+            await ari.hangup(rec.snoop_id(attempt_id))
+            await ari.delete_stored_recording(name)
+        except AriError as e:
+            log.warning("attempt %s: unwritten recording not removed from Asterisk: %s", attempt_id, e)
 
     @staticmethod
     async def _record(client: AriClient, snoop: str, name: str) -> None:
@@ -143,15 +215,32 @@ class Recorder:
         if entry:
             await asyncio.gather(entry[1], return_exceptions=True)  # the start may still be under way
         try:
-            if not await self.engine.db_run(rec.is_recording, attempt_id):
-                return
-            if not rec.pending_path(self.root, attempt_id).is_file():
-                await self._fetch(client, attempt_id)
+            async with self.fetching:
+                await self._quiet()
+                if not await self.engine.db_run(rec.is_recording, attempt_id):
+                    return
+                if not rec.pending_path(self.root, attempt_id).is_file():
+                    await self._fetch(self._ari(client), attempt_id)
         except Exception as e:
             log.error("attempt %s: recording not stored: %s", attempt_id, e)
             await self._failed(attempt_id, f"not stored: {e}")
             return
         await self._compress(attempt_id)
+
+    async def _quiet(self) -> None:
+        """Wait while clients are being bridged. Calls end in bursts and the next burst is answered a moment later:
+        an ended recording needs nothing soon (the snoop channel, and so the file, ended with the client), while a
+        bridging that queues in Asterisk behind stops, file downloads and deletes is what the client hears as
+        silence (answer → bridged)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + QUIET_MAX_S
+        while (now := loop.time()) < give_up:
+            for attempt_id, asked in list(self.bridging.items()):
+                if now - asked > BRIDGING_S:
+                    del self.bridging[attempt_id]
+            if not self.bridging:
+                return
+            await asyncio.sleep(0.05)
 
     async def _fetch(self, client: AriClient, attempt_id: int) -> None:
         """Asterisk's WAV into `pending/`; Asterisk's copy is deleted only once ours is on disk."""
@@ -205,12 +294,16 @@ class Recorder:
             await self.collect()
         except Exception as e:
             log.warning("recordings left by a restart not collected now (%s)", e)
-        while True:
-            try:
-                await self.check_space()
-            except Exception as e:
-                log.warning("recording free-space check failed: %s", e)
-            await asyncio.sleep(GUARD_EVERY_S)
+        try:
+            while True:
+                try:
+                    await self.check_space()
+                except Exception as e:
+                    log.warning("recording free-space check failed: %s", e)
+                await asyncio.sleep(GUARD_EVERY_S)
+        finally:
+            for own in self.own.values():
+                await own.close()
 
     async def collect(self) -> None:
         """The recordings a stopped engine left: ended calls still `recording` are fetched and/or compressed;

@@ -4,8 +4,8 @@ with every call recorded, on real pbx + sim + PostgreSQL with the engine as its 
     python -m bench.recording [--operators 20] [--minutes 5] [--talk 30]
 
 Measures in each run: pbx's CPU (its process, all threads), answer → bridged p50/p99 (Asterisk's own event times,
-from the attempts), calls; in the recorded run the disk bytes per call-minute of the stored files. The ratios
-(recorded / not) are the figures: the runs share the machine's noise. Last line: one JSON object with
+from the attempts), calls, the machine's load average as the run ended; in the recorded run the disk bytes per
+call-minute of the stored files. The ratios (recorded / not) are the figures: the runs share the machine's noise. Last line: one JSON object with
 `bridge_p99_ratio`, `asterisk_cpu_ratio`, `bytes_per_call_minute`.
 """
 from __future__ import annotations
@@ -129,6 +129,7 @@ def measure(settings, db, engine, ops: list[dict], minutes: float, talk_s: int, 
                                 " WHERE bridged_at IS NOT NULL").fetchone()[0]
     encoder_s = children_cpu_s(engine.proc.pid)  # the compressions after the calls (opusenc, waited for)
     out = {"calls": len(bridge), "asterisk_cpu_percent": round(cpu, 1), "seconds": round(elapsed, 1),
+           "load": [round(x, 1) for x in os.getloadavg()],  # the machine's 1/5/15-minute load when the run ended
            "bridges": bridges, "encoder_cpu_s": round(encoder_s, 1),
            "answer_to_bridge_ms_p50": pct(bridge, 50, 2), "answer_to_bridge_ms_p99": pct(bridge, 99, 2)}
     if record:
@@ -171,7 +172,7 @@ def main() -> None:
         "asterisk_cpu_percent": [plain["asterisk_cpu_percent"], recorded["asterisk_cpu_percent"]],
         "recordings": recorded.get("recordings"), "recordings_not_stored": recorded.get("recordings_not_stored"),
         "bridges": [plain["bridges"], recorded["bridges"]], "encoder_cpu_s": recorded["encoder_cpu_s"],
-        "machine": machine()}))
+        "load": [plain["load"], recorded["load"]], "machine": machine()}))
 
 
 if __name__ == "__main__":

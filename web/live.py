@@ -41,6 +41,7 @@ CATCH_UP_MAX = 1000     # events replayed to a reconnecting page; past that it r
 MAX_GAPS = 64           # ids below the highest one not had yet, kept in a cursor ...
 GAP_TTL_S = 120.0       # ... this long: a transaction holding a live event open longer is not waited for
 START_WAIT_S = 10.0     # the web starts even if the database does not answer yet; live updates follow
+BATCH_MAX = 200         # events in one `batch` message at most
 
 
 # ---- the cursor: what a stream has had ------------------------------------------------------------------
@@ -261,9 +262,28 @@ class Subscriber:
 
 
 # ---- the wire ---------------------------------------------------------------------------------------------
+def _data(event: dict) -> str:
+    return json.dumps(event.get("data", {}), ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def format_body(event: dict) -> str:
-    data = json.dumps(event.get("data", {}), ensure_ascii=False, separators=(",", ":"), default=str)
-    return f"event: {event['kind']}\ndata: {data}\n\n"
+    return f"event: {event['kind']}\ndata: {_data(event)}\n\n"
+
+
+def _data_of(event: dict) -> str:
+    """The event's data as sent (read back from its formatted body: the JSON is made once per event)."""
+    body = event.get("body")
+    return body[body.index("\ndata: ") + 7:-2] if body else _data(event)
+
+
+def format_batch(events: list[dict], cursor: Cursor) -> str:
+    """Several events in one SSE message (`event: batch`, data `[[kind, data], ...]` in order), for a stream that
+    asked for it (`?batch=1`): a browser hands each message to the page's main thread as a task of its own, and on
+    a busy machine each task waits for a core (bench.supervisor). One event is sent as itself."""
+    if len(events) == 1:
+        return format_event(events[0], cursor)
+    parts = ",".join(f"[{json.dumps(e['kind'])},{_data_of(e)}]" for e in events)
+    return f"id: {cursor.wire()}\nevent: batch\ndata: [{parts}]\n\n"
 
 
 def format_event(event: dict, cursor: Cursor | None = None) -> str:
@@ -287,9 +307,10 @@ class _Had:
 
 
 async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
-                 stale: Callable[[Subscriber], Awaitable[bool]]) -> AsyncIterator[str]:
+                 stale: Callable[[Subscriber], Awaitable[bool]], batch: bool = False) -> AsyncIterator[str]:
     """The SSE text of one client: the events it has not had since `after` (or a reload past CATCH_UP_MAX),
-    then each new one it may see. `stale(sub)` re-reads the principal; True ends the stream."""
+    then each new one it may see. `stale(sub)` re-reads the principal; True ends the stream. With `batch`, the
+    new events already queued when one is sent go with it in one message (format_batch): nothing waits for them."""
     sub = hub.subscribe(principal)  # before reading the table: nothing falls between the two
     try:
         yield "retry: 1000\n\n"
@@ -310,11 +331,15 @@ async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
         # what a reload or a catch-up covered: a queued notification of it is not sent again (a fresh
         # connection takes every queued one: its page was read before it connected)
         had = _Had(cursor) if after is not None else None
+        pending = None  # taken from the queue while gathering a batch, not an event: handled next
         while True:
-            try:
-                event = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
-            except asyncio.TimeoutError:
-                event = KEEP_ALIVE
+            if pending is not None:
+                event, pending = pending, None
+            else:
+                try:
+                    event = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
+                except asyncio.TimeoutError:
+                    event = KEEP_ALIVE
             if event is KEEP_ALIVE or event is REFRESH:
                 if await stale(sub):
                     return
@@ -329,15 +354,34 @@ async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
                 had = _Had(cursor)
                 yield reload_message(cursor)
                 continue
-            if event["id"] in caught:
-                caught.discard(event["id"])
+            if not batch:
+                if _fresh(event, caught, had):
+                    cursor.add(event["id"])
+                    yield format_event(event, cursor)
                 continue
-            if had is not None and had.covers(event["id"]):
-                continue
-            cursor.add(event["id"])
-            yield format_event(event, cursor)
+            out = []
+            while True:
+                if _fresh(event, caught, had):
+                    cursor.add(event["id"])
+                    out.append(event)
+                if len(out) >= BATCH_MAX or sub.queue.empty():
+                    break
+                event = sub.queue.get_nowait()
+                if not isinstance(event, dict) or "id" not in event:  # keep-alive, refresh, reload, the end
+                    pending = event
+                    break
+            if out:
+                yield format_batch(out, cursor)
     finally:
         hub.unsubscribe(sub)
+
+
+def _fresh(event: dict, caught: set[int], had: _Had | None) -> bool:
+    """Not sent already: by the catch-up from the table (`caught`), or covered by where the stream started."""
+    if event["id"] in caught:
+        caught.discard(event["id"])
+        return False
+    return not (had is not None and had.covers(event["id"]))
 
 
 async def _stale(db, request: Request, sub: Subscriber, token: str | None) -> bool:
@@ -358,7 +402,8 @@ def _cursor_of(request: Request) -> Cursor | None:
 
 @get("/events", opt={"permission": SIGNED_IN}, summary="Live events (server-sent events)")
 async def events(request: Request) -> Stream:
-    """Server-sent events the signed-in user may see; `Last-Event-ID` (or `?last_id=`) catches up."""
+    """Server-sent events the signed-in user may see; `Last-Event-ID` (or `?last_id=`) catches up; `?batch=1`:
+    events queued together come in one `batch` message."""
     hub: Hub = request.app.state.hub
     db = request.app.state.db
     token = request.cookies.get(auth.Cookies.SESSION)
@@ -366,6 +411,7 @@ async def events(request: Request) -> Stream:
     async def stale(sub: Subscriber) -> bool:
         return await _stale(db, request, sub, token)
 
-    return Stream(stream(db, hub, auth.principal_of(request), _cursor_of(request), stale),
+    batch = request.query_params.get("batch") == "1"
+    return Stream(stream(db, hub, auth.principal_of(request), _cursor_of(request), stale, batch),
                   media_type="text/event-stream",
                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -39,8 +39,10 @@ def test_a_campaign_stopped_by_the_autostop_is_shown_live_and_confirmed_by_the_s
     assert tester_state.get_attribute("title").startswith("5 ошибок подряд")
     assert tester.locator(f"[data-testid=camp-autostop-{cid}]").is_disabled()
 
-    button.click()
-    boss.wait_for_function(f"document.querySelector('[data-testid=camp-autostop-{cid}]').disabled")
+    button.click()  # disabled at once while the confirmation is sent: the box's text says when it is done
+    boss.wait_for_function(f"document.querySelector('[data-testid=camp-autostop-state-{cid}]').textContent"
+                           " === 'Автостоп: —'")
+    assert button.is_disabled()
     assert state.inner_text() == "Автостоп: —" and state.get_attribute("title") == ""
     assert Campaign.get_by_id(cid).active is True
     [(who,)] = db.execute_sql("SELECT user_name FROM audit_log WHERE object_type = 'campaign' AND object_id = %s"

@@ -28,11 +28,22 @@
     if (ev.lastEventId) lastId = ev.lastEventId;
     let data = null;
     try { data = JSON.parse(ev.data); } catch (_) { return; }
-    (handlers[kind] || []).forEach((fn) => { try { fn(data, ev.lastEventId); } catch (err) { console.error(err); } });
+    handOut(kind, data, ev.lastEventId);
+  }
+  function handOut(kind, data, id) {
+    (handlers[kind] || []).forEach((fn) => { try { fn(data, id); } catch (err) { console.error(err); } });
+  }
+  // events the server had queued together come in one message, [[kind, data], ...] in order (web/live.py
+  // format_batch): one task of the page instead of one each; each is handed out as if it had come alone
+  function dispatchBatch(ev) {
+    if (ev.lastEventId) lastId = ev.lastEventId;
+    let list = null;
+    try { list = JSON.parse(ev.data); } catch (_) { return; }
+    for (const [kind, data] of list) if (kind !== "reload") handOut(kind, data, ev.lastEventId);
   }
 
   function connect() {
-    const url = "/events" + (lastId ? "?last_id=" + encodeURIComponent(lastId) : "");
+    const url = "/events?batch=1" + (lastId ? "&last_id=" + encodeURIComponent(lastId) : "");
     source = new EventSource(url);
     source.onopen = () => { delay = 1000; show("open"); };
     source.onerror = () => {
@@ -42,6 +53,7 @@
         delay = Math.min(delay * 2, 30000);
       } else { show("connecting"); }
     };
+    source.addEventListener("batch", dispatchBatch);
     source.addEventListener("reload", (ev) => {
       if ((handlers.reload || []).length) dispatch("reload", ev); else location.reload();
     });

@@ -4,8 +4,9 @@
  *   - then every live event carries facts — `operator.status` (status, since, call), `attempt` (a new call, its
  *     answer, its end and outcome), `attempt.gone` (an offer withdrawn), `campaign` (paused / resumed), `alert` —
  *     and the page applies them to its model and marks what they touch: that operator's row, that campaign;
- *   - the only extra reads are a new call's client and order (/api/supervisor/calls?ids=…, batched) and the
- *     queue sizes (/api/supervisor/queues), which no event carries: at most every 15 s while calls go on.
+ *   - the `attempt` event carries the call's client and order (sql/023); the only extra reads are those of a call
+ *     heard of first by another event (/api/supervisor/calls?ids=…, batched, and not when its `attempt` event
+ *     comes meanwhile) and the queue sizes (/api/supervisor/queues), which no event carries: at most every 15 s.
  * Drawing (measured with bench.supervisor and bench.supervisor_page: 100 operators, 60–90 events/s;
  * docs/supervisor.md): the marked rows are written in the event's own task while the frame the last drawing asked
  * for has not come (they are rendered with it) or FRAME_MS after that drawing, else at the next such event or an
@@ -32,6 +33,7 @@
   const STATUS_ORDER = { in_call: 0, wrap_up: 1, ready: 2, paused: 3, lunch: 4, offline: 5 };
   const QUEUE_EVERY_MS = 15000;
   const BRIEF_WAIT_MS = 200;  // a new call's client and order: one read for the calls of the same moment
+  const BRIEF_FACTS = ["client", "order_id", "reserved_at", "offer", "manual", "dial_started_at"];  // a call's, read or told
   const SIGNED_IN = ["ready", "in_call", "wrap_up", "paused", "lunch"];  // the day bar: shares of the time not offline
   const DAY_BAR_EVERY_S = 5;
   const SLOW_EVERY_MS = 1000;  // the campaign boxes and the chips: sums over many events, at most this often
@@ -250,8 +252,12 @@
       c = { id: d.id, campaign_id: d.campaign_id, operator_id: d.operator_id, client: null, order_id: null,
             answered_at: null, ended_at: null, outcome: null, offer: false };
       S.calls.set(d.id, c);
-      brief(d.id);
+      if (d.client === undefined) brief(d.id);  // an event without the call's own facts: read them
       queueSoon();  // a lead left the queue
+    }
+    if (d.client !== undefined) {  // the event carries the call's facts (sql/023): no read of its own
+      for (const k of BRIEF_FACTS) c[k] = d[k];
+      c.briefed = true;
     }
     // timeline facts only ever get set: a late event never unsets one
     c.answered_at = c.answered_at || d.answered_at;
@@ -322,6 +328,8 @@
 
   async function readBriefs() {
     S.briefTimer = null;
+    for (const id of S.needBrief) if ((S.calls.get(id) || {}).briefed) S.needBrief.delete(id);  // its event told
+    if (!S.needBrief.size) return;
     const ids = [...S.needBrief].slice(0, 100);
     ids.forEach((id) => S.needBrief.delete(id));
     if (S.needBrief.size) S.briefTimer = setTimeout(readBriefs, BRIEF_WAIT_MS);
@@ -335,7 +343,7 @@
           if (b.ended_at && !(op && op.callId === b.id)) continue;
           c = b; S.calls.set(b.id, c);
         }
-        for (const k of ["client", "order_id", "reserved_at", "offer", "manual", "dial_started_at", "campaign_id", "operator_id"]) c[k] = b[k];
+        for (const k of [...BRIEF_FACTS, "campaign_id", "operator_id"]) c[k] = b[k];
         for (const k of ["answered_at", "ended_at", "outcome"]) c[k] = c[k] || b[k];
         noteCall(c);
         if (c.ended_at && c.outcome && !S.counted.has(c.id) && S.loaded) countEnd(c);
