@@ -2,8 +2,8 @@
 
     python -m bench.campaign_pages [--leads 1000000] [--rounds 30] [--reuse]
 
-Measured in one run, side by side with a reference on the same data (the machine is shared: the ratios are the
-goals, the absolute figures the context):
+Measured in one run, side by side with a reference on the same data, in turns (a, b, a, b, …; the machine is
+shared: the ratios are the goals, the absolute figures the context; the load average ends the JSON line):
 - «Подходит сейчас» (`rules.selections.preview`, a draft rule over one campaign's leads) p95, against
   `SELECT count(*) FROM lead WHERE campaign_id = …` — goal ratio ≤ 1.5;
 - «Поиск» by phone (written "8 (900) …") and by order id (`dialer.services.lead_search.search`) p95, against a
@@ -83,12 +83,29 @@ def timed(fn, rounds: int) -> list[float]:
     return out
 
 
+def side_by_side(fns: dict, rounds: int) -> dict[str, list[float]]:
+    """Each function `rounds` times, in turns (a, b, c, a, b, c, …) after one warm-up call each: on a shared
+    machine a burst of load then falls on all of them alike, not on whichever was being measured at the time."""
+    for fn in fns.values():
+        fn()
+    out = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            out[name] += timed(fn, 1)
+    return out
+
+
 def list_page_ms(client, rounds: int) -> float:
     def get():
         r = client.get("/campaigns")
         assert r.status_code == 200, r.status_code
     timed(get, 3)  # the app's first requests compile templates
-    return pct(timed(get, rounds), 95)
+    ms = timed(get, rounds)
+    LIST_P50.append(pct(ms, 50))
+    return pct(ms, 95)
+
+
+LIST_P50: list[float] = []  # the medians, for context: a p95 of 30 on a shared machine is its second-worst moment
 
 
 def signed_in_client(settings, db):
@@ -145,17 +162,23 @@ def main(argv=None) -> dict:
     with db.connection_context():
         cid = 1
         per_campaign = models.Lead.select().where(models.Lead.campaign == cid).count()
-        count_ms = timed(lambda: selections.preview(cid, DRAFT), args.rounds)
-        scan_ms = timed(lambda: db.execute_sql("SELECT count(*) FROM lead WHERE campaign_id = %s", (cid,)).fetchone(),
-                        args.rounds)
-        ids = [r[0] for r in db.execute_sql("SELECT id FROM lead ORDER BY id %% 7919 LIMIT %s", (args.rounds,))]
+        counted = side_by_side({
+            "count": lambda: selections.preview(cid, DRAFT),
+            "scan": lambda: db.execute_sql("SELECT count(*) FROM lead WHERE campaign_id = %s", (cid,)).fetchone(),
+        }, args.rounds)
+        count_ms, scan_ms = counted["count"], counted["scan"]
+        # one more sample than rounds: the warm-up call of each takes one
+        ids = [r[0] for r in db.execute_sql("SELECT id FROM lead ORDER BY id %% 7919 LIMIT %s", (args.rounds + 1,))]
         samples = db.execute_sql("SELECT id, phone, external_id FROM lead WHERE id = ANY(%s)", (ids,)).fetchall()
         phones = iter(["8 (" + p[2:5] + ") " + p[5:8] + "-" + p[8:10] + "-" + p[10:] for _, p, _ in samples])
         orders = iter([e for _, _, e in samples])
-        pk_ids = iter(ids * 2)
-        search_phone = timed(lambda: _found(lead_search.search(next(phones))), len(samples))
-        search_order = timed(lambda: _found(lead_search.search(next(orders))), len(samples))
-        pk = timed(lambda: db.execute_sql("SELECT * FROM lead WHERE id = %s", (next(pk_ids),)).fetchone(), len(samples))
+        pk_ids = iter(ids)
+        found = side_by_side({
+            "phone": lambda: _found(lead_search.search(next(phones))),
+            "order": lambda: _found(lead_search.search(next(orders))),
+            "pk": lambda: db.execute_sql("SELECT * FROM lead WHERE id = %s", (next(pk_ids),)).fetchone(),
+        }, len(samples) - 1)
+        search_phone, search_order, pk = found["phone"], found["order"], found["pk"]
     client.__exit__(None, None, None)
 
     count_p95, scan_p95 = pct(count_ms, 95), pct(scan_ms, 95)
@@ -166,10 +189,13 @@ def main(argv=None) -> dict:
         "search_order_ms_p95": pct(search_order, 95), "pk_ms_p95": pct(pk, 95),
         "search_vs_pk_ratio": round(search_p95 / pct(pk, 95), 2),
         "campaign_list_ms_p95": big_list, "campaign_list_small_ms_p95": small_list,
+        "medians_ms": {"count": pct(count_ms, 50), "scan": pct(scan_ms, 50), "search_phone": pct(search_phone, 50),
+                       "search_order": pct(search_order, 50), "pk": pct(pk, 50), "campaign_list": LIST_P50[-1]},
         "campaign_list_growth_ratio": round(big_list / small_list, 2) if small_list else None,
         "leads": args.leads, "leads_per_campaign": per_campaign, "campaigns": CAMPAIGNS,
         "selections": CAMPAIGNS * 10, "rounds": args.rounds, "reused": not fresh, "load_s": round(load_s, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared", "python": platform.python_version(),
+        "load_average": [round(x, 1) for x in os.getloadavg()],  # 1, 5, 15 min at the end: the machine is shared
     }
     print(json.dumps(result, ensure_ascii=False))
     return result

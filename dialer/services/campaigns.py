@@ -283,10 +283,20 @@ SELECT campaign_id, outcome, sum(n)::bigint FROM (
      WHERE ended_at >= %(since)s AND ended_at < %(hour)s AND campaign_id = ANY(%(ids)s) GROUP BY 1, 2
 ) today GROUP BY 1, 2 HAVING sum(n) <> 0"""
 _LIVE_SQL = """
-SELECT campaign_id, count(*) FROM attempt WHERE ended_at IS NULL AND campaign_id = ANY(%(ids)s) GROUP BY 1"""
+SELECT campaign_id, array_agg(id ORDER BY id) FROM attempt WHERE ended_at IS NULL AND campaign_id = ANY(%(ids)s)
+ GROUP BY 1"""
 _POOL_SQL = """
 SELECT oc.campaign_id, o.status, count(*) FROM operator_campaign oc JOIN operator o ON o.id = oc.operator_id
  WHERE o.active AND oc.campaign_id = ANY(%(ids)s) GROUP BY 1, 2"""
+
+
+# the four in one statement (one round trip: the list page's time was mostly its statements' waits on a busy machine)
+_COUNTERS_SQL = f"""
+SELECT 'leads', campaign_id, state, sum(leads)::bigint, NULL::bigint[] FROM campaign_lead_count
+ WHERE campaign_id = ANY(%(ids)s) GROUP BY 2, 3
+UNION ALL SELECT 'today', t.*, NULL FROM ({_TODAY_SQL}) t
+UNION ALL SELECT 'live', l.campaign_id, NULL, NULL, l.ids FROM ({_LIVE_SQL}) l (campaign_id, ids)
+UNION ALL SELECT 'pool', p.* , NULL FROM ({_POOL_SQL}) p"""
 
 
 def _next_whole_hour(moment: datetime) -> datetime:
@@ -298,24 +308,26 @@ def _next_whole_hour(moment: datetime) -> datetime:
 
 def counters(campaign_ids: list[int], now: datetime | None = None, zone: str | None = None) -> dict[int, dict]:
     """Per campaign: leads by state, today's attempts by outcome (SPEC A2 order), calls in progress, the pool's
-    operators by status. Four grouped queries, whatever the number of campaigns."""
+    operators by status. One statement of four grouped parts, whatever the number of campaigns."""
     now = now or datetime.now(timezone.utc)
     out = {cid: {"leads": dict.fromkeys(LEAD_STATES + ("held",), 0), "today": {o.value: 0 for o in ORDER},
-                 "in_progress": 0, "pool": {}, "pool_total": 0} for cid in campaign_ids}
+                 "in_progress": 0, "live_attempts": [], "pool": {}, "pool_total": 0} for cid in campaign_ids}
     if not campaign_ids:
         return out
-    for cid, counts in _lead_counts(campaign_ids).items():
-        out[cid]["leads"].update(counts)
-    db = f.database()
     since = day_start(now, zone)
     args = {"ids": list(campaign_ids), "since": since, "hour": _next_whole_hour(since)}
-    for cid, outcome, n in db.execute_sql(_TODAY_SQL, args).fetchall():
-        out[cid]["today"][outcome] = n
-    for cid, n in db.execute_sql(_LIVE_SQL, args).fetchall():
-        out[cid]["in_progress"] = n
-    for cid, status, n in db.execute_sql(_POOL_SQL, args).fetchall():
-        out[cid]["pool"][status] = n
-        out[cid]["pool_total"] += n
+    for part, cid, key, n, live in f.database().execute_sql(_COUNTERS_SQL, args).fetchall():
+        if part == "leads":
+            if n or key in LEAD_STATES:  # a state no lead is in any more is left out, as a count of the leads would
+                out[cid]["leads"][key] = int(n)
+        elif part == "today":
+            out[cid]["today"][key] = n
+        elif part == "live":
+            out[cid]["in_progress"] = len(live)
+            out[cid]["live_attempts"] = live  # the page follows them by id: an event seen twice changes nothing
+        else:
+            out[cid]["pool"][key] = n
+            out[cid]["pool_total"] += n
     for c in out.values():
         c["today_total"] = sum(c["today"].values())
         c["leads_total"] = sum(c["leads"].values())
@@ -330,6 +342,27 @@ def overview(now: datetime | None = None, zone: str | None = None) -> list[dict]
     return [{"id": c.id, "name": c.name, "active": c.active,
              "calling_window": calling.to_json(calling.parse_stored(c.calling_window)), **found[c.id]}
             for c in campaigns]
+
+
+# The page's picture to follow live (web/static/js/campaigns.js): besides the rows, the pools' operators with their
+# status (an `operator.status` event names the operator only), the attempts that ended lately (an attempt's end is
+# counted once, even when a later event of it comes), and where today ends.
+_LIST_EXTRAS_SQL = """
+SELECT (SELECT jsonb_object_agg(id, jsonb_build_object('status', status, 'campaign_ids', cids, 'since', since))
+          FROM (SELECT o.id, o.status, array_agg(oc.campaign_id ORDER BY oc.campaign_id) AS cids, o.status_since AS since
+                  FROM operator o JOIN operator_campaign oc ON oc.operator_id = o.id WHERE o.active GROUP BY o.id) p),
+       ARRAY(SELECT id FROM attempt WHERE ended_at >= %s ORDER BY id)"""
+ENDED_LATELY = timedelta(minutes=10)
+
+
+def list_state(now: datetime | None = None, zone: str | None = None) -> dict:
+    """`overview` and what the page needs to apply each live event's facts to it. Read it in one snapshot with
+    the live-event cursor (web/pages/campaigns.py), so that every change is either in it or an event after it."""
+    now = now or datetime.now(timezone.utc)
+    since = day_start(now, zone)
+    operators, lately = f.database().execute_sql(_LIST_EXTRAS_SQL, (now - ENDED_LATELY,)).fetchone()
+    return {"campaigns": overview(now, zone), "operators": operators or {}, "ended_lately": lately, "now": f.iso(now),
+            "day_start": f.iso(since), "day_end": f.iso(day_start(since + timedelta(hours=26), zone))}
 
 
 # ---- «Почему не звоним?» ---------------------------------------------------------------------------------------

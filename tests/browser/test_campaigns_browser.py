@@ -53,3 +53,73 @@ def test_a_campaign_is_created_set_up_and_followed_live(admin, db):
     until(lambda: row.locator("[data-field=today_total]").inner_text() == "1", timeout=10)
     shot(page, "f-campaigns-list")
     assert errors == []
+
+
+def test_the_list_follows_each_event_by_its_facts_without_reading_again(admin, db):
+    """Leads by state, calls now, today's outcomes, the pool and its Ready operators, paused: each follows its live
+    event (sql/024 adds the leads' and the pools' facts) and the page never asks /api/campaigns/overview again;
+    reloaded, the server shows the same figures the events built."""
+    from dialer.models import OperatorCampaign, Operator
+    from dialer.services import campaigns
+
+    page, errors = admin
+    c = campaigns.create_campaign("Живой список")
+    other = campaigns.create_campaign("Соседняя")
+    lead = Lead.create(campaign=c["id"], external_id="1", phone="+79001000001", state="callable")
+    Lead.create(campaign=other["id"], external_id="1", phone="+79001000002", state="callable")
+    anna = Operator.create(name="Анна", login="anna")
+    boris = Operator.create(name="Борис", login="boris")
+    OperatorCampaign.create(operator=anna.id, campaign=c["id"])
+
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/" in r.url else None)
+    page.goto("/campaigns")
+    page.wait_for_selector("#live-status[data-state=open]")
+    row = page.locator(f"tr[data-campaign='{c['id']}']")
+
+    def shows(**want):
+        def now():
+            got = {k: row.locator(f"[data-lead-state={k[5:]}]" if k.startswith("lead_") else f"[data-field={k}]")
+                   .inner_text() for k in want}
+            return got == {k: str(v) for k, v in want.items()}
+        until(now, timeout=10, message=f"the row to show {want}")
+
+    shows(lead_callable=1, lead_new=0, in_progress=0, today_total=0, pool_total=1, pool_ready=0)
+    Lead.insert_many([{"campaign": c["id"], "external_id": str(n), "phone": f"+7900200000{n}"} for n in (2, 3)]).execute()
+    shows(lead_new=2, lead_callable=1)
+
+    with db.atomic():  # a claim: the lead in progress, its attempt
+        Lead.update(state="in_progress").where(Lead.id == lead.id).execute()
+        call = Attempt.create(lead=lead.id, campaign=c["id"], phone=lead.phone, operator=anna.id)
+    Operator.update(status="ready", status_since="now()").where(Operator.id == anna.id).execute()
+    shows(lead_callable=0, lead_in_progress=1, in_progress=1, pool_ready=1)
+
+    with db.atomic():  # the call ends busy; the lead waits for its retry
+        Attempt.update(ended_at="now()", outcome="BUSY").where(Attempt.id == call.id).execute()
+        Lead.update(state="callable").where(Lead.id == lead.id).execute()
+    shows(lead_callable=1, lead_in_progress=0, in_progress=0, today_total=1)
+    assert row.locator(".cmp-seg[data-outcome=BUSY]").evaluate("e => e.style.flexGrow") == "1"
+
+    OperatorCampaign.create(operator=boris.id, campaign=c["id"])
+    shows(pool_total=2, pool_ready=1)
+    OperatorCampaign.delete().where(OperatorCampaign.operator == anna.id).execute()
+    shows(pool_total=1, pool_ready=0)
+    Operator.update(active=False).where(Operator.id == boris.id).execute()
+    shows(pool_total=0)
+
+    campaigns.update_campaign(c["id"], active=False)
+    until(lambda: row.locator("[data-active='0']").is_visible() and not row.locator("[data-active='1']").is_visible(),
+          timeout=10, message="the campaign shown paused")
+    other_row = page.locator(f"tr[data-campaign='{other['id']}']")
+    assert other_row.locator("[data-lead-state=callable]").inner_text() == "1"
+    fits(page)
+    shot(page, "b-campaigns-live")
+
+    assert not [u for u in asked if "/api/campaigns" in u], asked  # every figure above came from the events
+    live = {k: row.locator(f"[data-field={k}]").inner_text() for k in ("in_progress", "today_total", "pool_total")}
+    leads = row.locator("[data-lead-state]").all_inner_texts()
+    page.reload()
+    page.wait_for_selector("#live-status[data-state=open]")
+    assert {k: row.locator(f"[data-field={k}]").inner_text() for k in live} == live
+    assert row.locator("[data-lead-state]").all_inner_texts() == leads
+    assert errors == []

@@ -13,7 +13,7 @@ from dialer.errors import DomainError
 from dialer.outcomes import ORDER
 from dialer.services import campaigns
 
-from .. import i18n
+from .. import i18n, live
 from .common import form_data, one, page
 from .operators import errors_of
 
@@ -60,10 +60,31 @@ def settings_of(form: dict[str, list[str]]) -> dict:
 
 
 # ---- the list ------------------------------------------------------------------------------------------------
+def _list_state(db, zone: str | None) -> tuple[dict, str]:
+    """The list and the live-event cursor from one snapshot: a change is either in what the page shows or an event
+    after its cursor, never both (the page adds each event's facts to its counters) and never neither."""
+    with db.atomic(isolation_level="REPEATABLE READ READ ONLY"):
+        return campaigns.list_state(None, zone), live.head(db).wire()
+
+
+def _bars(rows: list[dict], outcomes: list[dict]) -> list[dict]:
+    """Each row's outcome bar as plain tuples (SPEC A2 order), so the template only writes them out."""
+    for c in rows:
+        today = c["today"]
+        c["segments"] = [(o["code"], o["colour"], o["label"], today.get(o["code"], 0)) for o in outcomes]
+        c["bar_label"] = ", ".join(f"{label} {n}" for _, _, label, n in c["segments"])
+    return rows
+
+
 @get("/campaigns", opt=READ, include_in_schema=False)
 async def list_page(request: Request) -> Response:
-    rows = await run(_db(request), campaigns.overview, None, request.app.state.settings.time_zone)
-    return page(request, "campaigns/list.html", campaigns=rows, outcomes=_outcomes())
+    db = _db(request)
+    state, live_from = await run(db, _list_state, db, request.app.state.settings.time_zone)
+    outcomes = _outcomes()
+    return page(request, "campaigns/list.html", campaigns=_bars(state["campaigns"], outcomes), outcomes=outcomes,
+                live_from=live_from, live_state={k: v for k, v in state.items() if k != "campaigns"}
+                | {"campaigns": {c["id"]: {k: c[k] for k in ("active", "leads", "today", "live_attempts")}
+                                 for c in state["campaigns"]}})
 
 
 # ---- a new campaign ------------------------------------------------------------------------------------------
