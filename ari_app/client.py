@@ -6,19 +6,22 @@ lists channels and bridges there and reconciles them with its own records.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import deque
 from typing import Awaitable, Callable
 
 import aiohttp
+import orjson
 
 from dialer.settings import AsteriskServer
 
 log = logging.getLogger(__name__)
+JSON = {"Content-Type": "application/json"}
+# only what ari_app/stasis.py and ari_app/inbound.py read: every event is built by Asterisk and parsed here
+# (ChannelStateChange and ChannelLeftBridge, read by nobody, were about one in six of the events of a call)
 WANTED_EVENTS = ("StasisStart", "StasisEnd", "ChannelDestroyed", "ChannelHangupRequest", "Dial",
-                 "ChannelEnteredBridge", "ChannelLeftBridge", "ChannelStateChange")
+                 "ChannelEnteredBridge")
 
 
 class AriError(Exception):
@@ -44,7 +47,9 @@ class AriClient:
     async def open(self) -> None:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=60)
+            # ARI sets no cookies: no jar to look through on every request and response
             self._session = aiohttp.ClientSession(auth=self._auth, connector=connector,
+                                                  cookie_jar=aiohttp.DummyCookieJar(),
                                                   timeout=aiohttp.ClientTimeout(total=10))
 
     async def close(self) -> None:
@@ -56,15 +61,18 @@ class AriClient:
     async def request(self, method: str, path: str, params: dict | None = None, body: dict | None = None):
         await self.open()
         params = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        # orjson: every call's requests and events are JSON (the standard library's took a visible share of the CPU)
+        data, headers = (orjson.dumps(body), JSON) if body is not None else (None, None)
         try:
-            async with self._session.request(method, self.server.ari_url + path, params=params, json=body) as resp:
-                text = await resp.text()
+            async with self._session.request(method, self.server.ari_url + path, params=params, data=data,
+                                             headers=headers) as resp:
+                raw = await resp.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:
             # Asterisk unreachable, restarting or shutting down: one error type for the callers
             raise AriError(0, method, path, str(e) or type(e).__name__) from e
         if resp.status >= 400:
-            raise AriError(resp.status, method, path, text)
-        return json.loads(text) if text else None
+            raise AriError(resp.status, method, path, raw.decode("utf-8", "replace"))
+        return orjson.loads(raw) if raw else None
 
     async def originate(self, endpoint: str, channel_id: str, app_args: list[str], timeout: int,
                         caller_id: str = "", variables: dict | None = None) -> dict:
@@ -202,7 +210,7 @@ class AriClient:
                     await on_connect()
                     async for msg in ws:
                         if msg.type == aiohttp.WSMsgType.TEXT:
-                            on_event(json.loads(msg.data))
+                            on_event(orjson.loads(msg.data))
                         elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                             break
             except asyncio.CancelledError:

@@ -26,6 +26,7 @@ from .inbound import InboundRouter
 from .predictive import PredictiveDialer
 from .recording import Recorder
 from .runtime import OperatorActor
+from .writes import run_in_order
 
 log = logging.getLogger(__name__)
 STOP_DRAIN_S = 3  # within dialer.run's 5 s for stopping a part
@@ -58,6 +59,10 @@ class Engine:
         """`fn(db, *args)` in a thread on a pooled connection; the actors retry what must be written
         (ari_app/writes.py), so a failure is raised here as it is, never swallowed."""
         return await dbm.run(self.db, fn, self.db, *args)
+
+    async def db_run_many(self, works: list) -> list:
+        """Several `(fn, args)` of one actor's ordered writes in one thread hop (ari_app/writes.py)."""
+        return await dbm.run(self.db, run_in_order, self.db, works)
 
     def write_backlog(self) -> int:
         """Database writes waiting across all operators (0 when the database keeps up): for the health check.

@@ -98,7 +98,7 @@ def measures(db, c: CampaignPacing) -> Measures:
                                          "grace": timedelta(seconds=c.grace_s)}).fetchone()
     windows = []
     if c.window_answered:
-        windows.append(pacer.Abandons(row[6], row[7]))
+        windows.append(pacer.Abandons(row[6], row[7], c.window_answered))  # the last N: its count stops at N
     if c.window_day:
         windows.append(pacer.Abandons(row[8], row[9]))
     return Measures(row[0], row[1], *(tuple(x or ()) for x in row[2:6]), windows=tuple(windows))

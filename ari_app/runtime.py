@@ -45,7 +45,7 @@ class OperatorActor:
         self.saved = (state.status, state.leg)
         # this operator's database work, in order; `retry_s`: the back-off's first and longest wait
         self.writes = OrderedWrites(engine.db_run, f"operator {state.operator_id}", *(retry_s or ()),
-                                    on_back=self._database_back)
+                                    on_back=self._database_back, run_many=getattr(engine, "db_run_many", None))
         self._releasing = False  # a release of attempts a failed claim may have opened is queued
         self._claim_timer: asyncio.TimerHandle | None = None
         self._wrap_timer: asyncio.TimerHandle | None = None
@@ -145,7 +145,8 @@ class OperatorActor:
     async def _originate(self, endpoint: str, channel: str, args: list[str], timeout: int, caller_id: str,
                          variables: dict) -> float:
         # never place a call whose events nobody would hear: wait for the event websocket first
-        await asyncio.wait_for(self.client.connected.wait(), timeout=10)
+        if not self.client.connected.is_set():  # (connected: no task and timer for a wait that is over)
+            await asyncio.wait_for(self.client.connected.wait(), timeout=10)
         now = time.monotonic()
         self.originated = {ch: t for ch, t in self.originated.items() if now - t < 120}
         self.originated[channel] = now

@@ -25,24 +25,26 @@ def event_time(msg: dict, fallback: float) -> float:
     if not stamp:
         return fallback
     try:
-        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+        # Asterisk's "2026-01-31T10:00:00.123+0000"; fromisoformat reads it ~20 times faster than strptime (every
+        # event of every call comes through here)
+        t = datetime.fromisoformat(stamp)
     except ValueError:
         return fallback
+    return t.timestamp() if t.tzinfo else fallback  # no zone: not a time we could place
 
 
 def translate(msg: dict, now: float) -> tuple[str, object] | None:
     """(channel id the event is about, machine event) or None when the dialer has no use for it."""
-    at = event_time(msg, now)
     kind = msg.get("type")
-    match kind:
+    match kind:  # the event's time is read only for the events used
         case "StasisStart":
-            return on_stasis_start(msg, at)
+            return on_stasis_start(msg, event_time(msg, now))
         case "ChannelDestroyed":
-            return on_channel_destroyed(msg, at)
+            return on_channel_destroyed(msg, event_time(msg, now))
         case "Dial":
-            return on_dial(msg, at)
+            return on_dial(msg, event_time(msg, now))
         case "ChannelEnteredBridge":
-            return on_channel_entered_bridge(msg, at)
+            return on_channel_entered_bridge(msg, event_time(msg, now))
     log.debug("ignored ARI %s: not used by the dialer", kind)
     return None
 

@@ -1,7 +1,7 @@
 """Pacing on a discrete-event simulator: our pacer (the module the engine runs) against progressive and
 a VICIdial-style adaptive baseline, side by side on the same random calls.
 
-    python -m bench.pacing [--hours 3] [--quick]
+    python -m bench.pacing [--hours 3] [--quick] [--case 50,0.15,120,0.01 ...] [--seed 7] [--window 300]
 
 Grid: 10, 25, 50 operators; answer rates 15 %, 30 %, 50 %; mean talk 60, 120, 300 s; wrap-up 10 s;
 abandon caps 3 % and 1 % (`--quick`: the headline case only). Each case reports talk minutes per
@@ -12,7 +12,11 @@ the client's patience on hold), consumed in order by every strategy, so they dif
 An answered client joins the longest-idle free operator; with none free it waits on hold, and is
 abandoned when not joined within the grace (2 s). It hangs up on hold at its patience or at the wait
 timeout (LOST). Ready operators are counted when the client could be joined. The cap is measured over the
-day, the campaign's default window (sql/015: window_day, no last-N window; `DAY_ONLY`).
+day, the campaign's default window (sql/015: window_day, no last-N window); `--window N` adds the last N answered
+as a second window, as a campaign may. The record is the engine's (ari_app/predictive_store.py): every answered
+client counts, and one still on hold is abandoned from the moment its grace has passed, not only once joined or
+lost. "Never over the cap" is checked at every moment: `peak_abandon_percent` is the highest the day's rate (and
+`peak_window_abandon_percent` the last N's) has been at any moment of the run, from the first answered call.
 
 Baseline (VICIdial's `AST_VDadapt.pl` / `AST_VDauto_dial.pl`):
 every 2.5 s, lines = operators logged in × level − calls in progress (ringing, waiting, talking); every
@@ -20,7 +24,7 @@ every 2.5 s, lines = operators logged in × level − calls in progress (ringing
 [1, 3]; halved when the last minute has > 20 calls and > 50 % drops, or the day has > 50 calls and its
 drop % is over the cap.
 
-Last line: one JSON object for the headline case (25 operators, 30 %, 120 s, cap 3 %).
+Last line: one JSON object for the headline case (25 operators, 30 %, 120 s, cap 3 %), or the last case run.
 """
 from __future__ import annotations
 
@@ -36,8 +40,6 @@ from dataclasses import dataclass
 from ari_app import pacer
 
 WRAP_S, GRACE_S, WAIT_TIMEOUT_S, TICK_S = 10.0, 2.0, 20.0, 1.0
-WINDOW_ANSWERED = 300   # the cap's rolling window (last N answered); the day is the other
-DAY_ONLY = True  # the cap over the day only (the campaign default: sql/015 window_day, no last-N window)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def draw_calls(seed: int, n: int, answer_rate: float, talk_mean: float) -> list[
 class Sim:
     """One strategy on one list of calls."""
 
-    def __init__(self, strategy, operators: int, calls: list[Call], hours: float, cap: float):
+    def __init__(self, strategy, operators: int, calls: list[Call], hours: float, cap: float, window: int = 0):
         self.strategy, self.n, self.calls, self.cap = strategy, operators, iter(calls), cap
         self.end = hours * 3600
         self.events: list = []
@@ -76,6 +78,7 @@ class Sim:
         self.wrap_start: dict[int, float] = {}
         self.dialing = 0
         self.hold: deque = deque()  # (answered at, call, id)
+        self.counted: set[int] = set()  # clients on hold already counted abandoned (their grace has passed)
         self.talk_s = self.idle_s = 0.0
         self.answered = self.abandoned = self.lost = self.dialled = 0
         self.recent_dials: deque = deque(maxlen=500)  # answered? of the last calls dialled
@@ -83,10 +86,14 @@ class Sim:
         self.delays: deque = deque(maxlen=200)
         self.fails: deque = deque(maxlen=200)
         self.in_flight: dict[int, float] = {}  # call → dialled at
-        self.window: deque = deque(maxlen=WINDOW_ANSWERED)  # abandoned? of the last answered
+        self.window_n = window  # the last-N window (0: the day only)
+        self.window: deque = deque()  # [abandoned?, in it?] of the last N answered, in the order they answered
+        self.window_abandoned = 0
+        self.cells: dict[int, list] = {}  # client on hold → its cell in the window
         self.minute: deque = deque()  # (time, abandoned?) of answers in the last minute
         self.now = 0.0
         self.worst = 0.0  # the highest day abandon rate seen after the small-sample phase
+        self.peak = self.peak_window = 0.0  # the highest rate at any moment (the day; the last N)
 
     def at(self, t: float, kind: str, *data) -> None:
         heapq.heappush(self.events, (t, next(self.seq), kind, data))
@@ -107,7 +114,9 @@ class Sim:
                 "lost_percent": round(100 * self.lost / max(1, self.answered), 2),
                 "idle_percent": round(100 * self.idle_s / (self.n * self.end), 1),
                 "answered": self.answered, "dialled": self.dialled,
-                "worst_day_abandon_percent": round(100 * self.worst, 2)}
+                "worst_day_abandon_percent": round(100 * self.worst, 2),
+                "peak_abandon_percent": round(100 * self.peak, 2),
+                "peak_window_abandon_percent": round(100 * self.peak_window, 2)}
 
     # ---- events ------------------------------------------------------------------------------------------------
     def on_tick(self) -> None:
@@ -123,17 +132,33 @@ class Sim:
             return
         self.answered += 1
         self.delays.append(call.delay)
+        cell = [False, bool(self.window_n)]  # abandoned?, still in the last-N window?
+        if self.window_n:
+            self.window.append(cell)
+            if len(self.window) > self.window_n:
+                gone = self.window.popleft()
+                gone[1] = False
+                self.window_abandoned -= gone[0]
         if self.idle_since:
             self._join(call, self.now, abandoned=False)
         else:
             self.hold.append((self.now, call, cid))
+            self.cells[cid] = cell
+            self.at(self.now + GRACE_S, "grace", cid)
             self.at(self.now + min(call.patience, WAIT_TIMEOUT_S), "gives_up", cid)
+
+    def on_grace(self, cid: int) -> None:
+        """Still on hold once the grace has passed: abandoned from now on, whatever comes next."""
+        if cid in self.cells:
+            self._abandon(cid)
 
     def on_gives_up(self, cid: int) -> None:
         for item in self.hold:
             if item[2] == cid:
                 self.hold.remove(item)
                 self.lost += 1
+                self._abandon(cid)
+                self.cells.pop(cid, None)
                 self._count(True)
                 return
 
@@ -145,9 +170,12 @@ class Sim:
     def on_wrap_end(self, op: int) -> None:
         del self.wrap_start[op]
         if self.hold:
-            answered_at, call, _ = self.hold.popleft()
+            answered_at, call, cid = self.hold.popleft()
             self.idle_since[op] = self.now
-            self._join(call, answered_at, abandoned=self.now - answered_at > GRACE_S)
+            if self.now - answered_at > GRACE_S:
+                self._abandon(cid)
+            self.cells.pop(cid, None)
+            self._join(call, answered_at, abandoned=cid in self.counted)
         else:
             self.idle_since[op] = self.now
 
@@ -159,13 +187,25 @@ class Sim:
         self._count(abandoned)
         self.at(self.now + call.talk, "talk_end", op)
 
-    def _count(self, abandoned: bool) -> None:
-        self.window.append(abandoned)
-        self.minute.append((self.now, abandoned))
-        if abandoned:
-            self.abandoned += 1
+    def _abandon(self, cid: int) -> None:
+        """Count one client abandoned, once, the moment it is known (the grace passed with it on hold)."""
+        if cid in self.counted:
+            return
+        self.counted.add(cid)
+        self.abandoned += 1
+        cell = self.cells.get(cid)
+        if cell is not None and not cell[0]:
+            cell[0] = True
+            self.window_abandoned += cell[1]
+        self.peak = max(self.peak, self.abandoned / self.answered)
+        if self.window_n:
+            self.peak_window = max(self.peak_window, self.window_abandoned / min(self.window_n, len(self.window)))
         if self.answered >= 50:
             self.worst = max(self.worst, self.abandoned / self.answered)
+
+    def _count(self, abandoned: bool) -> None:
+        """The last minute's record the baseline reads: counted when the client is joined or gives up."""
+        self.minute.append((self.now, abandoned))
 
     # ---- pacing ------------------------------------------------------------------------------------------------
     def pace(self) -> None:
@@ -177,8 +217,8 @@ class Sim:
             self.at(self.now + call.delay, "result", call, self.dialled)
 
     def pace_input(self, mode: str, max_ratio: float) -> pacer.PaceInput:
-        day = pacer.Abandons(self.answered - len(self.hold), self.abandoned)
-        last = pacer.Abandons(len(self.window), sum(self.window))
+        day = pacer.Abandons(self.answered, self.abandoned)
+        last = pacer.Abandons(len(self.window), self.window_abandoned)
         return pacer.PaceInput(
             mode=mode, ready=len(self.idle_since), in_call=tuple(self.now - t for t in self.talk_start.values()),
             in_wrap=tuple(self.now - t for t in self.wrap_start.values()), dialing=self.dialing,
@@ -187,7 +227,7 @@ class Sim:
             waiting=len(self.hold), dialled=len(self.recent_dials), answered=sum(self.recent_dials),
             talk=tuple(self.talks), wrap=(WRAP_S,) * 20,
             ring_s=sum(self.delays) / len(self.delays) if self.delays else pacer.DEFAULT_RING_S,
-            grace_s=GRACE_S, windows=(day,) if DAY_ONLY else (last, day), max_ratio=max_ratio, cap=self.cap)
+            grace_s=GRACE_S, windows=(last, day) if self.window_n else (day,), max_ratio=max_ratio, cap=self.cap)
 
 
 class Ours:
@@ -236,16 +276,22 @@ class Baseline:
         return goal
 
 
-def case(operators: int, answer_rate: float, talk: float, cap: float, hours: float, seed: int = 7) -> dict:
+def case(operators: int, answer_rate: float, talk: float, cap: float, hours: float, seed: int = 7,
+         window: int = 0) -> dict:
     calls = draw_calls(seed, int(operators * hours * 3600 / 5) + 1000, answer_rate, talk)
-    ours = Sim(Ours(), operators, calls, hours, cap).run()
-    progressive = Sim(Ours(pacer.PROGRESSIVE), operators, calls, hours, cap).run()
-    baseline = Sim(Baseline(), operators, calls, hours, cap).run()
+    ours = Sim(Ours(), operators, calls, hours, cap, window).run()
+    progressive = Sim(Ours(pacer.PROGRESSIVE), operators, calls, hours, cap, window).run()
+    baseline = Sim(Baseline(), operators, calls, hours, cap, window).run()
     upper = round(60 * talk / (talk + WRAP_S), 2)
     return {"operators": operators, "answer_rate": answer_rate, "talk_s": talk, "cap_percent": 100 * cap,
             "talk_min_per_hour": ours["talk_min_per_hour"], "abandon_percent": ours["abandon_percent"],
             "lost_percent": ours["lost_percent"], "idle_percent": ours["idle_percent"],
             "worst_day_abandon_percent": ours["worst_day_abandon_percent"],
+            "peak_abandon_percent": ours["peak_abandon_percent"],
+            **({"window_answered": window, "peak_window_abandon_percent": ours["peak_window_abandon_percent"]}
+               if window else {}),
+            "over_cap": (ours["peak_abandon_percent"] if not window else
+                         max(ours["peak_abandon_percent"], ours["peak_window_abandon_percent"])) > 100 * cap + 1e-9,
             "progressive_talk_min_per_hour": progressive["talk_min_per_hour"],
             "baseline_talk_min_per_hour": baseline["talk_min_per_hour"],
             "baseline_abandon_percent": baseline["abandon_percent"],
@@ -259,20 +305,33 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hours", type=float, default=3.0)
     ap.add_argument("--quick", action="store_true", help="the headline case only")
+    ap.add_argument("--case", action="append", default=[], metavar="N,P,T,C",
+                    help="one case: operators, answer rate, mean talk s, cap (e.g. 50,0.15,120,0.01); repeatable")
+    ap.add_argument("--seed", type=int, default=7, help="the random calls (the same for every pacer)")
+    ap.add_argument("--window", type=int, default=0, metavar="N",
+                    help="also cap the last N answered calls (default: the day only, the campaign default)")
+    ap.add_argument("--json", action="store_true", help="one JSON line per case (after the table row)")
     args = ap.parse_args()
-    grid = [(25, 0.30, 120.0, 0.03)] if args.quick else [
-        (n, p, t, c) for n in (10, 25, 50) for p in (0.15, 0.30, 0.50) for t in (60.0, 120.0, 300.0) for c in (0.03, 0.01)]
+    if args.case:
+        grid = [(int(n), float(p), float(t), float(c)) for n, p, t, c in (x.split(",") for x in args.case)]
+    elif args.quick:
+        grid = [(25, 0.30, 120.0, 0.03)]
+    else:
+        grid = [(n, p, t, c) for n in (10, 25, 50) for p in (0.15, 0.30, 0.50) for t in (60.0, 120.0, 300.0)
+                for c in (0.03, 0.01)]
     cols = ("operators", "answer_rate", "talk_s", "cap_percent", "talk_min_per_hour", "progressive_talk_min_per_hour",
             "baseline_talk_min_per_hour", "upper_bound_talk_min_per_hour", "abandon_percent",
-            "baseline_abandon_percent", "idle_percent")
+            "peak_abandon_percent", "baseline_abandon_percent", "idle_percent")
     print(" ".join(f"{c[:14]:>14}" for c in cols))
     headline = None
     for n, p, t, c in grid:
-        r = case(n, p, t, c, args.hours)
-        print(" ".join(f"{r[c_]!s:>14}" for c_ in cols), flush=True)
+        r = case(n, p, t, c, args.hours, args.seed, args.window)
+        print(" ".join(f"{r[c_]!s:>14}" for c_ in cols) + ("  OVER THE CAP" if r["over_cap"] else ""), flush=True)
+        if args.json:
+            print(json.dumps(r), flush=True)
         if (n, p, t, c) == (25, 0.30, 120.0, 0.03):
             headline = r
-    print(json.dumps(headline))
+    print(json.dumps(headline or r))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ reject or fail. Measured over the calling window:
 - CPU per 1,000 calls of the engine process (ARI, commands, AGI) beside that of the two Asterisk processes (the sim
   playing the outside world is not counted): `engine_vs_asterisk_cpu_ratio` = engine / (pbx + pbx2), goal ≤ 0.25;
 - answer → bridge p50/p99 on each server (from Asterisk's own event times, as bench.progressive);
-- RSS of each process at the end.
+- RSS of each process at the end; the engine's CPU split into user and system (kernel) seconds.
 Last line: one JSON object.
 """
 from __future__ import annotations
@@ -91,11 +91,13 @@ def measure(settings, db, operators: int, minutes: float, talk_s: int) -> dict:
              **{name: psutil.Process(instances.status(settings, name)["pid"]) for name in (*SERVERS, "sim")}}
     try:
         cpu0 = {name: cpu_s(p) for name, p in procs.items()}
+        engine0 = procs["engine"].cpu_times()
         with db.connection_context():
             started = db.execute_sql("SELECT clock_timestamp()").fetchone()[0]
             command_all([o["id"] for o in ops], "ready")
         time.sleep(window_s)  # the calling window itself: nothing to poll for, the calls go on by themselves
         cpu = {name: cpu_s(p) - cpu0[name] for name, p in procs.items()}
+        engine1 = procs["engine"].cpu_times()
         rss = {name: round(p.memory_info().rss / 2**20, 1) for name, p in procs.items()}
         with db.connection_context():
             ended = db.execute_sql("SELECT clock_timestamp()").fetchone()[0]
@@ -123,6 +125,9 @@ def measure(settings, db, operators: int, minutes: float, talk_s: int) -> dict:
             "calls_per_minute_by_server": {s: round(len(per_server[s]) / elapsed_min, 1) for s in SERVERS},
             "cpu_s_per_1000_calls": per_1000,
             "engine_cpu_percent": round(cpu["engine"] / (elapsed_min * 60) * 100, 1),
+            # the kernel's share (thread wake-ups, sockets, log writes) beside the process's own
+            "engine_cpu_user_system_s": [round(engine1.user - engine0.user, 1),
+                                         round(engine1.system - engine0.system, 1)],
             "asterisk_cpu_percent": {s: round(cpu[s] / (elapsed_min * 60) * 100, 1) for s in SERVERS},
             "engine_vs_asterisk_cpu_ratio": round(cpu["engine"] / asterisk_cpu, 3) if asterisk_cpu else float("nan"),
             "answer_to_bridge_ms_p50": {s: pct(bridge[s], 50, 1) for s in SERVERS},

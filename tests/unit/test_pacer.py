@@ -1,4 +1,6 @@
 """The pacer (ari_app/pacer.py): situations → number of dials, and the hard rules as properties."""
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -207,3 +209,108 @@ def test_progressive_never_more_calls_than_ready_operators(i):
 def test_predictive_never_dials_fewer_than_progressive(i):
     """Dialling ahead only adds calls: a Ready operator is never left without one."""
     assert pc.decide(i).dials >= pc.progressive_dials(i)
+
+
+# ---- the abandon budget: a burst of answers among the calls in flight ------------------------------------------
+# 15 % answers, delays uniform over ½ … 1½ × the 10 s ring (no delays measured): a fresh call answers in each sixth
+# of that with chance 0.15 / 6; talk 30 … 210 s, so an operator a second into a call frees nobody in the forecast
+LOW = dict(mode=pc.PREDICTIVE, dialled=400, answered=60, talk=TALK, wrap=WRAP, max_ratio=3.0, cap=0.01)
+
+
+def low(**kw) -> PaceInput:
+    return PaceInput(**{**LOW, **kw})
+
+
+BURST = [
+    # (what, input, chance that the calls in flight carry a window over the cap)
+    ("nothing in flight, nobody waiting", low(ready=2, windows=((150, 0),)), 0.0),
+    ("two clients waiting, nobody to free up, room for one abandon: over for sure",
+     low(ready=0, in_call=(1.0,) * 5, waiting=2, windows=((100, 0),)), 1.0),
+    ("... room for three: still over, each left waiting holds up the one behind it (CASCADE)",
+     low(ready=0, in_call=(1.0,) * 5, waiting=2, windows=((300, 0),)), 1.0),
+    ("... room for five: not over", low(ready=0, in_call=(1.0,) * 5, waiting=2, windows=((500, 0),)), 0.0),
+    ("one fresh call, nobody free, room for half an abandon: over if it answers by the last slice (11/12 × 15 %)",
+     low(ready=0, in_call=(1.0,) * 5, dialing=1, dialing_for=(0.0,), windows=((150, 1),)), 0.15 * 11 / 12),
+    ("... one Ready operator takes it", low(ready=1, in_call=(1.0,) * 5, dialing=1, dialing_for=(0.0,),
+                                            windows=((150, 1),)), 0.0),
+    ("the day at 1 in 299: with the call answered and left, 1 + 2 in 300, at the cap, not over",
+     low(ready=0, in_call=(1.0,) * 5, dialing=1, dialing_for=(0.0,), windows=((299, 1),)), 0.0),
+    ("... a last-N window full at 299 does not grow with the answer: over if it answers",
+     low(ready=0, in_call=(1.0,) * 5, dialing=1, dialing_for=(0.0,), windows=((299, 1, 299),)), 0.15 * 11 / 12),
+    ("two fresh calls, one Ready, a day with room for 0.8: over only if both answer by the last slice",
+     low(ready=1, in_call=(1.0,) * 5, dialing=2, dialing_for=(0.0, 0.0), windows=((180, 1),)),
+     (0.15 * 11 / 12) ** 2),
+    ("the worst window counts", low(ready=0, in_call=(1.0,) * 5, waiting=2,
+                                    windows=((500, 0), (100, 0, 100))), 1.0),
+]
+
+
+@pytest.mark.parametrize("what,given_,chance", BURST, ids=[c[0] for c in BURST])
+def test_burst_of_answers_over_the_cap(what, given_, chance):
+    i = replace(given_, windows=tuple(Abandons(*w) for w in given_.windows))  # (answered, abandoned, last N)
+    f = pc.Forecast(i, i.answered / i.dialled)
+    assert f.burst() == pytest.approx(chance, abs=1e-9)
+
+
+BUDGET = [
+    # (what, input, dials, why): the calls in flight (or a burst of them with the new ones) could spend what the
+    # window has left, so no call beyond progressive
+    ("1 % cap, 150 answered and none abandoned (room for 1.5), 10 operators: 2 Ready, 8 a second into their calls,"
+     " 12 calls ringing: 4 of them answering (one time in fourteen) would abandon 2",
+     low(ready=2, in_call=(1.0,) * 8, dialing=12, dialing_for=(1.0,) * 12, windows=(Abandons(150, 0),)),
+     0, "abandon-budget"),
+    ("... 6 calls ringing: 4 of them answering (one time in 240) would abandon 2",
+     low(ready=2, in_call=(1.0,) * 8, dialing=6, dialing_for=(1.0,) * 6, windows=(Abandons(150, 0),)),
+     0, "abandon-budget"),
+    ("clients on hold, nobody to free up, room for one: the window goes over as they wait",
+     low(ready=0, in_call=(1.0,) * 10, dialing=3, dialing_for=(1.0,) * 3, waiting=2, windows=(Abandons(100, 0),)),
+     0, "abandon-budget"),
+]
+
+
+@pytest.mark.parametrize("what,given_,dials,why", BUDGET, ids=[c[0] for c in BUDGET])
+def test_no_call_ahead_when_a_burst_could_spend_the_budget(what, given_, dials, why):
+    d = pc.decide(given_)
+    assert (d.dials, d.why, d.mode) == (dials, why, pc.PROGRESSIVE) and why == pc.WHY_BUDGET
+    assert d.extra["burst"] > pc.BURST_CHANCE
+
+
+AHEAD = [
+    # (what, the situation, window with little room, window with much): fewer calls ahead when little is left
+    ("10 operators, 5 Ready, 2 in wrap-up, 10 calls ringing, 1 % cap",
+     dict(ready=5, in_wrap=(3.0,) * 2, in_call=(10.0, 20.0, 30.0), dialing=10, dialing_for=(5.0,) * 10),
+     Abandons(150, 0), Abandons(3000, 10)),
+    ("25 operators, 5 Ready, 4 in wrap-up, 10 ringing, 30 % answers, 3 % cap",
+     dict(ready=5, in_wrap=(5.0,) * 4, in_call=tuple(float(e) for e in range(10, 170, 10)), dialing=10,
+          dialing_for=(5.0,) * 10, answered=120, cap=0.03), Abandons(100, 1), Abandons(3000, 30)),
+]
+
+
+@pytest.mark.parametrize("what,common,thin,wide", AHEAD, ids=[c[0] for c in AHEAD])
+def test_little_room_left_means_fewer_calls_ahead(what, common, thin, wide):
+    """Calls ahead stop where a likely burst among them would carry the window over; with room, it does not bind."""
+    little = pc.decide(low(**common, windows=(thin,)))
+    much = pc.decide(low(**common, windows=(wide,)))
+    assert little.dials < much.dials
+    assert much.why == pc.WHY_PREDICTED
+    i = low(**common, windows=(thin,))
+    f = pc.Forecast(i, i.answered / i.dialled)
+    for _ in range(little.dials):
+        f.add_call()
+    if little.why == pc.WHY_BUDGET:  # the calls in flight alone pass it: none ahead
+        assert little.dials == pc.progressive_dials(i) and f.burst() > pc.BURST_CHANCE
+    else:
+        assert f.burst() <= pc.BURST_CHANCE
+
+
+@settings(max_examples=60, deadline=None)
+@given(situations)
+def test_calls_ahead_never_risk_a_burst_over_the_cap(i):
+    """Whatever the pacer dials beyond progressive, a burst of answers among all the calls in flight carries no
+    window over the cap but with a chance of at most BURST_CHANCE."""
+    d = pc.decide(i)
+    if d.mode == pc.PREDICTIVE and d.dials > pc.progressive_dials(i):
+        f = pc.Forecast(i, min(1.0, i.answered / i.dialled))
+        for _ in range(d.dials):
+            f.add_call()
+        assert f.burst() <= pc.BURST_CHANCE
