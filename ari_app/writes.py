@@ -126,21 +126,12 @@ class OrderedWrites:
                 continue
             work = self._pending[0]
             try:
-                result = await self._run(work.fn, *work.args)
+                outcome = (True, await self._run(work.fn, *work.args))
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                if work.once or not unavailable(e):
-                    self._pending.popleft()
-                    self._failed(work, e)
-                    continue
-                await self._retry_after(work, e)
-                continue
-            self._pending.popleft()
-            if not work.future.done():
-                work.future.set_result(result)
-            if self.failing_since is not None and not work.once:
-                self._back()
+                outcome = (False, e)
+            await self._settle(work, *outcome)
 
     async def _run_batch(self) -> None:
         """The writes waiting at the head, up to and including an ask, in one thread hop; each is then settled as
@@ -157,18 +148,25 @@ class OrderedWrites:
         except Exception as e:  # e.g. no pooled connection: nothing was tried
             outcomes = [(False, e)]
         for work, (ok, value) in zip(batch, outcomes):
-            if not ok:
-                if work.once or not unavailable(value):
-                    self._pending.popleft()
-                    self._failed(work, value)
-                    continue
-                await self._retry_after(work, value)
+            if not await self._settle(work, ok, value):
                 return
-            self._pending.popleft()
-            if not work.future.done():
-                work.future.set_result(value)
-            if self.failing_since is not None and not work.once:
-                self._back()
+
+    async def _settle(self, work: _Work, ok: bool, value) -> bool:
+        """The head work's outcome: committed (its result), refused (logged, the next goes on), or the database
+        unreachable (it stays at the head and is tried again after the back-off). False: it stays."""
+        if not ok:
+            if work.once or not unavailable(value):
+                self._pending.popleft()
+                self._failed(work, value)
+                return True
+            await self._retry_after(work, value)
+            return False
+        self._pending.popleft()
+        if not work.future.done():
+            work.future.set_result(value)
+        if self.failing_since is not None and not work.once:
+            self._back()
+        return True
 
     def _failed(self, work: _Work, e: Exception) -> None:
         if not work.once:  # an ask's failure is its caller's answer; a write's is reported here
