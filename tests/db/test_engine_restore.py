@@ -13,12 +13,11 @@ from ari_app import events as ev
 from ari_app import operator as om
 from ari_app import store
 from ari_app.classifier import AttemptFacts
-from ari_app.engine import Engine
 from dialer.db import run
 from dialer.dev.testing import until
 from dialer.models import Attempt, Campaign, Lead, Operator, OperatorCampaign
 
-from .test_logs import QuietAri
+from .engine_support import engine_actor
 
 LEG = "op-restore-1"
 
@@ -51,12 +50,7 @@ def wrapped_up_then_killed(db, auto_ready: bool, claimed_next: bool):
 async def test_a_status_left_one_write_behind_by_a_kill_is_corrected_and_the_operator_claims_again(
         settings, db, auto_ready, claimed_next, status):
     op, first, nxt = await run(db, wrapped_up_then_killed, db, auto_ready, claimed_next)
-    engine = Engine(settings, db)
-    engine.loop = asyncio.get_running_loop()
-    engine.clients = {"pbx": QuietAri()}
-    [record] = await run(db, store.load_operators, db, op)
-    actor = engine._add_actor(record)
-    try:
+    async with engine_actor(settings, db, op) as actor:
         # the reconcile: the operator's line is up in its bridge; the never-dialled client's channel is not
         actor.post(ev.Resync(frozenset({LEG}), frozenset({LEG}), at=time.time()))
         await asyncio.to_thread(until, lambda: Operator.get_by_id(op).status == status, 10, 0.05,
@@ -71,7 +65,3 @@ async def test_a_status_left_one_write_behind_by_a_kill_is_corrected_and_the_ope
         if nxt:  # the reservation nobody dialled is closed, never left holding its lead
             closed = Attempt.get_by_id(nxt.attempt_id)
             assert closed.ended_at is not None and closed.outcome == "ERROR"
-    finally:
-        for task in (actor.task, actor.writer):
-            task.cancel()
-        await asyncio.gather(actor.task, actor.writer, return_exceptions=True)

@@ -19,6 +19,7 @@ from dialer.dev.fake_leadvertex import fill
 from dialer.dev.testing import until
 from dialer.models import Attempt, Lead, Operator
 
+from .engine_support import engine_actor
 from .crm_support import T0, adapters, fake, lv_connection, map_statuses, operator_for  # noqa: F401 (fixtures)
 
 ON_FIXTURES_LOOP = pytest.mark.asyncio(loop_scope="session")  # the fake CRM runs on the fixtures' loop
@@ -39,31 +40,12 @@ def json_lines():
     root.setLevel(saved[1])
 
 
-class QuietAri:
-    """An Asterisk that accepts every request: this test is about the log lines, not the calls."""
-    name = "pbx"
-
-    def __init__(self):
-        from dialer.settings import AsteriskServer
-        self.server = AsteriskServer()
-        self.connected = asyncio.Event()
-        self.connected.set()
-        self.reconnects, self.state_since, self.on_state = [], time.time(), None
-
-    def __getattr__(self, name):
-        async def accepted(*args, **kwargs):
-            return None
-        return accepted
-
-
 @ON_FIXTURES_LOOP
 @pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")  # the engine's ARI client, unused
 async def test_one_call_is_followed_through_engine_web_and_jobs_by_its_attempt_id(settings, db, fake, adapters,
                                                                                    json_lines):
     from litestar.testing import TestClient
 
-    from ari_app.engine import Engine
-    from ari_app import store as engine_store
     from dialer.jobs import JobRuns
     from web.app import create_app
 
@@ -88,22 +70,13 @@ async def test_one_call_is_followed_through_engine_web_and_jobs_by_its_attempt_i
     attempt = await run(db, talking)
 
     # the engine: the client hangs up, the operator wraps up
-    engine = Engine(settings, db)
-    engine.loop = asyncio.get_running_loop()
-    engine.clients = {"pbx": QuietAri()}
-    [record] = await run(db, engine_store.load_operators, db, op)
-    actor = engine._add_actor(record)
-    try:
+    async with engine_actor(settings, db, op) as actor:
         actor.post(ev.ClientGone(attempt, 16, at=time.time()))
         await asyncio.to_thread(until, lambda: Attempt.get_by_id(attempt).ended_at is not None, 10, 0.05,
                                 "the attempt to end")
         actor.post(ev.WrapUpSubmitted(attempt, "accepted", "клиент согласен", at=time.time()))
         await asyncio.to_thread(until, lambda: Attempt.get_by_id(attempt).wrap_up_at is not None, 10, 0.05,
                                 "the wrap-up to be written")
-    finally:
-        for task in (actor.task, actor.writer):
-            task.cancel()
-        await asyncio.gather(actor.task, actor.writer, return_exceptions=True)
 
     # the web: someone looks the call up
     with TestClient(create_app(settings, db)) as client:
