@@ -55,7 +55,7 @@ def test_abandoned_is_answered_and_not_joined_within_the_grace(db, campaign):
     attempt(db, campaign, 5, answered=50, ago=60)                                      # on hold for 10 s
     attempt(db, campaign, 6, ended=10, outcome="NO_ANSWER")
     m = ps.measures(db, settings(campaign))
-    assert m.windows == (pacer.Abandons(5, 3), pacer.Abandons(5, 3))  # last 20 answered, the day
+    assert m.windows == (pacer.Abandons(5, 3, last_n=20), pacer.Abandons(5, 3))  # last 20 answered (its size), the day
     assert (m.dialled, m.answered) == (4, 3)  # ended calls only
     assert sorted(round(t, 1) for t in m.talk) == [26.0, 28.5] and sorted(m.answer_delays) == [1.0, 1.0, 1.0]
 
