@@ -15,7 +15,7 @@ from dialer import commands, migrate, pg
 from dialer import settings as settings_mod
 from . import instances, sandbox
 from dialer.db import connect
-from dialer.models import Campaign
+from dialer.models import Campaign, Operator
 from dialer.run import run
 from dialer.services import campaigns, operators
 
@@ -69,6 +69,11 @@ def load_demo(settings, db, n_operators: int, n_leads: int):
             login = f"demo{i}"
             ids.append(existing.get(login) or operators.create_operator(
                 f"Оператор {i}", login, f"demo-secret-{i}", [cid])["id"])
+        # a demo start is a new shift: operators left Ready by the last run, holding no call, start signed off (their
+        # lines died with the last run's Asterisk: the engine would pause them at its first look, after the demo's
+        # «Готов» below had already been taken — and the demo would show nobody calling)
+        Operator.update(status="offline", leg_channel=None).where(
+            Operator.id.in_(ids), Operator.attempt_id.is_null()).execute()
         phones = operators.sip_devices()
     fake_crm, connection = crm_demo.setup(settings, db, cid, orders=n_leads)
     print(f"demo: orders come from the fake LeadVertex at http://127.0.0.1:{settings.fake_crm_port}"
