@@ -11,6 +11,9 @@ reject or fail. Measured over the calling window:
   playing the outside world is not counted): `engine_vs_asterisk_cpu_ratio` = engine / (pbx + pbx2), goal ≤ 0.25;
 - answer → bridge p50/p99 on each server (from Asterisk's own event times, as bench.progressive);
 - RSS of each process at the end; the engine's CPU split into user and system (kernel) seconds.
+- calls ended in each minute, and whether the protective autostop (SPEC B3) stopped the campaign during the run
+  (on a machine too small for the load, Asterisk's requests time out and the errors stop it: the figures per call
+  then include the idle rest of the run and are not the engine's cost).
 Last line: one JSON object.
 """
 from __future__ import annotations
@@ -105,6 +108,13 @@ def measure(settings, db, operators: int, minutes: float, talk_s: int) -> dict:
             rows = db.execute_sql(
                 "SELECT server, outcome, extract(epoch FROM bridged_at - answered_at) * 1000 FROM attempt "
                 "WHERE ended_at BETWEEN %s AND %s", (started, ended)).fetchall()
+            # a campaign the protective autostop (SPEC B3) stopped mid-run makes every figure per call wrong: say so
+            stopped = db.execute_sql("SELECT autostopped_at, autostop_reason FROM campaign WHERE id = %s",
+                                     (cid,)).fetchone()
+            per_minute = [r[0] for r in db.execute_sql(
+                "SELECT count(a.id) FROM generate_series(0, %s - 1) m LEFT JOIN attempt a "
+                "ON a.ended_at >= %s + m * interval '1 minute' AND a.ended_at < %s + (m + 1) * interval '1 minute' "
+                "GROUP BY m ORDER BY m", (max(1, int(minutes)), started, started)).fetchall()]
             wrong_server = db.execute_sql(
                 "SELECT count(*) FROM attempt a JOIN operator o ON o.id = a.operator_id WHERE a.server <> o.server"
             ).fetchone()[0]
@@ -134,6 +144,10 @@ def measure(settings, db, operators: int, minutes: float, talk_s: int) -> dict:
             "answer_to_bridge_ms_p99": {s: pct(bridge[s], 99, 1) for s in SERVERS},
             "answered_samples": {s: len(bridge[s]) for s in SERVERS},
             "attempts_on_another_server_than_their_operator": wrong_server,
+            "calls_by_minute": per_minute,
+            "campaign_stopped_automatically": (
+                {"after_s": round((stopped[0] - started).total_seconds(), 1), "reason": stopped[1]}
+                if stopped[0] else None),
             "rss_mb": rss, "engine_rss_mb": rss["engine"],
             "load_average_1m": round(os.getloadavg()[0], 1), "machine": machine()}
 
