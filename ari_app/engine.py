@@ -31,6 +31,7 @@ from .writes import run_in_order
 log = logging.getLogger(__name__)
 STOP_DRAIN_S = 3  # within dialer.run's 5 s for stopping a part
 COMMAND_CHANNEL = "engine_command"  # NOTIFYed by the table's trigger at each insert's commit
+LEADS_CHANNEL = "engine_leads"  # NOTIFYed when something may bring idle operators a lead (sql/026)
 COMMAND_WAKE_S = 5  # look anyway this often: a missed notification must not strand a command
 SERVER_CHECK_S = 0.5  # how often a server whose event websocket is down is probed (ari_app/servers.py)
 LINE_WENT_WITH_SERVER_S = 3.0  # an operator paused this long before a lost server's websocket dropped: by the loss
@@ -206,13 +207,24 @@ class Engine:
 
     # ---- commands in ---------------------------------------------------------------------------------
     async def _listen_commands(self) -> None:
-        async with contextlib.aclosing(listen(self.settings.dsn, [COMMAND_CHANNEL], wake_s=COMMAND_WAKE_S,
-                                              name="dialer-engine-commands")) as wakes:
-            async for _ in wakes:  # a notification, a reconnect or the periodic wake: read what is waiting
+        async with contextlib.aclosing(listen(self.settings.dsn, [COMMAND_CHANNEL, LEADS_CHANNEL],
+                                              wake_s=COMMAND_WAKE_S, name="dialer-engine-commands")) as wakes:
+            async for wake in wakes:  # a notification, a reconnect or the periodic wake: read what is waiting
+                leads = sum(n.channel == LEADS_CHANNEL for n in wake.notifies)
+                if leads or wake.connected:  # after a reconnect a lead's news may have been missed
+                    self.wake_claims()
+                if leads and leads == len(wake.notifies) and not wake.connected:
+                    continue  # news of leads only: no command to read
                 try:
                     await self._take_commands()
                 except Exception as e:  # e.g. the database is restarting: the commands wait in their table
                     log.warning("engine commands not read (%s); trying again at the next wake", e)
+
+    def wake_claims(self) -> None:
+        """Leads may have become callable: idle operators waiting for their next look look now."""
+        woken = sum(actor.wake_claim() for actor in self.actors.values())
+        if woken:
+            log.debug("%d idle operators look for a lead again", woken)
 
     async def _take_commands(self) -> None:
         await self.intake.take()

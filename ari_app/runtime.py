@@ -29,6 +29,16 @@ AUTO_ANSWER = {  # what softphones understand as "pick up by yourself"
 }
 OPERATOR_RING_S = 30
 DEFAULT_OFFER_TERMS = (15, 3)  # the campaign defaults, should its row be unreadable for a moment
+CLAIM_IDLE_MAX_S = 5.0  # the longest a Ready operator with nothing to call waits before looking again
+
+
+def claim_delay(empty_in_a_row: int, first_s: float, longest_s: float = CLAIM_IDLE_MAX_S) -> float:
+    """How long a Ready operator whose last `empty_in_a_row` looks found nothing waits before the next: `first_s`,
+    then doubling up to `longest_s`. Idle operators at the end of a list would otherwise ask the database every
+    `first_s` each; news that can bring a lead wakes them at once (`OperatorActor.wake_claim`)."""
+    return min(first_s * 2 ** max(0, empty_in_a_row - 1), max(first_s, longest_s))
+
+
 UNAVAILABLE = ("database-unavailable", "the database did not answer; try again in a moment",
                "база данных не ответила; попробуйте ещё раз через минуту")
 
@@ -47,7 +57,8 @@ class OperatorActor:
         self.writes = OrderedWrites(engine.db_run, f"operator {state.operator_id}", *(retry_s or ()),
                                     on_back=self._database_back, run_many=getattr(engine, "db_run_many", None))
         self._releasing = False  # a release of attempts a failed claim may have opened is queued
-        self._claim_timer: asyncio.TimerHandle | None = None
+        self._claim_timer: asyncio.TimerHandle | None = None  # the next look for a lead, while one is waited for
+        self._empty_claims = 0  # looks in a row that found nothing (how long the next wait is)
         self._wrap_timer: asyncio.TimerHandle | None = None
         self._offer_timer: asyncio.TimerHandle | None = None
         self.refusal: str | None = None  # why the request being handled was refused (the command's error)
@@ -187,11 +198,13 @@ class OperatorActor:
                 self._cancel(self._wrap_timer)
                 self.write(store.finish_wrap_up, self.oid, c)
             case ev.SetStatus():
+                self._empty_claims = 0
                 log.info("operator %s: %s → %s", self.oid, self.saved[0], c.status)
             case ev.ScheduleClaim():
                 self._cancel(self._claim_timer)
-                self._claim_timer = self.engine.later(self.engine.settings.claim_retry_s,
-                                                     lambda: self.post(ev.ClaimTick(at=time.time())))
+                self._empty_claims += 1
+                self._claim_timer = self.engine.later(
+                    claim_delay(self._empty_claims, self.engine.settings.claim_retry_s), self._claim_tick)
             case ev.ClaimLead():
                 return await self._claim_lead(c)
             case ev.Refused():
@@ -224,6 +237,20 @@ class OperatorActor:
                 self._wrap_timer = self.engine.later(
                     c.seconds, lambda: self.post(ev.WrapUpTimedOut(c.attempt_id, at=time.time())))
         return []
+
+    def _claim_tick(self) -> None:
+        self._claim_timer = None
+        self.post(ev.ClaimTick(at=time.time()))
+
+    def wake_claim(self) -> bool:
+        """Something that may bring a lead happened (sql/026): an operator waiting longer than the first interval
+        for their next look looks now. Those about to look anyway are left alone. True if woken."""
+        if self._claim_timer is None or self._empty_claims < 2:
+            return False
+        self._cancel(self._claim_timer)
+        self._empty_claims = 0
+        self._claim_tick()
+        return True
 
     def _holder(self, channel: str):
         """Who holds an answered client handed to this operator: a predictive campaign's call, or a caller."""
@@ -268,6 +295,7 @@ class OperatorActor:
             return [ev.NothingToCall(at=at)]
         if lead is None:
             return [ev.NothingToCall(at=at)]
+        self._empty_claims = 0
         self.claims[lead.attempt_id] = lead
         self.engine.route(self.client.name, lead.channel, self)
         log.info("operator %s: reserved attempt %s to %s", self.oid, lead.attempt_id, lead.phone)

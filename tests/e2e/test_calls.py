@@ -89,9 +89,9 @@ def test_twenty_operators_ready_at_once_never_share_a_lead_and_no_lead_is_dialle
 
 def test_sigkill_during_ten_live_calls_then_restart_loses_nothing(engine):
     cid = campaign(max_attempts=2, retry_delay_s=3600)
-    # answer and talk 40 s: longer than bringing ten calls up plus the restart takes on a loaded machine,
-    # so every call is still live when the engine comes back and must be re-adopted
-    add_leads(cid, [f"790000{40:02d}{i:03d}" for i in range(10)])
+    # answer and talk 20 s (the sim's 79000SSxxxx): longer than the restart takes on a loaded machine, so every
+    # call is still live when the engine comes back and must be re-adopted
+    add_leads(cid, [f"79000{20:02d}{i:04d}" for i in range(10)])
     ops = make_operators(engine.settings, cid, 10)
     command_all([o["id"] for o in ops], "ready")
     until(lambda: Attempt.select().where(Attempt.bridged_at.is_null(False)).count() == 10, 40,
@@ -102,7 +102,7 @@ def test_sigkill_during_ten_live_calls_then_restart_loses_nothing(engine):
     attempts = list(Attempt.select())
     assert len(attempts) == 10
     assert all(a.outcome == "ANSWERED" and a.hangup_cause == 16 for a in attempts), \
-        [(a.id, a.outcome, a.error) for a in attempts]  # re-adopted: the clients hung up after talking
+        [(a.id, a.outcome, a.hangup_cause, a.error) for a in attempts]  # re-adopted: the clients hung up after talking
     until(lambda: Attempt.select().where(Attempt.wrap_up_at.is_null()).count() == 0, 15, message="wrap-ups")
     assert Lead.select().where(Lead.state == "in_progress").count() == 0
     assert {lead.state for lead in Lead.select()} == {"done"}
