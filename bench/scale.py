@@ -1,6 +1,6 @@
 """Two Asterisk servers driven by one engine: progressive calling at scale, on real pbx + pbx2 + sim + PostgreSQL.
 
-    python -m bench.scale [--operators 100] [--minutes 10] [--talk-s 20]
+    python -m bench.scale [--operators 100] [--minutes 10] [--talk-s 20] [--idle-s 60]
 
 `--operators` auto-answering operators on each of pbx and pbx2 (simulated softphones registered to their own
 server), all Ready in one campaign for `--minutes` of progressive calling. The numbers dialled are a list's usual
@@ -14,6 +14,8 @@ reject or fail. Measured over the calling window:
 - calls ended in each minute, and whether the protective autostop (SPEC B3) stopped the campaign during the run
   (on a machine too small for the load, Asterisk's requests time out and the errors stop it: the figures per call
   then include the idle rest of the run and are not the engine's cost).
+- with `--idle-s`: then, every operator still Ready and the campaign paused (nothing to call), the CPU the engine
+  and each Asterisk spend waiting (idle operators look for a lead less and less often: ari_app/runtime.py).
 Last line: one JSON object.
 """
 from __future__ import annotations
@@ -70,7 +72,24 @@ def cpu_s(p: psutil.Process) -> float:
     return t.user + t.system
 
 
-def measure(settings, db, operators: int, minutes: float, talk_s: int) -> dict:
+def idle_cost(db, procs: dict, cid: int, seconds: float) -> dict:
+    """Every operator still Ready and nothing to call (the campaign paused, its calls over): what waiting costs."""
+    with db.connection_context():
+        db.execute_sql("UPDATE campaign SET active = false WHERE id = %s", (cid,))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with db.connection_context():
+            if not db.execute_sql("SELECT count(*) FROM attempt WHERE ended_at IS NULL").fetchone()[0]:
+                break
+        time.sleep(1)
+    time.sleep(10)  # the last wrap-ups (1 s) and the first empty looks
+    before = {name: cpu_s(procs[name]) for name in ("engine", "pbx", "pbx2")}
+    time.sleep(seconds)
+    return {f"idle_{name}_cpu_percent": round((cpu_s(procs[name]) - before[name]) / seconds * 100, 2)
+            for name in before}
+
+
+def measure(settings, db, operators: int, minutes: float, talk_s: int, idle_s: float = 0) -> dict:
     from dialer.services import campaigns
 
     window_s = minutes * 60
@@ -104,13 +123,13 @@ def measure(settings, db, operators: int, minutes: float, talk_s: int) -> dict:
         rss = {name: round(p.memory_info().rss / 2**20, 1) for name, p in procs.items()}
         with db.connection_context():
             ended = db.execute_sql("SELECT clock_timestamp()").fetchone()[0]
-            command_all([o["id"] for o in ops], "pause")
             rows = db.execute_sql(
                 "SELECT server, outcome, extract(epoch FROM bridged_at - answered_at) * 1000 FROM attempt "
                 "WHERE ended_at BETWEEN %s AND %s", (started, ended)).fetchall()
             # a campaign the protective autostop (SPEC B3) stopped mid-run makes every figure per call wrong: say so
-            stopped = db.execute_sql("SELECT autostopped_at, autostop_reason FROM campaign WHERE id = %s",
-                                     (cid,)).fetchone()
+            stopped = db.execute_sql(
+                "SELECT p.autostopped_at, p.autostop_reason FROM campaign c"
+                " LEFT JOIN campaign_pacing p ON p.campaign_id = c.id WHERE c.id = %s", (cid,)).fetchone()
             per_minute = [r[0] for r in db.execute_sql(
                 "SELECT count(a.id) FROM generate_series(0, %s - 1) m LEFT JOIN attempt a "
                 "ON a.ended_at >= %s + m * interval '1 minute' AND a.ended_at < %s + (m + 1) * interval '1 minute' "
@@ -118,6 +137,9 @@ def measure(settings, db, operators: int, minutes: float, talk_s: int) -> dict:
             wrong_server = db.execute_sql(
                 "SELECT count(*) FROM attempt a JOIN operator o ON o.id = a.operator_id WHERE a.server <> o.server"
             ).fetchone()[0]
+        idle = idle_cost(db, procs, cid, idle_s) if idle_s else {}
+        with db.connection_context():
+            command_all([o["id"] for o in ops], "pause")
     finally:
         engine.kill(signal.SIGTERM)
     elapsed_min = (ended - started).total_seconds() / 60
@@ -148,7 +170,7 @@ def measure(settings, db, operators: int, minutes: float, talk_s: int) -> dict:
             "campaign_stopped_automatically": (
                 {"after_s": round((stopped[0] - started).total_seconds(), 1), "reason": stopped[1]}
                 if stopped[0] else None),
-            "rss_mb": rss, "engine_rss_mb": rss["engine"],
+            "rss_mb": rss, "engine_rss_mb": rss["engine"], **idle,
             "load_average_1m": round(os.getloadavg()[0], 1), "machine": machine()}
 
 
@@ -157,12 +179,14 @@ def main() -> None:
     ap.add_argument("--operators", type=int, default=100, help="operators on each of the two servers")
     ap.add_argument("--minutes", type=float, default=10.0, help="minutes of progressive calling measured")
     ap.add_argument("--talk-s", type=int, default=20, help="how long an answered client talks, on average")
+    ap.add_argument("--idle-s", type=float, default=0,
+                    help="then measure this long with every operator Ready and nothing to call (campaign paused)")
     args = ap.parse_args()
     settings = settings_mod.load()
     db = start_telephony(settings, ("pbx", "sim", "pbx2"))
     try:
         hang_up_everything(settings)
-        result = measure(settings, db, args.operators, args.minutes, args.talk_s)
+        result = measure(settings, db, args.operators, args.minutes, args.talk_s, args.idle_s)
     finally:
         hang_up_everything(settings)
         for name in ("sim", "pbx2", "pbx"):
