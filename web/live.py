@@ -2,7 +2,8 @@
 
 A change anywhere (engine, CLI, another web process) inserts a `live_event` row in the same transaction;
 its trigger NOTIFYs `live_event` with the whole event at commit. The hub LISTENs (dialer.listen) and hands
-each event to the subscribers whose principal may see it (`dialer.access.sees_event`).
+each event to the subscribers whose principal may see it (`dialer.access.sees_event`), or a reduced form of it to
+those who may see only that (`view_of`).
 
 An event's id is given at insert but the event arrives at commit, so ids arrive out of order: nothing is
 ever dropped for being below the last id. Each stream keeps a `Cursor` — the highest id it has had and the
@@ -117,13 +118,44 @@ def missed(db, cursor: Cursor, limit: int | None = None) -> list[dict] | None:
 
 
 def catch_up(db, cursor: Cursor, principal: Principal, limit: int | None = None) -> list[dict] | None:
-    """`missed`, only what `principal` may see; None past `limit` (counted before filtering)."""
+    """`missed`, as `principal` may see each (`view_of`); None past `limit` (counted before filtering)."""
     events = missed(db, cursor, limit)
-    return None if events is None else [e for e in events if _sees(principal, e)]
+    return None if events is None else [v for e in events if (v := view_of(principal, e)) is not None]
 
 
 def _sees(principal: Principal, event: dict) -> bool:
     return sees_event(principal, event.get("permission", ""), event.get("operator_id"))
+
+
+# What a principal without an event's own permission still gets of it: the campaign-level facts the «Кампании» list
+# shows `campaigns.read` on every read of the page (calls in progress, today's outcomes, the pools' Ready operators,
+# paused or active; web/pages/campaigns.py). Only the fields those counters need — no client, order, operator's
+# name — and under a kind of their own, so that no page following the full event ever gets a part of one.
+# event kind -> (reduced kind, the permission it needs, its fields)
+REDUCED: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "attempt": ("campaign.call", "campaigns.read", ("id", "campaign_id", "ended_at", "outcome")),
+    "attempt.gone": ("campaign.call.gone", "campaigns.read", ("id", "campaign_id")),
+    "operator.status": ("campaign.operator", "campaigns.read", ("id", "status", "since")),
+    "campaign": ("campaign.active", "campaigns.read", ("id", "active")),
+}
+
+
+def view_of(principal: Principal, event: dict) -> dict | None:
+    """The event as `principal` may see it: itself, its reduced form (REDUCED, same id), or None."""
+    if _sees(principal, event):
+        return event
+    reduced = REDUCED.get(event.get("kind"))
+    if reduced is None or reduced[1] not in principal.permissions:
+        return None
+    view = event.get("reduced")
+    if view is None:  # made once per event, whoever else gets it
+        kind, permission, fields = reduced
+        data = event.get("data") or {}
+        view = {"id": event["id"], "kind": kind, "permission": permission, "operator_id": None,
+                "data": {k: data.get(k) for k in fields}}
+        view["body"] = format_body(view)
+        event["reduced"] = view
+    return view
 
 
 # ---- the hub: one LISTEN per process ----------------------------------------------------------------------
@@ -213,8 +245,9 @@ class Hub:
     def publish(self, event: dict) -> None:
         event["body"] = format_body(event)  # once, not once per subscriber
         for sub in list(self.subscribers):
-            if _sees(sub.principal, event):
-                sub.put(event)
+            seen = view_of(sub.principal, event)
+            if seen is not None:
+                sub.put(seen)
             else:
                 sub.skip(event["id"])
 
@@ -327,8 +360,9 @@ async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
             for event in events:
                 caught.add(event["id"])
                 cursor.add(event["id"])
-                if _sees(sub.principal, event):
-                    yield format_event(event, cursor)
+                seen = view_of(sub.principal, event)
+                if seen is not None:
+                    yield format_event(seen, cursor)
         yield f"id: {cursor.wire()}\n\n"  # the browser resumes from here even if no event comes
         # what a reload or a catch-up covered: a queued notification of it is not sent again (a fresh
         # connection takes every queued one: its page was read before it connected)

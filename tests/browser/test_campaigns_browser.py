@@ -6,7 +6,7 @@ from __future__ import annotations
 from dialer.dev.testing import until
 from dialer.models import Attempt, Campaign, Lead
 
-from .conftest import fits, shot
+from .conftest import PASSWORD, fits, shot
 
 
 def test_a_campaign_is_created_set_up_and_followed_live(admin, db):
@@ -59,10 +59,37 @@ def test_the_list_follows_each_event_by_its_facts_without_reading_again(admin, d
     """Leads by state, calls now, today's outcomes, the pool and its Ready operators, paused: each follows its live
     event (sql/024 adds the leads' and the pools' facts) and the page never asks /api/campaigns/overview again;
     reloaded, the server shows the same figures the events built."""
+    page, errors = admin
+    follows_live(page, errors, db, "b-campaigns-live")
+
+
+def test_a_role_that_may_see_the_campaigns_only_sees_the_same_figures_live_as_on_a_reload(accounts, signed_in_page,
+                                                                                       db):
+    """A role with `campaigns.read` but neither `calls.read`, `operators.read` nor `supervisor.view` is shown calls
+    now, today's outcomes and the pools' Ready on every read of the list: live, it gets the same facts (web/live.py
+    REDUCED: `campaign.call`, `campaign.operator`, `campaign.active`), and never the calls' or operators' own events.
+    It saw calls now, today's outcomes, Ready and paused only after a reload."""
+    from dialer.services import users
+
+    tester = accounts["tester"]
+    users.set_role_permissions(tester, ["campaigns.read"])
+    users.create_user("viewer@example.org", "Наблюдатель", PASSWORD, [tester])
+    page, errors, _ = signed_in_page("viewer@example.org")
+    kinds = []
+    page.expose_function("noteLive", lambda kind: kinds.append(kind))
+    page.add_init_script("""document.addEventListener("DOMContentLoaded", () => {
+        for (const kind of ["attempt", "attempt.gone", "operator.status", "campaign", "campaign.call",
+                            "campaign.call.gone", "campaign.operator", "campaign.active"])
+          window.Dialer.live.on(kind, () => window.noteLive(kind)); });""")
+    follows_live(page, errors, db, "f-campaigns-live-campaigns-read")
+    assert {"campaign.call", "campaign.call.gone", "campaign.operator", "campaign.active"} <= set(kinds), kinds
+    assert not {"attempt", "attempt.gone", "operator.status", "campaign"} & set(kinds), kinds
+
+
+def follows_live(page, errors, db, shot_name):
     from dialer.models import OperatorCampaign, Operator
     from dialer.services import campaigns
 
-    page, errors = admin
     c = campaigns.create_campaign("Живой список")
     other = campaigns.create_campaign("Соседняя")
     lead = Lead.create(campaign=c["id"], external_id="1", phone="+79001000001", state="callable")
@@ -100,6 +127,11 @@ def test_the_list_follows_each_event_by_its_facts_without_reading_again(admin, d
     shows(lead_callable=1, lead_in_progress=0, in_progress=0, today_total=1)
     assert row.locator(".cmp-seg[data-outcome=BUSY]").evaluate("e => e.style.flexGrow") == "1"
 
+    offer = Attempt.create(lead=lead.id, campaign=c["id"], phone=lead.phone, operator=anna.id)
+    shows(in_progress=1)
+    Attempt.delete().where(Attempt.id == offer.id).execute()  # an offer withdrawn before any call
+    shows(in_progress=0, today_total=1)
+
     OperatorCampaign.create(operator=boris.id, campaign=c["id"])
     shows(pool_total=2, pool_ready=1)
     OperatorCampaign.delete().where(OperatorCampaign.operator == anna.id).execute()
@@ -113,7 +145,7 @@ def test_the_list_follows_each_event_by_its_facts_without_reading_again(admin, d
     other_row = page.locator(f"tr[data-campaign='{other['id']}']")
     assert other_row.locator("[data-lead-state=callable]").inner_text() == "1"
     fits(page)
-    shot(page, "b-campaigns-live")
+    shot(page, shot_name)
 
     assert not [u for u in asked if "/api/campaigns" in u], asked  # every figure above came from the events
     live = {k: row.locator(f"[data-field={k}]").inner_text() for k in ("in_progress", "today_total", "pool_total")}

@@ -4,7 +4,10 @@ operator's pools as they are (`operator.pool`); the page's picture and its live 
 the picture plus the events after the cursor are the figures read afresh."""
 from __future__ import annotations
 
+import copy
 from collections import Counter
+
+import pytest
 
 from dialer.models import Operator, OperatorCampaign
 from dialer.services import campaigns
@@ -89,3 +92,101 @@ def test_the_pictures_figures_and_the_events_after_its_cursor_make_the_figures_o
         if e["kind"] == "lead.counts":
             leads.update(e["data"]["leads"])
     assert +leads == +Counter(campaigns.counters([c])[c]["leads"])
+
+
+# ---- a user who may see the campaigns but not the calls or the operators (web/live.py REDUCED) --------------------
+def _who(perms, operator_id=None):
+    from dialer.access import Principal
+    return Principal(9, "w", ("r",), frozenset(perms), operator_id=operator_id)
+
+
+CALL = {"id": 7, "kind": "attempt", "permission": "calls.read", "operator_id": 5,
+        "data": {"id": 70, "lead_id": 1, "campaign_id": 3, "operator_id": 5, "outcome": "BUSY", "answered_at": None,
+                 "ended_at": "2026-01-01T10:00:00+00:00", "client": "Иван", "order_id": "Z-1", "manual": False}}
+GONE = {"id": 8, "kind": "attempt.gone", "permission": "calls.read", "operator_id": 5,
+        "data": {"id": 71, "campaign_id": 3, "operator_id": 5}}
+STATUS = {"id": 9, "kind": "operator.status", "permission": "operators.read", "operator_id": 5,
+          "data": {"id": 5, "name": "Анна", "status": "ready", "since": "2026-01-01T10:00:00+00:00", "attempt_id": None,
+                   "pause_reason": None}}
+PAUSED = {"id": 10, "kind": "campaign", "permission": "supervisor.view", "operator_id": None,
+          "data": {"id": 3, "name": "Подтверждение", "active": False}}
+LEADS = {"id": 11, "kind": "lead.counts", "permission": "campaigns.read", "operator_id": None,
+         "data": {"campaign_id": 3, "leads": {"new": 1}}}
+ALERT = {"id": 12, "kind": "alert", "permission": "supervisor.view", "operator_id": 5, "data": {"id": 1}}
+PANEL = {"id": 13, "kind": "panel.changed", "permission": "", "operator_id": 5, "data": {"operator_id": 5}}
+CAMPAIGNS = {"campaigns.read"}
+
+
+@pytest.mark.parametrize("event, perms, operator_id, kind, data", [
+    # the campaigns only: the facts the list's counters need, nothing more
+    (CALL, CAMPAIGNS, None, "campaign.call",
+     {"id": 70, "campaign_id": 3, "ended_at": "2026-01-01T10:00:00+00:00", "outcome": "BUSY"}),
+    (GONE, CAMPAIGNS, None, "campaign.call.gone", {"id": 71, "campaign_id": 3}),
+    (STATUS, CAMPAIGNS, None, "campaign.operator", {"id": 5, "status": "ready", "since": "2026-01-01T10:00:00+00:00"}),
+    (PAUSED, CAMPAIGNS, None, "campaign.active", {"id": 3, "active": False}),
+    (LEADS, CAMPAIGNS, None, "lead.counts", LEADS["data"]),  # its own permission: itself
+    (ALERT, CAMPAIGNS, None, None, None),  # nothing reduced of anything else
+    (PANEL, CAMPAIGNS, None, None, None),
+    # who may see the event gets it whole, and not the reduced one as well
+    (CALL, CAMPAIGNS | {"calls.read"}, None, "attempt", CALL["data"]),
+    (STATUS, CAMPAIGNS | {"operators.read"}, None, "operator.status", STATUS["data"]),
+    (PAUSED, CAMPAIGNS | {"supervisor.view"}, None, "campaign", PAUSED["data"]),
+    (CALL, {"panel.use"} | CAMPAIGNS, 5, "attempt", CALL["data"]),  # the operator's own call
+    (CALL, {"panel.use"} | CAMPAIGNS, 6, "campaign.call", None),  # someone else's: as the campaigns show it
+    # neither the event's permission nor the campaigns: nothing
+    (CALL, {"reports.read"}, None, None, None),
+    (STATUS, {"panel.use"}, 6, None, None),
+    (PAUSED, {"operators.read"}, None, None, None),
+])
+def test_an_event_as_each_principal_may_see_it(event, perms, operator_id, kind, data):
+    event = copy.deepcopy(event)
+    seen = live.view_of(_who(perms, operator_id), event)
+    if kind is None:
+        assert seen is None
+        return
+    assert seen["id"] == event["id"] and seen["kind"] == kind  # the same id: the stream's cursor counts it once
+    if data is not None:
+        assert seen["data"] == data
+    assert live.format_event(seen).endswith(f"event: {kind}\ndata: {live._data(seen)}\n\n")
+
+
+def test_the_reduced_events_come_from_the_table_and_from_the_hub_alike(settings, db):
+    """A reconnect's catch-up (read from `live_event`) and the live hub hand a campaigns-only principal the same
+    reduced events, for the rows' own writes: a call and its end, an offer withdrawn, a status, a pause."""
+    from dialer.models import Attempt, Lead
+
+    c = campaigns.create_campaign("A")["id"]
+    anna = Operator.create(name="Анна", login="anna")
+    OperatorCampaign.create(operator=anna.id, campaign=c)
+    lead = Lead.create(campaign=c, external_id="1", phone="+79001000001")
+    start = live.head(db)
+    call = Attempt.create(lead=lead.id, campaign=c, phone=lead.phone, operator=anna.id)
+    Attempt.update(ended_at="now()", outcome="BUSY").where(Attempt.id == call.id).execute()
+    offer = Attempt.create(lead=lead.id, campaign=c, phone=lead.phone, operator=anna.id)
+    Attempt.delete().where(Attempt.id == offer.id).execute()
+    Operator.update(status="ready", status_since="now()").where(Operator.id == anna.id).execute()
+    campaigns.update_campaign(c, active=False)
+
+    viewer = _who(CAMPAIGNS)
+    from_table = [(e["kind"], e["data"]) for e in live.catch_up(db, start, viewer)
+                  if e["kind"].startswith("campaign.")]
+    assert [k for k, _ in from_table] == ["campaign.call", "campaign.call", "campaign.call", "campaign.call.gone",
+                                          "campaign.operator", "campaign.active"]
+    assert from_table[1][1]["outcome"] == "BUSY" and from_table[1][1]["ended_at"] and from_table[1][1]["id"] == call.id
+    assert from_table[3][1] == {"id": offer.id, "campaign_id": c}
+    assert from_table[4][1]["status"] == "ready" and from_table[5][1] == {"id": c, "active": False}
+    assert all("client" not in d and "name" not in d and "operator_id" not in d for _, d in from_table)
+
+    hub = live.Hub(settings, db)  # not listening: the table's rows are published by hand
+    sub, whole = hub.subscribe(viewer), hub.subscribe(_who(CAMPAIGNS | {"calls.read", "operators.read",
+                                                                        "supervisor.view"}))
+    for event in live.missed(db, start):
+        hub.publish(event)
+    got = []
+    while not sub.queue.empty():
+        got.append(sub.queue.get_nowait())
+    assert [(e["kind"], e["data"]) for e in got if e["kind"].startswith("campaign.")] == from_table
+    full = []
+    while not whole.queue.empty():
+        full.append(whole.queue.get_nowait()["kind"])
+    assert not [k for k in full if k.startswith("campaign.")] and "attempt" in full and "operator.status" in full

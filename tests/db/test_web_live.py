@@ -41,7 +41,8 @@ async def test_each_subscriber_gets_only_what_they_may_see(settings, db, two_ope
     try:
         supervisor = hub.subscribe(_who({"operators.read"}))
         operator_a = hub.subscribe(_who({"panel.use"}, operator_id=a))
-        stranger = hub.subscribe(_who({"campaigns.read"}))
+        stranger = hub.subscribe(_who({"reports.read"}))
+        campaigns_only = hub.subscribe(_who({"campaigns.read"}))  # the list's counters: the status, not the name
         await asyncio.to_thread(_set_status, db, a, "ready")
         await asyncio.to_thread(_set_status, db, b, "paused")
         got = await _drain(supervisor, 2)
@@ -49,8 +50,12 @@ async def test_each_subscriber_gets_only_what_they_may_see(settings, db, two_ope
             ("operator.status", a, "ready"), ("operator.status", b, "paused")]
         mine = await _drain(operator_a, 1)
         assert mine[0]["data"]["id"] == a
+        reduced = await _drain(campaigns_only, 2)
+        assert [(e["kind"], e["data"]["id"], e["data"]["status"], sorted(e["data"])) for e in reduced] == [
+            ("campaign.operator", a, "ready", ["id", "since", "status"]),
+            ("campaign.operator", b, "paused", ["id", "since", "status"])]
         await asyncio.sleep(0.2)
-        assert operator_a.queue.empty() and stranger.queue.empty()
+        assert operator_a.queue.empty() and stranger.queue.empty() and campaigns_only.queue.empty()
     finally:
         await hub.stop()
 

@@ -6,7 +6,9 @@
  *     withdrawn before any call);
  *   - `lead.counts` (sql/024): a statement's net change of a campaign's leads by state;
  *   - `operator.status` and `operator.pool` (sql/024): the pools' operators, their status, who is in which pool;
- *   - `campaign`: paused or resumed.
+ *   - `campaign`: paused or resumed;
+ *   - `campaign.call`, `campaign.call.gone`, `campaign.operator`, `campaign.active`: the same facts for a user who
+ *     may see the campaigns but not those events (web/live.py REDUCED).
  * Nothing is read again: past what the stream can replay it sends `reload` and the page is read anew (dialer.js);
  * at local midnight today's figures start from zero. The marked rows are drawn at most every DRAW_MS.
  * The results editor moves rows up and down and keeps each "closes the lead" box tied to its row's code. */
@@ -138,6 +140,12 @@
     on("operator.status", onStatus);
     on("operator.pool", onPool);
     on("campaign", onCampaign);
+    // a user who may see the campaigns but not the calls, the operators or the supervisor's screen gets the same
+    // facts, only those the counters need, as `campaign.*` (web/live.py REDUCED): live as after a reload
+    on("campaign.call", onAttempt);
+    on("campaign.call.gone", onGone);
+    on("campaign.operator", onStatus);
+    on("campaign.active", onCampaign);
     window.CampaignList = { camps, ops };  // for the browser tests
   }
 

@@ -1,7 +1,10 @@
 /* Operator panel: one Alpine component. The server is the truth: every live event about this operator
  * (`operator.status`, `attempt` and `panel.changed`, through Dialer.live over SSE) carries the new facts
  * (status, the call's timeline); only a new call makes the panel read /api/panel/state. Requests go to
- * /api/panel/* and their effect arrives the same way. Timers tick locally, corrected by the server's clock. */
+ * /api/panel/* and their effect arrives the same way. Timers tick locally, corrected by the server's clock.
+ * A read may have been answered before or after the events that came while it was under way: those events are
+ * applied again on its answer, and facts only ever move forward (a timeline stamp is never unset, a status older
+ * than the one shown is not taken), so events and reads in any interleaving end at the newest facts. */
 (function () {
   "use strict";
   const RU = { ready: "Готов", in_call: "В разговоре", wrap_up: "Постобработка", paused: "Пауза", lunch: "Обед", offline: "Не в сети",
@@ -23,12 +26,13 @@
     const lang = document.body.dataset.lang || "ru";
     const words = lang === "en" ? EN : RU;
     return {
-      lang, s: { status: "offline", campaigns: [] }, call: null, error: "", noOperator: false, skew: 0, now: Date.now(), asked: 0, shown: 0, reading: 0, pending: {},
+      lang, s: { status: "offline", campaigns: [] }, call: null, error: "", noOperator: false, skew: 0, now: Date.now(), asked: 0, shown: 0, reading: 0,
+      heard: [], heardN: 0, readFor: null,
       w: { result: "", comment: "", postpone_minutes: null, postpone_until: "", do_not_call: false }, wrapFor: null,
       d: { value: "", kind: "phone", campaign_id: "" },
       postpones: POSTPONE.map(([m, ru, en]) => ({ minutes: m, label: lang === "en" ? en : ru })),
 
-      init() {
+      init() {  // Alpine calls it once by itself (an x-init calling it as well registered every handler twice)
         this.load();
         // until a state names this panel's operator, an event cannot be told to be ours: read the state instead of
         // showing someone else's status; once the account turns out to have no operator, nothing more is asked
@@ -36,7 +40,8 @@
           if (this.noOperator) return;
           if (this.s.operator_id === undefined) { this.load(); return; }
           if (operatorId !== undefined && operatorId !== this.s.operator_id) return;
-          if (!this.apply(facts)) this.load();
+          if (this.reading) this.heard.push({ n: this.heardN++, facts });  // a read under way may be older than this
+          if (!this.apply(facts)) this.load(facts && facts.attempt_id);
         };
         window.Dialer.live.on("panel.changed", (d) => on(d));
         // more was missed than the server replays: read the state again (a typed wrap-up is kept)
@@ -48,8 +53,9 @@
           on({ attempt: { outcome: d.outcome, answered_at: d.answered_at, ended_at: d.ended_at }, attempt_id: d.id }, d.operator_id));
         setInterval(() => { this.now = Date.now(); }, 250);
       },
-      async load() {  // every change starts a read at once; an answer older than one already shown is dropped
-        const seq = ++this.asked;
+      async load(forCall) {  // every change starts a read at once; an answer older than one already shown is dropped
+        const seq = ++this.asked, from = this.heardN;
+        this.readFor = forCall;  // the newest read was started on hearing of this call (undefined: of no call)
         this.reading++;
         try {
           const r = await fetch("/api/panel/state", { headers: { Accept: "application/json" } });
@@ -60,30 +66,28 @@
           this.skew = Date.parse(body.now) - Date.now();
           this.s = body;
           this.call = body.call;
-          const facts = this.call && this.pending[this.call.attempt_id];
-          if (facts) {  // what arrived while this read was under way (timeline fields only ever get set)
-            for (const [k, v] of Object.entries(facts)) if (v !== null && this.call[k] === null) this.call[k] = v;
-            this.call.phase = phaseOf(this.call);
-          }
-          if (this.call) {  // facts of this call and of earlier ones are done with
-            for (const id of Object.keys(this.pending)) if (Number(id) <= this.call.attempt_id) delete this.pending[id];
-          }
+          // what came while this read was under way: the read may have been made before it (a status, the answer,
+          // the end, the wrap-up), and nothing else brings it back
+          for (const h of this.heard) if (h.n >= from) this.apply(h.facts);
           this.shownCall();
-        } catch (e) { if (seq >= this.shown) this.error = String(e); } finally { this.reading--; }
+        } catch (e) { if (seq >= this.shown) this.error = String(e); } finally {
+          if (--this.reading === 0) this.heard = [];
+        }
       },
-      apply(data) {  // the event carries the new facts; only a new call needs the whole state read
+      apply(data) {  // the event carries the new facts; only a new call needs the whole state read (false)
         if (!data) return false;
         const current = this.call ? this.call.attempt_id : null;
+        // a call not shown yet: a read started after it was heard of shows it (or what came after it)
+        const asked = data.attempt_id !== current && this.reading > 0 && this.readFor === data.attempt_id;
         if (data.operator) {
-          Object.assign(this.s, data.operator);
-          return (data.attempt_id || null) === current;
+          const o = data.operator, since = Date.parse(o.status_since), shown = Date.parse(this.s.status_since);
+          if (!(since < shown)) Object.assign(this.s, o);  // a status older than the one shown was read over
+          return (data.attempt_id || null) === current || asked;
         }
         if (!data.attempt) return false;
-        if (data.attempt_id !== current) {  // a new call whose card is being read: keep the facts for it
-          this.pending[data.attempt_id] = Object.assign(this.pending[data.attempt_id] || {}, data.attempt);
-          return this.reading > 0;
-        }
-        Object.assign(this.call, data.attempt);
+        if (data.attempt_id !== current) return asked;
+        // the timeline's stamps and the outcome are only ever set: an older event never unsets a newer one
+        for (const [k, v] of Object.entries(data.attempt)) if (v !== null && v !== undefined) this.call[k] = v;
         this.call.phase = phaseOf(this.call);
         this.shownCall();
         return true;
