@@ -150,7 +150,15 @@ def window_by_zones(rule: Rule, now: datetime):
 
     if rule.window is None:
         return SQL("TRUE")
-    return Lead.time_zone.in_(sorted(zones_open(rule.window, now)) or [""])
+    return in_zones(sorted(zones_open(rule.window, now)))
+
+
+def in_zones(zones: list[str]):
+    """The lead's zone is one of `zones` ([]: none), as one array parameter: as an IN list of the ~220 zones where
+    a window is open by day, peewee took 15–18 ms to build the «Подходит сейчас» statement (against 2 ms), about
+    the time of the plain count of the campaign it is compared with (bench.campaign_pages); the server looks a
+    constant array up by hash as it did the list."""
+    return Lead.time_zone == fn.ANY(Cast(Value(list(zones), unpack=False, converter=_plain), "text[]"))
 
 
 def within_daily_limit(rule: Rule, now):

@@ -150,11 +150,14 @@ def preview(campaign_id, rule, now: datetime | None = None) -> dict:
     claim = cw.CampaignClaim(cw.parse_stored(campaign.calling_window), campaign.max_per_day, campaign.min_pause_minutes)
     effective = cw.narrowed(parsed, claim)
     zones = cw.combined_zones(claim.window, parsed.window, now)
-    window = SQL("TRUE") if zones is None else Lead.time_zone.in_(zones or [""])
+    window = SQL("TRUE") if zones is None else c.in_zones(zones)
     # The conditions in WHERE, where the planner can use them, and the "now" part (the conditions are already
     # met) in the second count's FILTER. The do-not-call list is joined once (hash join: one look-up per lead
     # in memory) where the claim's per-lead index probe, run for every lead in the FILTER, cost more than
-    # reading the leads (bench.campaign_pages).
+    # reading the leads (bench.campaign_pages). One pass over the campaign's leads answers both: the count by
+    # conditions needs every lead that meets them, whatever its state, so an index deciding the "now" part first
+    # would only add a second pass; reading those leads' rows is most of the time (measured on 50,000 leads: the
+    # rows alone, without a condition, 2–3.6× the index-only count of the campaign).
     now_part = c.selects(replace(effective, groups=()), moment, window, unlisted=DoNotCall.phone.is_null())
     row = (Lead.select(fn.COUNT(SQL("*")), fn.COUNT(SQL("*")).filter(now_part))
            .join(DoNotCall, JOIN.LEFT_OUTER, on=(DoNotCall.phone == Lead.phone))
