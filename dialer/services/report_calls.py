@@ -22,9 +22,11 @@ SORTS = {"-ended": "a.ended_at DESC, a.id DESC", "ended": "a.ended_at, a.id",
 
 _SQL = f"""
 SELECT a.id, a.ended_at, c.name, o.name, l.name, l.external_id, a.phone, a.outcome, {TALK_SQL} AS talk_s,
-       {WRAP_SQL} AS wrap_s, a.wrap_up_result, a.manual
+       {WRAP_SQL} AS wrap_s, coalesce(r.title, a.wrap_up_result), a.manual
   FROM attempt a JOIN campaign c ON c.id = a.campaign_id JOIN lead l ON l.id = a.lead_id
   LEFT JOIN operator o ON o.id = a.operator_id
+  -- the result as the campaign names it (its code only if the result was removed since)
+  LEFT JOIN campaign_result r ON r.campaign_id = a.campaign_id AND r.code = a.wrap_up_result
  WHERE {{where}} ORDER BY {{order}}"""
 
 
