@@ -3,6 +3,7 @@ beside the same figure for a page showing one operator (the operator panel), in 
 PostgreSQL with the engine running (issue 15, Figures).
 
     python -m bench.supervisor [--operators 100] [--campaigns 20] [--seconds 60] [--talk 3] [--browser-nice -10]
+        [--js FILE] [--css FILE]
 
 Each campaign has its pool of operators (simulated auto-answering softphones) and leads that answer and talk 3 s, are busy or
 decline; wrap-up ends by its 1 s limit, so every operator goes Ready → In call → Wrap-up → Ready over and over.
@@ -26,8 +27,9 @@ One headless Chromium has /supervisor open (1366×768, a supervisor) and /panel 
   % of the time it was runnable and waited for a core. On this shared machine it waits ~97 % of the time unless the
   browser is given a share of the cores as on a machine of its own (`--browser-nice -10`, BrowserNice; reported as
   browser_nice): a figure without it measures the machine's queue for a core more than the page.
-`python -m bench.supervisor_page` feeds the same page the engine's writes without the telephony, for comparing a
-change to the page run against run.
+`--js`/`--css` serve other files as the supervisor page's script and stylesheet (a change compared with the tree's
+in the same conditions). `python -m bench.supervisor_page` feeds the same page the engine's writes without the
+telephony, for comparing a change to the page run against run.
 Last line: one JSON object.
 """
 from __future__ import annotations
@@ -46,7 +48,7 @@ from peewee import OperationalError  # noqa: E402
 from dialer.models import Attempt, Campaign, Operator  # noqa: E402
 from dialer.dev.testing import EngineProcess, command_all, until  # noqa: E402
 
-from .operator import CHROMIUM, start_web  # noqa: E402
+from .operator import CHROMIUM  # noqa: E402
 from .progressive import machine, pct  # noqa: E402
 from rules.window import ANY_HOUR  # a benchmark runs at any hour of the day
 
@@ -86,6 +88,34 @@ PANEL_OBSERVER = """() => {
     if (el.dataset.status !== last) { last = el.dataset.status; window.__b.obs.push([0, last, Date.now()]); }
   }).observe(el, {attributes: true, attributeFilter: ['data-status']});
 }""".replace("ARRIVE", ARRIVE)
+
+
+WEB_START_S = 180  # the web process's imports can take minutes on a machine whose load average is in the hundreds
+
+
+def start_web(settings):
+    """bench.operator's web process, waited for up to WEB_START_S (bench.operator waits 30 s: a web still importing
+    then was left to start against a database already stopped)."""
+    import socket
+    import subprocess
+    import sys
+
+    from dialer.settings import REPO_ROOT
+
+    log = open(settings.state_dir / "bench-web.log", "a")
+    proc = subprocess.Popen([sys.executable, "-m", "dialer.cli", "run", "--only", "web"], cwd=REPO_ROOT,
+                            stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True)
+
+    def listening():
+        if proc.poll() is not None:
+            raise RuntimeError(f"the web process exited ({proc.returncode}): see {log.name}")
+        try:
+            socket.create_connection((settings.web_host, settings.web_port), 0.2).close()
+            return True
+        except OSError:
+            return False
+    until(listening, WEB_START_S, 0.2, "the web process to listen")
+    return proc
 
 
 def leads_csv(campaign: int, talk_s: int) -> str:
@@ -132,8 +162,18 @@ def prepare(settings, db, operators: int, campaigns: int, talk_s: int) -> list[i
     return [m["id"] for m in made]
 
 
-def sign_in(browser, base, email, path, viewport, errors: list | None = None):
+def serve(path: str, kind: str):
+    """A route handler that answers with the file at `path` (a script or a stylesheet): A/B of a change to the page."""
+    body = open(path, encoding="utf-8").read()
+    content_type = "text/javascript" if kind == "js" else "text/css"
+    return lambda route, _request=None: route.fulfill(body=body, content_type=content_type)
+
+
+def sign_in(browser, base, email, path, viewport, errors: list | None = None, files: dict | None = None):
     page = browser.new_context(base_url=base, viewport=viewport).new_page()
+    for kind, file in (files or {}).items():  # {"js": FILE, "css": FILE}: served as /static/<kind>/supervisor.<kind>
+        if file:
+            page.route(f"**/static/{kind}/supervisor.{kind}", serve(file, kind))
     if errors is not None:  # the page's own errors (a page that fails is not measured: they are reported)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" and path in page.url else None)
@@ -236,7 +276,7 @@ class BrowserNice:
 
 
 def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s: int = 3,
-            browser_nice: int | None = None) -> dict:
+            browser_nice: int | None = None, files: dict | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
     ids = prepare(settings, db, operators, campaigns, talk_s)
@@ -251,7 +291,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
             page_errors: list[str] = []
             sv = sign_in(browser, base, "supervisor@example.org", "/supervisor", {"width": 1366, "height": 768},
-                         page_errors)
+                         page_errors, files)
             sv.wait_for_function("window.Supervisor.state.loaded")
             panel = sign_in(browser, base, "op1@example.org", "/panel", {"width": 1280, "height": 900})
             sv.evaluate(SUPERVISOR_OBSERVER)
@@ -351,7 +391,8 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             "received_by_kind": page_data["received"],
             "page_drawings_per_s": round(flushes / float(closed - opened), 1), "page_errors": len(page_errors), "first_page_error": page_errors[0][:300] if page_errors else None,
             "renderer_main_thread": main_thread_wait(sched0, sched1, t1 - t0), "browser_nice": browser_nice,
-            "browser_threads_reniced": fore.raised if fore else 0, "machine": machine()}
+            "browser_threads_reniced": fore.raised if fore else 0,
+            **{f"page_{k}": v for k, v in (files or {}).items() if v}, "machine": machine()}
 
 
 class RawStream:
@@ -477,12 +518,15 @@ def main() -> None:
     ap.add_argument("--browser-nice", type=int, default=None, choices=range(-20, 1), metavar="-20..0",
                     help="the browser's threads at this CPU priority at most (as on a machine of its own; default:"
                          " as Chromium sets them, its renderers mostly at nice 5)")
+    ap.add_argument("--js", help="serve this file as the supervisor page's script (A/B of a change)")
+    ap.add_argument("--css", help="serve this file as the supervisor page's stylesheet")
     args = ap.parse_args()
     settings = settings_mod.load()
     db = start_telephony(settings)
     try:
         hang_up_everything(settings)
-        result = measure(settings, db, args.operators, max(1, args.campaigns), args.seconds, args.talk, args.browser_nice)
+        result = measure(settings, db, args.operators, max(1, args.campaigns), args.seconds, args.talk,
+                         args.browser_nice, {"js": args.js, "css": args.css})
     finally:
         hang_up_everything(settings)
         for name in ("sim", "pbx"):

@@ -3,10 +3,14 @@ bench.supervisor: the same observers and figures, minus pbx, sim and the engine,
 compared run against run on a shared machine in a minute).
 
     python -m bench.supervisor_page [--operators 100] [--campaigns 20] [--seconds 30] [--cycle 7] [--js FILE]
+        [--css FILE] [--browser-nice -10]
 
 Each operator goes round reserve → in call (answered) → ended ANSWERED + wrap-up → ready every `--cycle` seconds,
 written with ari_app/store.py as the engine writes them (six live events a round: 100 operators every 7 s ≈ 86
-events/s, the rate bench.supervisor sees). `--js FILE` serves FILE as /static/js/supervisor.js (A/B of a change).
+events/s, the rate bench.supervisor sees). `--js FILE` serves FILE as /static/js/supervisor.js, `--css FILE` as
+/static/css/supervisor.css (A/B of a change); `--browser-nice` as bench.supervisor's. DIALER_BENCH_TRACE=FILE traces
+5 s of the window (DIALER_BENCH_TRACE_CATEGORIES: comma-separated, default the main thread's; add `cc` for the
+compositor and raster threads); DIALER_BENCH_SHOT=FILE.png saves the page as it is at the end of the run.
 Last line: one JSON object (the figures of bench.supervisor that do not need calls).
 """
 from __future__ import annotations
@@ -27,7 +31,8 @@ from ari_app.classifier import AttemptFacts  # noqa: E402
 from dialer.models import Campaign  # noqa: E402
 
 from . import supervisor as sb  # noqa: E402
-from .operator import CHROMIUM, start_web  # noqa: E402
+from .operator import CHROMIUM  # noqa: E402
+from .supervisor import start_web  # noqa: E402
 from .progressive import machine, pct  # noqa: E402
 from rules.window import ANY_HOUR  # a benchmark runs at any hour of the day
 
@@ -97,22 +102,22 @@ def drive(db, ids: list[int], cycle: float, stop: threading.Event, errors: list)
                 errors.append(f"operator {oid} step {step}: {e!r}")
 
 
-def measure(settings, db, operators: int, campaigns: int, seconds: float, cycle: float, js: str | None) -> dict:
+def measure(settings, db, operators: int, campaigns: int, seconds: float, cycle: float, js: str | None,
+            css: str | None = None, browser_nice: int | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
     ids = prepare(db, operators, campaigns)
     web = start_web(settings)
     base = f"http://{settings.web_host}:{settings.web_port}"
     stop, errors = threading.Event(), []
+    fore = None
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
-            if js:
-                body = open(js, encoding="utf-8").read()
-                browser_route = lambda route: route.fulfill(body=body, content_type="text/javascript")  # noqa: E731
             sv = browser.new_context(base_url=base, viewport={"width": 1366, "height": 768}).new_page()
-            if js:
-                sv.route("**/static/js/supervisor.js", browser_route)
+            for path, kind in ((js, "js"), (css, "css")):  # a changed file served in place of the tree's
+                if path:
+                    sv.route(f"**/static/{kind}/supervisor.{kind}", sb.serve(path, kind))
             sv.goto("/login")
             sv.fill("input[name=email]", "supervisor@example.org")
             sv.fill("input[name=password]", sb.PASSWORD)
@@ -124,6 +129,9 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, cycle:
             panel = sb.sign_in(browser, base, "op1@example.org", "/panel", {"width": 1280, "height": 900})
             sv.evaluate(sb.SUPERVISOR_OBSERVER)
             panel.evaluate(sb.PANEL_OBSERVER)
+            procs = sb.browser_pids(browser)
+            fore = sb.BrowserNice([p for pids in procs.values() for p in pids], browser_nice) \
+                if browser_nice is not None else None
             cdp, panel_cdp = sv.context.new_cdp_session(sv), panel.context.new_cdp_session(panel)
             cdp.send("Performance.enable")
             panel_cdp.send("Performance.enable")
@@ -139,7 +147,8 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, cycle:
             m0, s0, t0 = sb._task_s(cdp), sb._task_s(panel_cdp), time.time()
             trace = os.environ.get("DIALER_BENCH_TRACE")  # the renderer's main thread for 5 s
             if trace:
-                browser.start_tracing(page=sv, path=trace, categories=["devtools.timeline", "blink"])
+                categories = os.environ.get("DIALER_BENCH_TRACE_CATEGORIES", "devtools.timeline,blink").split(",")
+                browser.start_tracing(page=sv, path=trace, categories=categories)
                 time.sleep(5)
                 browser.stop_tracing()
             time.sleep(seconds - (5 if trace else 0))
@@ -151,9 +160,14 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, cycle:
             closed = sb.settle(db, sv, opened)
             page_data, panel_data = sv.evaluate("window.__b"), panel.evaluate("window.__b")
             flushes = sv.evaluate("window.Supervisor.state.flushes || null")
+            shot = os.environ.get("DIALER_BENCH_SHOT")  # the page at the end of the run, 1366×768, for looking at
+            if shot:
+                sv.screenshot(path=shot)
             browser.close()
     finally:
         stop.set()
+        if fore is not None:
+            fore.stop()
         web.send_signal(signal.SIGTERM)
         web.wait(15)
     with db.connection_context():
@@ -187,7 +201,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, cycle:
             "frames_per_s": round(flushes / float(closed - opened), 1) if flushes else None,
             "events_per_s": round(received / float(closed - opened), 1), "events_dropped": max(0, committed - received)
             + page_data["reloads"], "driver_errors": len(errors), "first_error": errors[0] if errors else None,
-            "js": js or "tree", "machine": machine()}
+            "js": js or "tree", "css": css or "tree", "browser_nice": browser_nice, "machine": machine()}
 
 
 def main() -> None:
@@ -204,13 +218,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--cycle", type=float, default=7.0, help="seconds of one operator's round (six events)")
     ap.add_argument("--js", help="serve this file as the page's script")
+    ap.add_argument("--css", help="serve this file as the page's stylesheet")
+    ap.add_argument("--browser-nice", type=int, default=None, choices=range(-20, 1), metavar="-20..0",
+                    help="the browser's threads at this CPU priority at most (bench.supervisor's option)")
     args = ap.parse_args()
     settings = settings_mod.load()
     pg.start_until_exit(settings)
     migrate.migrate(settings)
     db = dbm.connect(settings)
-    print(json.dumps(measure(settings, db, args.operators, max(1, args.campaigns), args.seconds, args.cycle, args.js),
-                     ensure_ascii=False))
+    print(json.dumps(measure(settings, db, args.operators, max(1, args.campaigns), args.seconds, args.cycle, args.js,
+                             args.css, args.browser_nice), ensure_ascii=False))
 
 
 if __name__ == "__main__":

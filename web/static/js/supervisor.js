@@ -32,7 +32,7 @@
   const STATUSES = ["ready", "in_call", "wrap_up", "paused", "lunch", "offline"];
   const STATUS_ORDER = { in_call: 0, wrap_up: 1, ready: 2, paused: 3, lunch: 4, offline: 5 };
   const QUEUE_EVERY_MS = 15000;
-  const BRIEF_WAIT_MS = 200;  // a new call's client and order: one read for the calls of the same moment
+  const BRIEF_WAIT_MS = 200;  // a call heard of first by another event: its `attempt` event may follow, else one read
   const BRIEF_FACTS = ["client", "order_id", "reserved_at", "offer", "manual", "dial_started_at"];  // a call's, read or told
   const SIGNED_IN = ["ready", "in_call", "wrap_up", "paused", "lunch"];  // the day bar: shares of the time not offline
   const DAY_BAR_EVERY_S = 5;
@@ -49,6 +49,7 @@
     dirtyAlerts: new Set(), alertEls: new Map(), alertOrder: [], flashAt: -Infinity,
     filter: { pool: "", campaign: "", status: "" }, sort: "name", order: [], onScreen: new Set(),
     flushAt: -Infinity, beeps: 0, ticks: 0, slowAt: 0, urgent: false, slowTimer: null, flushes: 0,
+    clocksDue: false, dayDue: false,
   };
   const baseTitle = document.title;
   const now = () => Date.now() + S.skew;
@@ -460,6 +461,7 @@
     if (S.arrangeAll) { S.arrangeAll = false; S.moved.clear(); arrange(); S.dirtyChips = true; S.viewDirty = true; }
     else if (S.moved.size) { placeMoved(); S.viewDirty = true; }
     if (S.viewDirty) findOnScreen();
+    if (S.clocksDue) tickClocks();
     if (S.dirtyAlerts.size) drawAlerts();
     if (!S.dirtyChips && !S.dirtyCamps) return;
     const wait = S.slowAt + SLOW_EVERY_MS - Date.now();
@@ -941,13 +943,22 @@
     S.arrangeAll = true; drawNow();
   });
 
-  // one clock for the page: the times in status and talk times of the rows on screen, their day bars every 5 s
+  // one clock for the page: the times in status and talk times of the rows on screen, their day bars every 5 s. While
+  // events stream in, a drawing is nearly always on its way (a frame asked for, or the wait for one): the clocks are
+  // then only marked due and ride on it (draw) instead of costing the browser one more frame a second (a frame's
+  // fixed work: style, layout, paint, layerize, raster). Else they are written now, in this task, which is no drawing
+  // of the rows (it leaves flushAt alone, so the next event is still drawn in its own task)
   setInterval(() => {
-    const t = now();
-    if (t >= S.dayEnd && !S.reading) { S.dayEnd = Infinity; load(); return; }  // a new day: today's figures start again
-    const day = ++S.ticks % DAY_BAR_EVERY_S === 0;
-    quiet(() => { for (const id of S.onScreen) { const op = S.ops.get(id); if (op && op.el) { tickOp(op, t); if (day) drawDay(op, t); } } });
+    if (now() >= S.dayEnd && !S.reading) { S.dayEnd = Infinity; load(); return; }  // a new day: today's figures start again
+    S.clocksDue = true;
+    if (++S.ticks % DAY_BAR_EVERY_S === 0) S.dayDue = true;
+    if (!S.frame && !S.waitTimer) quiet(tickClocks);
   }, 1000);
+  function tickClocks() {
+    const t = now(), day = S.dayDue;
+    S.clocksDue = S.dayDue = false;
+    for (const id of S.onScreen) { const op = S.ops.get(id); if (op && op.el) { tickOp(op, t); if (day) drawDay(op, t); } }
+  }
 
   ["operator.status", "attempt", "attempt.gone", "campaign", "alert", "sip.registration"].forEach((kind) => window.Dialer.live.on(kind, (d) => handle(kind, d)));
   // the stream could not replay what was missed: read the board again (after the read under way, if one is)
