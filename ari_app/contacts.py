@@ -41,15 +41,24 @@ def contact_change(msg: dict) -> tuple[str, str, str, int | None] | None:
     return aor, uri, status, rtt_us
 
 
+# A round-trip is written when it moved by at least this much (and by a quarter of itself): Asterisk reports every
+# qualify (each contact every 15 s) with its round-trip, which jitters by fractions of a millisecond; writing each
+# made a live event for every page showing registrations — 100 phones, ~7 a second, a sixth of everything the
+# supervisor's screen received — for a figure shown to 0.1 ms. A change of state is always written.
+RTT_NOTABLE_US = 5000
+
 # the URI as res_config_pgsql stored it: ';' written as ^3B
-_WRITE = """
-UPDATE ps_contacts SET qualify_status = %s, rtt_us = %s, status_at = clock_timestamp()
- WHERE device_login = %s AND uri = replace(%s, ';', '^3B')
-   AND (qualify_status, rtt_us) IS DISTINCT FROM (%s, %s)"""
+_WRITE = f"""
+UPDATE ps_contacts SET qualify_status = %(status)s, rtt_us = %(rtt)s, status_at = clock_timestamp()
+ WHERE device_login = %(aor)s AND uri = replace(%(uri)s, ';', '^3B')
+   AND (qualify_status IS DISTINCT FROM %(status)s
+        OR (rtt_us IS NULL) <> (%(rtt)s::bigint IS NULL)
+        OR abs(rtt_us - %(rtt)s::bigint) >= greatest({RTT_NOTABLE_US}, rtt_us / 4))"""
 
 
 def write_change(db, aor: str, uri: str, status: str, rtt_us: int | None) -> int:
-    return db.execute_sql(_WRITE, (status, rtt_us, aor, uri, status, rtt_us)).rowcount
+    """Note a qualify result on the contact's row (1) unless nothing notable changed (0): see RTT_NOTABLE_US."""
+    return db.execute_sql(_WRITE, {"status": status, "rtt": rtt_us, "aor": aor, "uri": uri}).rowcount
 
 
 class _Client(AriClient):
@@ -98,7 +107,10 @@ class ContactWatcher:
         else:
             log.error("contact %s/%s %s not recorded: the database did not answer for a minute", aor, uri, status)
             return
-        log.info("contact %s/%s is %s (rtt %s µs)%s", aor, uri, status, rtt_us, "" if written else ", no row to note it on")
+        if written:
+            log.info("contact %s/%s is %s (rtt %s µs)", aor, uri, status, rtt_us)
+        else:  # the same state, a round-trip within the jitter, or no registration row to note it on
+            log.debug("contact %s/%s is %s (rtt %s µs): nothing notable", aor, uri, status, rtt_us)
 
     async def stop(self) -> None:
         for task in list(self.tasks):

@@ -1,15 +1,18 @@
 """Recording answered calls (SPEC J1), off the call's critical path and cheap for Asterisk.
 
-The actor never waits for any of this. If the attempt's campaign records, a snoop channel is created on the client's
-channel as the client answers (beside the bridging), listening both ways (what the client hears — the operator — and
-says), and once the client has joined the operator it records as 8 kHz WAV: one file of both parties with no encoder
-in Asterisk, and the operator's bridge stays a two-party one. The recordings use ARI connections of their own, and
-their after-call work waits while other clients are being bridged. (`POST /bridges/{id}/record` adds a third
-channel that turns the bridge into a mixing one, decoding and encoding every 20 ms; with Opus written by Asterisk it
-cost pbx six times its CPU and doubled answer → bridged p99 — docs/recording.md.) When the attempt ends the
-recording is stopped, fetched over ARI (`/recordings/stored/{name}/file`: Asterisk may sit on another host) into
-`pending/`, and compressed to Ogg/Opus by `opusenc` at the lowest priority, one file at a time; stored with its size,
-duration and checksum.
+The actor never waits for any of this. What the campaign wants is read as the client is dialled, so the answer
+bridges without a database round trip first. If the attempt's campaign records, a snoop channel is created on the
+client's channel as the client answers (beside the bridging), listening both ways (what the client hears — the
+operator — and says), and once the client has joined the operator it records as 8 kHz WAV: one file of both parties
+with no encoder in Asterisk, and the operator's bridge stays a two-party one. The recordings use ARI connections of
+their own, and their after-call work waits while other clients are being bridged. (`POST /bridges/{id}/record` adds
+a third channel that turns the bridge into a mixing one, decoding and encoding every 20 ms; with Opus written by
+Asterisk it cost pbx six times its CPU and doubled answer → bridged p99 — docs/recording.md; writing WAV it still
+took pbx about ×1.8 the snoop's CPU. A snoop on the operator's leg, made while the client's phone rings, made answer
+→ bridged slower than the snoop made at the answer: p50 ×2–3 in rounds alternating with it, bench.recording.) When
+the attempt ends the recording is stopped, fetched over ARI (`/recordings/stored/{name}/file`: Asterisk may sit on
+another host) into `pending/`, and compressed to Ogg/Opus by `opusenc` at the lowest priority, one file at a time;
+stored with its size, duration and checksum.
 
 State lives in `call_recording` and on disk, not in memory: an attempt that ends after an engine restart still has
 its file fetched (the `recording` row says so), and at each start the recordings of attempts that ended while the
@@ -50,6 +53,7 @@ class Recorder:
         self.tasks: set[asyncio.Task] = set()
         self.plans: dict[int, rec.AnsweredPlan] = {}  # read at answer, used once bridged
         self.snoops: dict[int, asyncio.Task] = {}  # attempt → its snoop channel being created before the bridging
+        self.prepared: dict[int, asyncio.Task] = {}  # attempt → its campaign being read as it is dialled
         # attempt → loop time its client's bridging was asked for: the after-call work waits while there are any
         self.bridging: dict[int, float] = {}
         self.fetching = asyncio.Semaphore(FETCHES)
@@ -89,19 +93,36 @@ class Recorder:
         self.live[attempt_id] = (client, self._spawn(self._start(client, channel, attempt_id),
                                                      f"record-at{attempt_id}"))
 
+    def dialled(self, attempt_id: int) -> None:
+        """The client is about to be called: read what the campaign wants now, while the phone rings, so the answer
+        finds it read and the client is bridged without a database round trip first. (Not awaited by anyone: an
+        answer that comes before it is read reads it itself.)"""
+        self.prepared[attempt_id] = self._spawn(self._prepare(attempt_id), f"prepare-at{attempt_id}")
+
+    async def _prepare(self, attempt_id: int) -> None:
+        try:
+            plan = await self.engine.db_run(rec.answered_plan, attempt_id, self.consent_dir, self.consent_default)
+        except Exception as e:
+            log.warning("attempt %s: campaign not read as it was dialled (%s); read at answer", attempt_id, e)
+            return
+        if attempt_id in self.prepared:  # not answered, nor ended, meanwhile
+            self.plans[attempt_id] = plan
+
     def attempt_ended(self, client: AriClient, attempt_id: int, answered: bool) -> None:
         self.plans.pop(attempt_id, None)  # answered but never bridged
         self.bridging.pop(attempt_id, None)
+        self.prepared.pop(attempt_id, None)
         self.snoops.pop(attempt_id, None)  # never bridged: its snoop channel ends with the client's
         if answered or attempt_id in self.live:
             self._spawn(self._finish(client, attempt_id), f"record-end-at{attempt_id}")
 
     async def answered(self, client: AriClient, attempt_id: int, channel: str) -> None:
-        """The client has answered: read what the campaign wants (one database round trip, about a millisecond —
-        a cached answer could miss a campaign just switched on, and a consent message must never be skipped) and
-        play the consent message (B6) before the operator joins. Awaited by the operator's actor: the client hears
-        the message, never silence; a failure only skips it. On return the actor bridges the client: from then
-        until it is bridged, other calls' after-call work waits (`_quiet`)."""
+        """The client has answered: what the campaign wants, read as the client was dialled (`dialled`; per call,
+        not cached: a campaign just switched on is seen by its next call, and a consent message is never skipped),
+        or read now if that read is not done, and the consent message (B6) played before the operator joins.
+        Awaited by the operator's actor: the client hears the message, never silence; a failure only skips it. On
+        return the actor bridges the client: from then until it is bridged, other calls' after-call work waits
+        (`_quiet`)."""
         try:
             await self._answered(client, attempt_id, channel)
         finally:
@@ -109,7 +130,9 @@ class Recorder:
 
     async def _answered(self, client: AriClient, attempt_id: int, channel: str) -> None:
         try:
-            plan = await self.engine.db_run(rec.answered_plan, attempt_id, self.consent_dir, self.consent_default)
+            self.prepared.pop(attempt_id, None)
+            plan = self.plans.get(attempt_id) or await self.engine.db_run(
+                rec.answered_plan, attempt_id, self.consent_dir, self.consent_default)
         except Exception as e:
             log.error("attempt %s: campaign not read at answer (%s): no message; recording decided later", attempt_id, e)
             return

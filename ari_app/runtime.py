@@ -342,6 +342,9 @@ class OperatorActor:
 
     async def _dial(self, c: ev.Dial):
         lead = self.claims[c.attempt_id]
+        recorder = getattr(self.engine, "recorder", None)
+        if recorder:  # what the answer needs from the campaign, read while the phone rings (not awaited)
+            recorder.dialled(c.attempt_id)
         try:
             at = await self._originate(
                 f"PJSIP/{lead.phone.lstrip('+')}@{self.client.server.trunk}", c.channel, ["attempt", str(c.attempt_id)],

@@ -1,12 +1,17 @@
-"""What recording costs (SPEC J1): N simultaneous answered calls for M minutes, first without recording, then the same
-with every call recorded, on real pbx + sim + PostgreSQL with the engine as its own process.
+"""What recording costs (SPEC J1): N simultaneous answered calls for M minutes without recording beside M minutes of
+the same with every call recorded, on real pbx + sim + PostgreSQL with the engine as its own process.
 
-    python -m bench.recording [--operators 20] [--minutes 5] [--talk 30]
+    python -m bench.recording [--operators 20] [--minutes 5] [--talk 30] [--rounds 5]
 
-Measures in each run: pbx's CPU (its process, all threads), answer → bridged p50/p99 (Asterisk's own event times,
-from the attempts), calls, the machine's load average as the run ended; in the recorded run the disk bytes per
-call-minute of the stored files. The ratios (recorded / not) are the figures: the runs share the machine's noise. Last line: one JSON object with
-`bridge_p99_ratio`, `asterisk_cpu_ratio`, `bytes_per_call_minute`.
+The two kinds alternate inside one run, in `--rounds` rounds of M / rounds minutes each, ordered ABBA ABBA …: on
+a machine shared with other work the load moves a lot within minutes, and a drift then falls on both kinds alike
+instead of on whichever ran second. Each round: the campaign's recording switched, every operator Ready, all N in
+a call, M / rounds minutes measured, then all paused and the calls left to end (so no round's calls overlap the
+next's). Measures per kind: pbx's CPU (its process, all threads) over the rounds' measured time, answer → bridged
+p50/p95/p99 over all its calls (Asterisk's own event times, from the attempts) and their count, the engine's
+`addChannel` requests over 50 ms (its warning), the machine's load average as each round ended; of the recorded
+ones the disk bytes per call-minute of the stored files. The ratios (recorded / not) are the figures. Last line: one
+JSON object with `bridge_p99_ratio`, `asterisk_cpu_ratio`, `bytes_per_call_minute`.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import os
 import re
 import signal
 import time
+from dataclasses import dataclass, field
 
 from dialer.dev.testing import BENCHMARK, isolate, start_telephony
 
@@ -81,81 +87,150 @@ def wait_stored(db, stall_s: float = 60) -> float:
         time.sleep(1)
 
 
-def run_once(settings, db, operators: int, minutes: float, talk_s: int, record: bool) -> dict:
-    from dialer.services import campaigns
-
-    calls_each = int(minutes * 60 / (talk_s + 2)) + 2
-    with db.connection_context():
-        db.execute_sql(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
-        cid = campaigns.create_campaign("bench-recording", calling_window=ANY_HOUR, max_attempts=1, ring_timeout_s=5,
-                                        wrap_up_limit_s=1)["id"]
-        db.execute_sql("UPDATE campaign SET record_calls = %s WHERE id = %s", (record, cid))
-        add_leads(cid, [f"79000{talk_s:02d}{i:04d}" for i in range(operators * calls_each)])
-        ops = make_operators(settings, cid, operators, prefix="rec")
-    engine = EngineProcess(settings, settings.state_dir / "bench-recording-engine.log")
-    engine.mark()
-    engine.start()
-    try:
-        return measure(settings, db, engine, ops, minutes, talk_s, record)
-    finally:  # a run that fails must not leave its engine on the ports (the next run's would not start)
-        engine.kill(signal.SIGTERM)
+@dataclass
+class Kind:
+    """One side of the comparison: its rounds' samples and measures, summed."""
+    name: str
+    record: bool
+    bridge_ms: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0  # pbx CPU seconds over the measured time
+    seconds: float = 0.0
+    slow_adds: int = 0  # addChannel requests over 50 ms (the engine's warning)
+    attempts: list[tuple[int, int]] = field(default_factory=list)  # (first, last) attempt id of each round
+    loads: list[float] = field(default_factory=list)
+    bridges: dict = field(default_factory=dict)
+    rounds: list[dict] = field(default_factory=list)
+    encoder_cpu_s: float = 0.0  # opusenc, after the calls (recorded only)
 
 
-def measure(settings, db, engine, ops: list[dict], minutes: float, talk_s: int, record: bool) -> dict:
+def round_order(kinds: int, rounds: int) -> list[int]:
+    """ABBA ABBA … (or ABC CBA …): each kind as often early as late in every pair of cycles, so a steady drift of
+    the machine's load cancels out of the comparison."""
+    order: list[int] = []
+    for cycle in range(rounds):
+        order += list(range(kinds)) if cycle % 2 == 0 else list(reversed(range(kinds)))
+    return order
+
+
+def slow_adds(log_path, offset: int) -> tuple[int, int]:
+    """The engine's "bridged, ARI took N ms" warnings (over 50 ms) written after `offset`; the new offset."""
+    with open(log_path, "rb") as f:
+        f.seek(offset)
+        text = f.read().decode("utf-8", "replace")
+        return sum(1 for line in text.splitlines() if "bridged, ARI took" in line and "WARNING" in line), f.tell()
+
+
+def run_round(settings, db, ops: list[dict], cid: int, kind: Kind, seconds: float, talk_s: int, log_path,
+              offset: int) -> int:
     operators = len(ops)
+    ids = [o["id"] for o in ops]
     pbx = psutil.Process(instances._pid(settings, "pbx"))
     with db.connection_context():
-        command_all([o["id"] for o in ops], "ready")
-        until(lambda: Attempt.select().where(Attempt.bridged_at.is_null(False)).count() >= operators, 120, 0.2,
-              "every operator in a call")
-        pbx.cpu_percent()  # from here: all calls up
-        started = time.time()
-        time.sleep(minutes * 30)
-        bridges = bridge_technologies(settings)  # mid-run: what kind of bridge the operators' calls are in
-        time.sleep(minutes * 30)
-        cpu = pbx.cpu_percent()
-        elapsed = time.time() - started
-        command_all([o["id"] for o in ops], "pause")
+        db.execute_sql("UPDATE campaign SET record_calls = %s WHERE id = %s", (kind.record, cid))
+        first = (db.execute_sql("SELECT coalesce(max(id), 0) FROM attempt").fetchone()[0]) + 1
+        command_all(ids, "ready")
+        until(lambda: Attempt.select().where(Attempt.id >= first, Attempt.bridged_at.is_null(False)).count()
+              >= operators, 120, 0.2, "every operator in a call")
+        before = pbx.cpu_times()
+        started = time.monotonic()
+        # a quarter in (the calls started together and end together, mid-round many may be ending): what kind of
+        # bridge the operators' calls are in
+        time.sleep(seconds / 4)
+        if not kind.bridges:
+            kind.bridges = bridge_technologies(settings)
+        time.sleep(seconds * 3 / 4)
+        after = pbx.cpu_times()
+        elapsed = time.monotonic() - started
+        command_all(ids, "pause")
         until(lambda: Attempt.select().where(Attempt.ended_at.is_null()).count() == 0, talk_s + 60, 0.5,
               "the calls to end")
-        if record:
-            stored_wait_s = wait_stored(db)
-        bridge = [float(r[0]) for r in db.execute_sql(
-            "SELECT extract(epoch FROM bridged_at - answered_at) * 1000 FROM attempt WHERE bridged_at IS NOT NULL"
-        ).fetchall()]
-        stored = db.execute_sql("SELECT count(*), coalesce(sum(bytes), 0), coalesce(sum(duration_s), 0),"
-                                " count(*) FILTER (WHERE state <> 'stored') FROM call_recording").fetchone()
-        talked = db.execute_sql("SELECT coalesce(sum(extract(epoch FROM ended_at - bridged_at)), 0) FROM attempt"
-                                " WHERE bridged_at IS NOT NULL").fetchone()[0]
-    encoder_s = children_cpu_s(engine.proc.pid)  # the compressions after the calls (opusenc, waited for)
-    out = {"calls": len(bridge), "asterisk_cpu_percent": round(cpu, 1), "seconds": round(elapsed, 1),
-           "load": [round(x, 1) for x in os.getloadavg()],  # the machine's 1/5/15-minute load when the run ended
-           "bridges": bridges, "encoder_cpu_s": round(encoder_s, 1),
-           "answer_to_bridge_ms_p50": pct(bridge, 50, 2), "answer_to_bridge_ms_p99": pct(bridge, 99, 2)}
-    if record:
-        count, size, duration, not_stored = stored
-        out.update(recordings=count, recordings_not_stored=not_stored, stored_wait_s=stored_wait_s,
-                   recorded_s=round(float(duration), 1),
+        last = db.execute_sql("SELECT coalesce(max(id), 0) FROM attempt").fetchone()[0]
+        samples = [float(r[0]) for r in db.execute_sql(
+            "SELECT extract(epoch FROM bridged_at - answered_at) * 1000 FROM attempt"
+            " WHERE bridged_at IS NOT NULL AND id BETWEEN %s AND %s", (first, last)).fetchall()]
+    cpu_s = (after.user + after.system) - (before.user + before.system)
+    slow, offset = slow_adds(log_path, offset)
+    load = round(os.getloadavg()[0], 1)
+    kind.bridge_ms += samples
+    kind.cpu_s += cpu_s
+    kind.seconds += elapsed
+    kind.slow_adds += slow
+    kind.attempts.append((first, last))
+    kind.loads.append(load)
+    kind.rounds.append({"calls": len(samples), "p50": pct(samples, 50, 1), "p95": pct(samples, 95, 1),
+                        "cpu_percent": round(100 * cpu_s / elapsed, 1), "slow_adds": slow, "load": load})
+    print(json.dumps({"round": kind.name, **kind.rounds[-1]}), flush=True)
+    return offset
+
+
+def summary(db, kind: Kind) -> dict:
+    b = kind.bridge_ms
+    out = {"calls": len(b), "asterisk_cpu_percent": round(100 * kind.cpu_s / kind.seconds, 1) if kind.seconds else None,
+           "seconds": round(kind.seconds, 1), "bridges": kind.bridges, "slow_adds": kind.slow_adds,
+           "load": [min(kind.loads), max(kind.loads)],
+           "answer_to_bridge_ms_p50": pct(b, 50, 1), "answer_to_bridge_ms_p95": pct(b, 95, 1),
+           "answer_to_bridge_ms_p99": pct(b, 99, 1), "answer_to_bridge_ms_max": pct(b, 100, 1)}
+    if kind.record:
+        within = " OR ".join(["a.id BETWEEN %s AND %s"] * len(kind.attempts))
+        flat = [x for pair in kind.attempts for x in pair]
+        with db.connection_context():
+            count, size, duration, not_stored = db.execute_sql(
+                "SELECT count(*), coalesce(sum(r.bytes), 0), coalesce(sum(r.duration_s), 0),"
+                " count(*) FILTER (WHERE r.state <> 'stored')"
+                " FROM call_recording r JOIN attempt a ON a.id = r.attempt_id"
+                f" WHERE {within}", flat).fetchone()
+            talked = db.execute_sql("SELECT coalesce(sum(extract(epoch FROM ended_at - bridged_at)), 0) FROM attempt a"
+                                    f" WHERE bridged_at IS NOT NULL AND ({within})", flat).fetchone()[0]
+        out.update(recordings=count, recordings_not_stored=not_stored, recorded_s=round(float(duration), 1),
                    talked_s=round(float(talked), 1),
                    bytes_per_call_minute=round(float(size) / (float(duration) / 60)) if duration else None)
     return out
 
 
+def run(settings, db, operators: int, minutes: float, talk_s: int, rounds: int) -> tuple[Kind, Kind, float]:
+    from dialer.services import campaigns
+
+    kinds = [Kind("not recorded", False), Kind("recorded", True)]
+    seconds = minutes * 60 / rounds
+    calls_each = int(minutes * 60 / (talk_s + 2)) + 2 * rounds + 2
+    with db.connection_context():
+        db.execute_sql(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        cid = campaigns.create_campaign("bench-recording", calling_window=ANY_HOUR, max_attempts=1, ring_timeout_s=5,
+                                        wrap_up_limit_s=1)["id"]
+        add_leads(cid, [f"79000{talk_s:02d}{i:04d}" for i in range(operators * calls_each * len(kinds))])
+        ops = make_operators(settings, cid, operators, prefix="rec")
+    log_path = settings.state_dir / "bench-recording-engine.log"
+    engine = EngineProcess(settings, log_path)
+    engine.mark()
+    engine.start()
+    try:
+        offset = log_path.stat().st_size
+        for k in round_order(len(kinds), rounds):
+            offset = run_round(settings, db, ops, cid, kinds[k], seconds, talk_s, log_path, offset)
+        with db.connection_context():
+            stored_wait_s = wait_stored(db)
+        kinds[1].encoder_cpu_s = children_cpu_s(engine.proc.pid)  # opusenc's, waited for: the engine's children
+    finally:  # a run that fails must not leave its engine on the ports
+        engine.kill(signal.SIGTERM)
+    return kinds[0], kinds[1], stored_wait_s
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--operators", type=int, default=20)
-    ap.add_argument("--minutes", type=float, default=5)
+    ap.add_argument("--minutes", type=float, default=5, help="minutes of each kind, in all")
     ap.add_argument("--talk", type=int, default=30, help="seconds each call talks")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of each kind, alternating")
     args = ap.parse_args()
     settings = settings_mod.load()
     db = start_telephony(settings)
     try:
         hang_up_everything(settings)
-        plain = run_once(settings, db, args.operators, args.minutes, args.talk, record=False)
+        plain_kind, recorded_kind, stored_wait_s = run(settings, db, args.operators, args.minutes, args.talk,
+                                                       args.rounds)
+        plain, recorded = summary(db, plain_kind), summary(db, recorded_kind)
         print(json.dumps({"run": "not recorded", **plain}), flush=True)
-        hang_up_everything(settings)
-        recorded = run_once(settings, db, args.operators, args.minutes, args.talk, record=True)
-        print(json.dumps({"run": "recorded", **recorded}), flush=True)
+        print(json.dumps({"run": "recorded", **recorded, "stored_wait_s": stored_wait_s}), flush=True)
     finally:
         hang_up_everything(settings)
         for name in ("sim", "pbx"):
@@ -163,16 +238,23 @@ def main() -> None:
 
     def ratio(a, b):
         return round(a / b, 2) if a is not None and b else None
+
+    def both(key):
+        return [plain[key], recorded[key]]
     print(json.dumps({
-        "operators": args.operators, "minutes": args.minutes, "talk_s": args.talk,
+        "operators": args.operators, "minutes": args.minutes, "talk_s": args.talk, "rounds": args.rounds,
         "bridge_p99_ratio": ratio(recorded["answer_to_bridge_ms_p99"], plain["answer_to_bridge_ms_p99"]),
+        "bridge_p95_ratio": ratio(recorded["answer_to_bridge_ms_p95"], plain["answer_to_bridge_ms_p95"]),
+        "bridge_p50_ratio": ratio(recorded["answer_to_bridge_ms_p50"], plain["answer_to_bridge_ms_p50"]),
         "asterisk_cpu_ratio": ratio(recorded["asterisk_cpu_percent"], plain["asterisk_cpu_percent"]),
         "bytes_per_call_minute": recorded.get("bytes_per_call_minute"),
-        "bridge_p99_ms": [plain["answer_to_bridge_ms_p99"], recorded["answer_to_bridge_ms_p99"]],
-        "asterisk_cpu_percent": [plain["asterisk_cpu_percent"], recorded["asterisk_cpu_percent"]],
+        "calls": both("calls"),
+        "bridge_p50_ms": both("answer_to_bridge_ms_p50"), "bridge_p95_ms": both("answer_to_bridge_ms_p95"),
+        "bridge_p99_ms": both("answer_to_bridge_ms_p99"), "bridge_max_ms": both("answer_to_bridge_ms_max"),
+        "asterisk_cpu_percent": both("asterisk_cpu_percent"), "slow_adds": both("slow_adds"),
         "recordings": recorded.get("recordings"), "recordings_not_stored": recorded.get("recordings_not_stored"),
-        "bridges": [plain["bridges"], recorded["bridges"]], "encoder_cpu_s": recorded["encoder_cpu_s"],
-        "load": [plain["load"], recorded["load"]], "machine": machine()}))
+        "bridges": both("bridges"), "encoder_cpu_s": round(recorded_kind.encoder_cpu_s, 1),
+        "load": [plain_kind.loads, recorded_kind.loads], "machine": machine()}))
 
 
 if __name__ == "__main__":

@@ -341,3 +341,29 @@ def test_qualify_results_reach_the_row_the_page_and_the_alert(settings, db):
     write_change(db, *contact_change(status_event("Reachable", "900")))
     assert db.execute_sql("SELECT count(*) FROM alert WHERE cleared_at IS NULL").fetchone()[0] == 0
     assert write_change(db, *contact_change(status_event("Reachable", "5", uri="sip:other@1.2.3.4"))) == 0
+
+
+def test_a_round_trip_is_written_only_when_it_moved_notably(settings, db):
+    """Each qualify reports a round-trip that jitters: only a move of ≥ 5 ms and ≥ a quarter makes a write (and a
+    live event); a change of state is always written."""
+    from ari_app.contacts import contact_change, write_change
+    operators.create_operator("Анна", "anna")
+    register(settings, "anna", ip="10.0.0.5", port=5062)
+    steps = [  # (status, rtt µs reported, written, rtt shown after)
+        ("Reachable", "1500", True, 1500),
+        ("Reachable", "1900", False, 1500),     # jitter
+        ("Reachable", "6400", False, 1500),     # 4.9 ms more: under 5 ms
+        ("Reachable", "6500", True, 6500),      # 5 ms more
+        ("Reachable", "10000", False, 6500),    # 3.5 ms: under 5 ms
+        ("Reachable", "80000", True, 80000),
+        ("Reachable", "95000", False, 80000),   # 15 ms, but under a quarter of 80 ms
+        ("Reachable", "100000", True, 100000),  # a quarter
+        ("Unreachable", "", True, None),        # a change of state, always
+        ("Unreachable", "", False, None),
+        ("Reachable", "100000", True, 100000),
+    ]
+    for status, rtt, written, shown in steps:
+        before = len(events(db))
+        assert write_change(db, *contact_change(status_event(status, rtt))) == int(written), (status, rtt)
+        assert len(events(db)) == before + int(written), (status, rtt)
+        assert devices.get_device(1)["registration"]["rtt_us"] == shown, (status, rtt)
