@@ -339,7 +339,7 @@ class PredictiveDialer:
         if not waiting:
             return
         held = [holding.Held(c.channel, c.campaign_id, c.answered, c.offered_to is None and (c.held or not c.holding),
-                             c.timeout_s, tuple(c.declined), self._harbour_after(c))
+                             c.timeout_s, tuple(c.declined), self._harbour_after(c), self._grace(c))
                 for c in waiting if c.offered_to is None]
         free = [holding.Free(o.operator_id, self.free_since.get(o.operator_id, now))
                 for o in ops if o.free and not o.offered]
@@ -364,6 +364,11 @@ class PredictiveDialer:
                 continue
             call.harboured = True
             asyncio.get_running_loop().create_task(self._harbour(call))
+
+    def _grace(self, call: Call) -> float | None:
+        """The campaign's grace (clients still within it are joined first: holding.join_key); None if not known."""
+        c = self.campaigns.get(call.campaign_id)
+        return float(c.grace_s) if c is not None else None
 
     def _harbour_after(self, call: Call) -> float | None:
         """When the campaign's safe-harbour message is due to this client (after the grace), if at all."""

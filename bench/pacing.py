@@ -2,6 +2,7 @@
 a VICIdial-style adaptive baseline, side by side on the same random calls.
 
     python -m bench.pacing [--hours 3] [--quick] [--case 50,0.15,120,0.01 ...] [--seed 7] [--window 300]
+                           [--join-order in-grace-first|first-answered] [--compare-orders]
 
 Grid: 10, 25, 50 operators; answer rates 15 %, 30 %, 50 %; mean talk 60, 120, 300 s; wrap-up 10 s;
 abandon caps 3 % and 1 % (`--quick`: the headline case only). Each case reports talk minutes per
@@ -10,8 +11,9 @@ operator-hour, abandon %, operator idle % and the upper bound (always talking ou
 The model: calls come from one pre-drawn list (answered or not, time to answer or to fail, talk time,
 the client's patience on hold), consumed in order by every strategy, so they differ only in pacing.
 An answered client joins the longest-idle free operator; with none free it waits on hold, and is
-abandoned when not joined within the grace (2 s). It hangs up on hold at its patience or at the wait
-timeout (LOST). Ready operators are counted when the client could be joined. The cap is measured over the
+abandoned when not joined within the grace (2 s); an operator who frees up takes the client on hold the engine
+would (ari_app/holding.join_key: those still within the grace first). It hangs up on hold at its patience or at
+the wait timeout (LOST). Ready operators are counted when the client could be joined. The cap is measured over the
 day, the campaign's default window (sql/015: window_day, no last-N window); `--window N` adds the last N answered
 as a second window, as a campaign may. The record is the engine's (ari_app/predictive_store.py): every answered
 client counts, and one still on hold is abandoned from the moment its grace has passed, not only once joined or
@@ -23,6 +25,9 @@ every 2.5 s, lines = operators logged in × level − calls in progress (ringing
 15 s, level × (1 + (average Ready − waiting over the last minute) / average operators), clamped to
 [1, 3]; halved when the last minute has > 20 calls and > 50 % drops, or the day has > 50 calls and its
 drop % is over the cap.
+
+`--compare-orders`: our pacer once per join order on the same calls, paced and with the same dials replayed (the
+order's effect alone), and the baseline (heavy holds): abandon %, LOST %, and how long clients waited on hold.
 
 Last line: one JSON object for the headline case (25 operators, 30 %, 120 s, cap 3 %), or the last case run.
 """
@@ -37,7 +42,7 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from ari_app import pacer
+from ari_app import holding, pacer
 
 WRAP_S, GRACE_S, WAIT_TIMEOUT_S, TICK_S = 10.0, 2.0, 20.0, 1.0
 
@@ -68,8 +73,11 @@ def draw_calls(seed: int, n: int, answer_rate: float, talk_mean: float) -> list[
 class Sim:
     """One strategy on one list of calls."""
 
-    def __init__(self, strategy, operators: int, calls: list[Call], hours: float, cap: float, window: int = 0):
+    def __init__(self, strategy, operators: int, calls: list[Call], hours: float, cap: float, window: int = 0,
+                 order: str = holding.JOIN_ORDER):
         self.strategy, self.n, self.calls, self.cap = strategy, operators, iter(calls), cap
+        self.order = order  # which client on hold an operator who frees up is joined to (holding.join_key)
+        self.holds: list[float] = []  # how long each client put on hold waited (joined or gone)
         self.end = hours * 3600
         self.events: list = []
         self.seq = itertools.count()
@@ -100,6 +108,8 @@ class Sim:
 
     def run(self) -> dict:
         self.at(0.0, "tick")
+        if hasattr(self.strategy, "start"):
+            self.strategy.start(self)
         while self.events:
             t, _, kind, data = heapq.heappop(self.events)
             if t > self.end:
@@ -109,6 +119,7 @@ class Sim:
             getattr(self, "on_" + kind)(*data)
             self.pace()
         talk_h = self.n * self.end / 3600
+        holds = sorted(self.holds)
         return {"talk_min_per_hour": round(self.talk_s / 60 / talk_h, 2),
                 "abandon_percent": round(100 * self.abandoned / max(1, self.answered), 2),
                 "lost_percent": round(100 * self.lost / max(1, self.answered), 2),
@@ -116,7 +127,11 @@ class Sim:
                 "answered": self.answered, "dialled": self.dialled,
                 "worst_day_abandon_percent": round(100 * self.worst, 2),
                 "peak_abandon_percent": round(100 * self.peak, 2),
-                "peak_window_abandon_percent": round(100 * self.peak_window, 2)}
+                "peak_window_abandon_percent": round(100 * self.peak_window, 2),
+                "held_percent": round(100 * len(holds) / max(1, self.answered), 2),
+                "hold_max_s": round(holds[-1], 1) if holds else 0.0,
+                "hold_p99_s": round(holds[int(0.99 * (len(holds) - 1))], 1) if holds else 0.0,
+                "hold_mean_s": round(sum(holds) / len(holds), 2) if holds else 0.0}
 
     # ---- events ------------------------------------------------------------------------------------------------
     def on_tick(self) -> None:
@@ -156,6 +171,7 @@ class Sim:
         for item in self.hold:
             if item[2] == cid:
                 self.hold.remove(item)
+                self.holds.append(self.now - item[0])
                 self.lost += 1
                 self._abandon(cid)
                 self.cells.pop(cid, None)
@@ -170,7 +186,10 @@ class Sim:
     def on_wrap_end(self, op: int) -> None:
         del self.wrap_start[op]
         if self.hold:
-            answered_at, call, cid = self.hold.popleft()
+            item = min(self.hold, key=lambda h: (*holding.join_key(h[0], self.now, GRACE_S, self.order), h[2]))
+            self.hold.remove(item)
+            answered_at, call, cid = item
+            self.holds.append(self.now - answered_at)
             self.idle_since[op] = self.now
             if self.now - answered_at > GRACE_S:
                 self._abandon(cid)
@@ -209,7 +228,13 @@ class Sim:
 
     # ---- pacing ------------------------------------------------------------------------------------------------
     def pace(self) -> None:
-        for _ in range(self.strategy.dials(self)):
+        self.dial(self.strategy.dials(self))
+
+    def on_dial(self, k: int) -> None:
+        self.dial(k)
+
+    def dial(self, k: int) -> None:
+        for _ in range(k):
             call = next(self.calls)
             self.dialing += 1
             self.dialled += 1
@@ -239,6 +264,38 @@ class Ours:
 
     def dials(self, sim: Sim) -> int:
         return pacer.decide(sim.pace_input(self.mode, self.max_ratio)).dials
+
+
+class Recorder(Ours):
+    """Our pacer, keeping when it dialled how many (for `Replay`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.log: list[tuple[float, int]] = []
+
+    def dials(self, sim: Sim) -> int:
+        k = super().dials(sim)
+        if k:
+            self.log.append((sim.now, k))
+        return k
+
+
+class Replay:
+    """The same dials at the same moments as a recorded run, whatever happens: only what is measured differs
+    (here: the order clients on hold are joined in), not the pacer's answer to it."""
+
+    def __init__(self, log: list[tuple[float, int]]):
+        self.log = log
+
+    def start(self, sim: Sim) -> None:
+        for t, k in self.log:
+            sim.at(t, "dial", k)
+
+    def tick(self, sim: Sim) -> None:
+        pass
+
+    def dials(self, sim: Sim) -> int:
+        return 0
 
 
 class Baseline:
@@ -276,14 +333,19 @@ class Baseline:
         return goal
 
 
+def case_calls(operators: int, answer_rate: float, talk: float, hours: float, seed: int) -> list[Call]:
+    return draw_calls(seed, int(operators * hours * 3600 / 5) + 1000, answer_rate, talk)
+
+
 def case(operators: int, answer_rate: float, talk: float, cap: float, hours: float, seed: int = 7,
-         window: int = 0) -> dict:
-    calls = draw_calls(seed, int(operators * hours * 3600 / 5) + 1000, answer_rate, talk)
-    ours = Sim(Ours(), operators, calls, hours, cap, window).run()
-    progressive = Sim(Ours(pacer.PROGRESSIVE), operators, calls, hours, cap, window).run()
-    baseline = Sim(Baseline(), operators, calls, hours, cap, window).run()
+         window: int = 0, order: str = holding.JOIN_ORDER) -> dict:
+    calls = case_calls(operators, answer_rate, talk, hours, seed)
+    ours = Sim(Ours(), operators, calls, hours, cap, window, order).run()
+    progressive = Sim(Ours(pacer.PROGRESSIVE), operators, calls, hours, cap, window, order).run()
+    baseline = Sim(Baseline(), operators, calls, hours, cap, window, order).run()
     upper = round(60 * talk / (talk + WRAP_S), 2)
     return {"operators": operators, "answer_rate": answer_rate, "talk_s": talk, "cap_percent": 100 * cap,
+            "join_order": order, **{k: ours[k] for k in HOLD_KEYS},
             "talk_min_per_hour": ours["talk_min_per_hour"], "abandon_percent": ours["abandon_percent"],
             "lost_percent": ours["lost_percent"], "idle_percent": ours["idle_percent"],
             "worst_day_abandon_percent": ours["worst_day_abandon_percent"],
@@ -301,6 +363,34 @@ def case(operators: int, answer_rate: float, talk: float, cap: float, hours: flo
             "vs_upper_bound_ratio": round(ours["talk_min_per_hour"] / upper, 3)}
 
 
+HOLD_KEYS = ("held_percent", "hold_mean_s", "hold_p99_s", "hold_max_s")
+
+
+def compare_orders(operators: int, answer_rate: float, talk: float, cap: float, hours: float, seed: int = 7,
+                   window: int = 0) -> list[dict]:
+    """Our pacer with each order of joining clients on hold (holding.JOIN_ORDERS), on the same calls: the abandons
+    it saves against how long the clients wait. Twice: the pacer answering what it measures ("paced"), and the
+    first order's dials replayed at the same moments under each order ("same dials"), the order's effect alone;
+    and the baseline's pacing ("baseline"), whose clients wait on hold far more often: the order under stress."""
+    calls = case_calls(operators, answer_rate, talk, hours, seed)
+    out = []
+    recorder = Recorder()
+    for run in ("paced", "same dials", "baseline"):
+        for order in holding.JOIN_ORDERS:
+            if run == "paced":
+                strategy = recorder if order == holding.JOIN_ORDERS[0] else Ours()
+            elif run == "baseline":
+                strategy = Baseline()
+            else:
+                strategy = Replay(recorder.log)
+            r = Sim(strategy, operators, calls, hours, cap, window, order).run()
+            out.append({"operators": operators, "answer_rate": answer_rate, "talk_s": talk,
+                        "cap_percent": 100 * cap, "seed": seed, "run": run, "join_order": order,
+                        **{k: r[k] for k in ("talk_min_per_hour", "abandon_percent", "lost_percent",
+                                             "peak_abandon_percent", "dialled", *HOLD_KEYS)}})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hours", type=float, default=3.0)
@@ -311,6 +401,10 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=0, metavar="N",
                     help="also cap the last N answered calls (default: the day only, the campaign default)")
     ap.add_argument("--json", action="store_true", help="one JSON line per case (after the table row)")
+    ap.add_argument("--join-order", choices=holding.JOIN_ORDERS, default=holding.JOIN_ORDER,
+                    help="which client on hold a freed operator is joined to (default: the engine's)")
+    ap.add_argument("--compare-orders", action="store_true",
+                    help="our pacer only, once per join order, one JSON line each")
     args = ap.parse_args()
     if args.case:
         grid = [(int(n), float(p), float(t), float(c)) for n, p, t, c in (x.split(",") for x in args.case)]
@@ -322,10 +416,15 @@ def main() -> None:
     cols = ("operators", "answer_rate", "talk_s", "cap_percent", "talk_min_per_hour", "progressive_talk_min_per_hour",
             "baseline_talk_min_per_hour", "upper_bound_talk_min_per_hour", "abandon_percent",
             "peak_abandon_percent", "baseline_abandon_percent", "idle_percent")
+    if args.compare_orders:
+        for n, p, t, c in grid:
+            for r in compare_orders(n, p, t, c, args.hours, args.seed, args.window):
+                print(json.dumps(r), flush=True)
+        return
     print(" ".join(f"{c[:14]:>14}" for c in cols))
     headline = None
     for n, p, t, c in grid:
-        r = case(n, p, t, c, args.hours, args.seed, args.window)
+        r = case(n, p, t, c, args.hours, args.seed, args.window, args.join_order)
         print(" ".join(f"{r[c_]!s:>14}" for c_ in cols) + ("  OVER THE CAP" if r["over_cap"] else ""), flush=True)
         if args.json:
             print(json.dumps(r), flush=True)
