@@ -27,7 +27,7 @@
     const words = lang === "en" ? EN : RU;
     return {
       lang, s: { status: "offline", campaigns: [] }, call: null, error: "", noOperator: false, skew: 0, now: Date.now(), asked: 0, shown: 0, reading: 0,
-      heard: [], heardN: 0, readFor: null,
+      heard: [], readFor: null,  // heard: the events of the reads under way (cleared when none is)
       w: { result: "", comment: "", postpone_minutes: null, postpone_until: "", do_not_call: false }, wrapFor: null,
       d: { value: "", kind: "phone", campaign_id: "" },
       postpones: POSTPONE.map(([m, ru, en]) => ({ minutes: m, label: lang === "en" ? en : ru })),
@@ -40,7 +40,7 @@
           if (this.noOperator) return;
           if (this.s.operator_id === undefined) { this.load(); return; }
           if (operatorId !== undefined && operatorId !== this.s.operator_id) return;
-          if (this.reading) this.heard.push({ n: this.heardN++, facts });  // a read under way may be older than this
+          if (this.reading) this.heard.push(facts);  // a read under way may be older than this
           if (!this.apply(facts)) this.load(facts && facts.attempt_id);
         };
         window.Dialer.live.on("panel.changed", (d) => on(d));
@@ -54,7 +54,7 @@
         setInterval(() => { this.now = Date.now(); }, 250);
       },
       async load(forCall) {  // every change starts a read at once; an answer older than one already shown is dropped
-        const seq = ++this.asked, from = this.heardN;
+        const seq = ++this.asked, from = this.heard.length;  // what this read cannot have seen comes after
         this.readFor = forCall;  // the newest read was started on hearing of this call (undefined: of no call)
         this.reading++;
         try {
@@ -68,7 +68,7 @@
           this.call = body.call;
           // what came while this read was under way: the read may have been made before it (a status, the answer,
           // the end, the wrap-up), and nothing else brings it back
-          for (const h of this.heard) if (h.n >= from) this.apply(h.facts);
+          for (const facts of this.heard.slice(from)) this.apply(facts);
           this.shownCall();
         } catch (e) { if (seq >= this.shown) this.error = String(e); } finally {
           if (--this.reading === 0) this.heard = [];
