@@ -78,3 +78,25 @@ def test_an_attempt_that_ends_before_its_answer_leaves_nothing_behind(tmp_path):
         return r.plans, r.prepared, r.live
 
     assert asyncio.run(scenario()) == ({}, {}, {})
+
+
+def test_a_database_away_while_ringing_leaves_the_read_to_the_answer(tmp_path):
+    """The read while ringing fails (the database restarting): nothing is kept from it, and the answer reads the
+    campaign itself once the database is back — the consent message and the recording are decided as always."""
+    async def scenario():
+        calls = {"n": 0}
+
+        async def db_run(fn, *args):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise ConnectionError("the database is restarting")
+            return NOT_RECORDED
+
+        r = recorder(tmp_path, db_run)
+        r.dialled(7)
+        await turns()
+        kept = dict(r.plans)
+        await r.answered(None, 7, "at7-c")
+        return kept, calls["n"], r.plans.get(7), r.prepared
+
+    assert asyncio.run(scenario()) == ({}, 2, NOT_RECORDED, {})
