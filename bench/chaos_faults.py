@@ -210,7 +210,7 @@ def run_fault(name: str, settings, db, log_path: Path) -> dict:
         info = fault.inject(scene)
         phase("fault")
         stuck = _operators_back(scene, info["fault_end"], fault.line_down)
-        recovered = inv.recovered_s(_until(scene.snapshot, 30, "PostgreSQL to answer"), info["fault_end"])
+        recovered = _first_dial_after(scene, info["fault_end"])
         phase("recovery")
         command_all(scene.operator_ids, "pause")  # stop calling: what is live ends, what is owed is written
         final = _settle(scene)
@@ -233,6 +233,17 @@ def _operators_back(scene: Scene, since: float, line_down: bool) -> list[int]:
     ready_at = time.time()
     command_all(scene.operator_ids, "ready")
     return sorted(set(stuck) | set(_recovery(scene, ready_at)))
+
+
+def _first_dial_after(scene: Scene, since: float) -> float | None:
+    """Fault end → the first client originate after it. Every operator may hold a fresh reservation a moment
+    before any client is dialled (their offers are still ringing), so the figure waits for that dial."""
+    def dialled():
+        s = scene.snapshot()
+        figure = None if s is None else inv.recovered_s(s, since)
+        return None if figure is None else [figure]
+    found = _poll(dialled, RECOVERY_TIMEOUT_S)
+    return found[0] if found else None
 
 
 def _findings(final: inv.Snapshot, stuck: list[int], info: dict) -> dict:
