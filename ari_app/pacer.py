@@ -74,6 +74,7 @@ class PaceInput:
     dialing: int = 0                     # client calls in flight (dialled, not answered or ended yet)
     dialing_for: tuple[float, ...] = ()  # how long each of them has been in flight, s (optional)
     waiting: int = 0                     # answered clients on hold, waiting for an operator
+    waiting_for: tuple[float, ...] = ()  # how long each of them has waited since it answered, s (optional)
     dialled: int = 0                     # calls measured for the answer rate (a window the engine keeps)
     answered: int = 0                    # ... and how many of them answered
     talk: tuple[float, ...] = ()         # talk durations measured, s (any order)
@@ -124,10 +125,16 @@ def decide(i: PaceInput) -> Decision:
         # the hard cap: progressive never abandons, so the rate can only fall until it is back under
         return Decision(progressive, PROGRESSIVE, WHY_CAP)
     p = min(1.0, i.answered / i.dialled)
+    f = Forecast(i, p)
+    # clients on hold whose grace runs out before an operator is likely free are abandons already on their way:
+    # the record is read as if they were written (one more call ahead could make them the abandon that crosses)
+    due = f.held_lost
+    if any(Abandons(w.answered, w.abandoned + round(due)).would_cross(i.cap) for w in i.windows):
+        return Decision(progressive, PROGRESSIVE, WHY_CAP, extra={"held_due": due})
     # the rate each window would have with one more abandon: a window with few answered calls is not yet
     # proof of a low rate, so it leaves less room than the same rate over many calls
-    threshold = adaptive_threshold(i.cap, max(((w.abandoned + 1) / (w.answered + 1) for w in i.windows), default=0.0))
-    f = Forecast(i, p)
+    threshold = adaptive_threshold(
+        i.cap, max(((w.abandoned + due + 1) / (w.answered + 1) for w in i.windows), default=0.0))
     if f.burst() > BURST_CHANCE:
         # the calls already in flight could spend what is left of the cap: none ahead until they have answered
         return Decision(progressive, PROGRESSIVE, WHY_BUDGET, risk=f.risk(), free=f.expected_free(),
@@ -202,17 +209,14 @@ class Forecast:
         self.times = [self._delay_quantile((k + 0.5) / BUCKETS) for k in range(BUCKETS)]
         talk, wrap = sorted(i.talk), sorted(i.wrap)
         wrap_mean = sum(wrap) / len(wrap) if wrap else DEFAULT_WRAP_S
+        self._talk, self._wrap, self._wrap_mean = talk, wrap, wrap_mean
         self.free = []      # per slice: P(k operators free by t_k + grace)
         self.free_cdf = []  # per slice: P(at most k operators free ...)
         for t in self.times:
-            by = t + i.grace_s
-            dist = [0.0] * i.ready + [1.0]
-            for e in i.in_call:
-                dist = _plus_one(dist, finish_chance(talk, e, by - wrap_mean, DEFAULT_TALK_S))
-            for e in i.in_wrap:
-                dist = _plus_one(dist, finish_chance(wrap, e, by, DEFAULT_WRAP_S))
+            dist = self._free_by(t + i.grace_s)
             self.free.append(dist)
             self.free_cdf.append(list(itertools.accumulate(dist)))
+        self.held_lost = self._held_lost()  # abandons expected of the clients on hold still within the grace
         self.ahead = [[0.0] * i.waiting + [1.0] for _ in self.times]  # per slice: P(k clients ahead by t_k)
         # per slice: P(k of the calls in flight and new answered by t_k), counted up to where any window would
         # surely be over the cap (the last count stands for it and all above)
@@ -226,6 +230,30 @@ class Forecast:
         for e in sorted(flight, reverse=True):  # the oldest answer first
             self._place(self._slices(e))
         self.new_slices = [p / BUCKETS] * BUCKETS if self.answer_delays else self._slices(0.0)
+
+    def _free_by(self, by: float) -> list[float]:
+        """P(k operators free by `by` seconds from now): the Ready ones, and each busy one finishing by then."""
+        i = self.i
+        dist = [0.0] * i.ready + [1.0]
+        for e in i.in_call:
+            dist = _plus_one(dist, finish_chance(self._talk, e, by - self._wrap_mean, DEFAULT_TALK_S))
+        for e in i.in_wrap:
+            dist = _plus_one(dist, finish_chance(self._wrap, e, by, DEFAULT_WRAP_S))
+        return dist
+
+    def _held_lost(self) -> float:
+        """Abandons expected among the clients on hold still within the grace. They are joined first, the one
+        nearest the end of its grace first (holding.join_key): the j-th of them (from 0) is abandoned when fewer
+        than j + 1 operators are free before its grace runs out. Those past it are in the record already."""
+        i = self.i
+        if len(i.waiting_for) != i.waiting:
+            return 0.0
+        left = sorted(i.grace_s - w for w in i.waiting_for if w < i.grace_s)
+        lost = 0.0
+        for j, r in enumerate(left):
+            cdf = list(itertools.accumulate(self._free_by(r)))
+            lost += cdf[min(j, len(cdf) - 1)]
+        return lost
 
     def _delay_quantile(self, q: float) -> float:
         """The answer delay of answered calls at quantile q: measured, or uniform over [½, 1½] × the mean before
@@ -286,7 +314,7 @@ class Forecast:
 
     def projected_over(self, windows: tuple[Abandons, ...], cap: float) -> bool:
         """A window would be over the cap once the calls in flight have answered, as expected."""
-        lost = PROJECTION_MARGIN * self.lost
+        lost = PROJECTION_MARGIN * self.lost + self.held_lost
         return any(w.abandoned + lost > cap * (w.answered + self.answers_total) for w in windows)
 
     def burst(self) -> float:
@@ -313,7 +341,7 @@ class Forecast:
                         counted = min(counted, w.last_n)
                     # over the cap when fewer operators are free than this: each client left without one
                     # abandons, and makes those behind it wait too (served in the order they answered)
-                    need = self.i.waiting + a - (self.i.cap * counted - w.abandoned) / CASCADE
+                    need = self.i.waiting + a - (self.i.cap * counted - w.abandoned - self.held_lost) / CASCADE
                     below = math.ceil(need - 1e-9) - 1  # F ≤ below is over
                     if a == len(dist) - 1 and a == self.answers_top:
                         chance += pa  # the lumped tail: over whatever frees up

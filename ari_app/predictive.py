@@ -70,6 +70,7 @@ def pace_input(c: pstore.CampaignPacing, m: pstore.Measures, ops: list[OperatorV
         in_call=tuple(o.elapsed for o in pool if o.status == "in_call"),
         in_wrap=tuple(o.elapsed for o in pool if o.status == "wrap_up"),
         dialing=len(flying), dialing_for=tuple(flying), waiting=sum(x.answered for x in mine),
+        waiting_for=tuple(x.elapsed for x in mine if x.answered),
         dialled=m.dialled, answered=m.answered, talk=m.talk, wrap=m.wrap, answer_delays=m.answer_delays,
         fail_delays=m.fail_delays, grace_s=c.grace_s, windows=m.windows, max_ratio=c.max_ratio, cap=c.cap,
         min_dialled=c.min_sample_calls)

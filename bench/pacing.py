@@ -249,7 +249,8 @@ class Sim:
             in_wrap=tuple(self.now - t for t in self.wrap_start.values()), dialing=self.dialing,
             dialing_for=tuple(self.now - t for t in self.in_flight.values()),
             answer_delays=tuple(self.delays), fail_delays=tuple(self.fails),
-            waiting=len(self.hold), dialled=len(self.recent_dials), answered=sum(self.recent_dials),
+            waiting=len(self.hold), waiting_for=tuple(self.now - h[0] for h in self.hold),
+            dialled=len(self.recent_dials), answered=sum(self.recent_dials),
             talk=tuple(self.talks), wrap=(WRAP_S,) * 20,
             ring_s=sum(self.delays) / len(self.delays) if self.delays else pacer.DEFAULT_RING_S,
             grace_s=GRACE_S, windows=(last, day) if self.window_n else (day,), max_ratio=max_ratio, cap=self.cap)

@@ -314,3 +314,43 @@ def test_calls_ahead_never_risk_a_burst_over_the_cap(i):
         for _ in range(d.dials):
             f.add_call()
         assert f.burst() <= pc.BURST_CHANCE
+
+
+# ---- clients on hold running out of their grace ---------------------------------------------------------------------
+BUSY = tuple(float(e) for e in range(150, 210, 6))  # 10 operators talking, 2½ to 3½ minutes in: none free in 2 s
+HELD = [
+    # (what, waiting_for, expected abandons of the clients on hold, in [low, high])
+    ("nobody on hold", (), (0.0, 0.0)),
+    ("one client 1.5 s into a 2 s grace, nobody can be free in ½ s", (1.5,), (0.9, 1.0)),
+    ("one client just answered: the operator 1 s from the end of wrap-up is in time", (0.0,), (0.0, 0.1)),
+    ("past the grace: already in the record, not counted again", (3.0,), (0.0, 0.0)),
+    ("two near the end of their grace", (1.8, 1.9), (1.8, 2.0)),
+    ("waits not given (an older engine): nothing assumed", None, (0.0, 0.0)),
+]
+
+
+@pytest.mark.parametrize("what,waits,bounds", HELD, ids=[c[0] for c in HELD])
+def test_clients_on_hold_near_the_end_of_their_grace_are_abandons_on_their_way(what, waits, bounds):
+    n = 1 if waits is None else len(waits)
+    i = inp(ready=0, in_call=BUSY, in_wrap=(9.0,), waiting=n, waiting_for=() if waits is None else waits)
+    lost = pc.Forecast(i, 0.3).held_lost
+    assert bounds[0] <= lost <= bounds[1], lost
+
+
+def test_a_ready_operator_saves_the_first_client_on_hold_not_the_second():
+    i = inp(ready=1, in_call=BUSY, waiting=2, waiting_for=(1.9, 1.8))
+    assert 0.9 <= pc.Forecast(i, 0.3).held_lost <= 1.0
+
+
+def test_no_call_ahead_when_a_client_on_hold_is_about_to_be_the_abandon_that_crosses_the_cap():
+    """1 % cap, 147 answered, none abandoned: the window has room for one abandon. A client 1.5 s into its 2 s grace
+    with nobody free in time is that one: a call ahead now could be a second (the 10-operator case of bench.pacing
+    that peaked at 1.36 %)."""
+    common = dict(ready=0, in_call=BUSY, in_wrap=(8.5,), cap=0.01, windows=(Abandons(147, 0),))
+    calm = pc.decide(inp(**common))
+    held = pc.decide(inp(**common, waiting=1, waiting_for=(1.5,)))
+    assert calm.mode == pc.PREDICTIVE and calm.dials > 0
+    assert (held.mode, held.why, held.dials) == (pc.PROGRESSIVE, pc.WHY_CAP, 0)
+    # the same client just answered has time for the operator finishing wrap-up: no reason to stop
+    fresh = pc.decide(inp(**common, waiting=1, waiting_for=(0.0,)))
+    assert fresh.why != pc.WHY_CAP
