@@ -9,7 +9,12 @@ Each campaign has its pool of operators (simulated auto-answering softphones) an
 decline; wrap-up ends by its 1 s limit, so every operator goes Ready → In call → Wrap-up → Ready over and over.
 One headless Chromium has /supervisor open (1366×768, a supervisor) and /panel of operator 1 (its user).
 - dom_ms: an operator's status change (`operator_status_log.at`, stamped by the engine in the change's own
-  transaction) → the moment that operator's row shows it (a MutationObserver in the page, same machine clock).
+  transaction) → the end of the page's drawing that applied it (same machine clock): the page tells each drawing's
+  operators to `Supervisor.state.drawn(id, status)` (supervisor.js), as a row on screen is written by it and a row
+  off screen is not written at all (it is, from the model as it is then, when it comes into view: nothing scrolls
+  here). A page without that hook (an older supervisor.js given by --js) is measured as before: the moment the row's
+  `data-status` changes (a MutationObserver; `dom_measured_by` says which). With the hook, the rows' `data-status`
+  changes are measured apart as dom_on_screen_ms (the rows on screen, ~21 of 100: the same point as before for them).
   Showings are matched to changes in order (`latencies`); a status drawn over by a later one before the page drew
   (a page draws at most once a frame) has no sample and is counted apart (`drawn_over_in_a_frame`).
 - single_dom_ms: the same for operator 1's changes on its own panel, measured the same way in the same run.
@@ -21,8 +26,10 @@ One headless Chromium has /supervisor open (1366×768, a supervisor) and /panel 
   page_errors: its console.
 - arrive_ms (and single_arrive_ms): an operator's change → its event handed to the page's script (ARRIVE): the
   part of dom_ms before the page had the event (database, web, network, the browser's queue); the rest is the page's.
-  served_ms: the same change → its event read by a plain HTTP client on the supervisor's stream (RawStream): the
-  server's part of arrive_ms.
+  Split by plain clients in a process given the browser's share of the cores (Wire, bench/supervisor_wire.py):
+  notified_ms, the change → its NOTIFY at a LISTEN (the database's part: commit, delivery to a listener);
+  served_ms, the change → its event read from the supervisor's /events?batch=1 (the database's and the web's).
+  web_main_thread: the web process's main thread (its event loop) as the kernel saw it, as renderer_main_thread.
 - renderer_main_thread: the supervisor page's main thread as the kernel saw it over the window: % of a core it ran,
   % of the time it was runnable and waited for a core. On this shared machine it waits ~97 % of the time unless the
   browser is given a share of the cores as on a machine of its own (`--browser-nice -10`, BrowserNice; reported as
@@ -63,16 +70,24 @@ IDLE_S = 8
 # spent before the page had the event (database, web, network, the browser's own queue), the rest is the page's
 ARRIVE = "(d) => { if (d.since) { const t = Date.now(); window.__b.arrive.push([t, t - Date.parse(d.since)]); } }"
 SUPERVISOR_OBSERVER = """() => {
-  const rows = document.getElementById('sv-operator-rows');
-  window.__b = {obs: [], received: {}, reloads: 0, arrive: []};
-  const last = {};  // a row's status is set again at every redraw: only a change is a showing
+  const rows = document.getElementById('sv-operator-rows'), S = window.Supervisor.state;
+  // a page that reports its drawings (S.drawn, supervisor.js) is measured by them: a row off screen is not written
+  // until it comes into view; the rows' data-status (written for the rows on screen) is then kept apart (`rows`)
+  const drawn = 'drawn' in S;
+  window.__b = {obs: [], rows: [], received: {}, reloads: 0, arrive: [], by: drawn ? 'drawn' : 'data-status'};
+  const last = {}, lastRow = {};  // a row's status is set again at every redraw: only a change is a showing
+  if (drawn) S.drawn = (id, status) => {
+    if (last[id] === status) return;
+    last[id] = status;
+    window.__b.obs.push([id, status, Date.now()]);
+  };
   new MutationObserver((records) => {
     const t = Date.now();
     for (const m of records) {
       const tr = m.target;
-      if (!tr.classList.contains('sv-row') || last[tr.dataset.op] === tr.dataset.status) continue;
-      last[tr.dataset.op] = tr.dataset.status;
-      window.__b.obs.push([Number(tr.dataset.op), tr.dataset.status, t]);
+      if (!tr.classList.contains('sv-row') || lastRow[tr.dataset.op] === tr.dataset.status) continue;
+      lastRow[tr.dataset.op] = tr.dataset.status;
+      window.__b[drawn ? 'rows' : 'obs'].push([Number(tr.dataset.op), tr.dataset.status, t]);
     }
   }).observe(rows, {subtree: true, attributes: true, attributeFilter: ['data-status']});
   for (const k of %s) window.Dialer.live.on(k, () => { window.__b.received[k] = (window.__b.received[k] || 0) + 1; });
@@ -283,7 +298,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
     engine = EngineProcess(settings, settings.state_dir / "bench-engine.log")
     engine.mark()
     engine.start()
-    web = fore = None
+    web = fore = wire = None
     base = f"http://{settings.web_host}:{settings.web_port}"
     try:  # the engine is stopped whatever fails after it started (a web that does not come up included)
         web = start_web(settings)
@@ -298,9 +313,9 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             panel.evaluate(PANEL_OBSERVER)
             procs = browser_pids(browser)
             renderers = procs.get("renderer", [])
-            fore = BrowserNice([p for pids in procs.values() for p in pids], browser_nice) \
+            wire = Wire(settings, base, sv.context.cookies())
+            fore = BrowserNice([p for pids in procs.values() for p in pids] + [wire.proc.pid], browser_nice) \
                 if browser_nice is not None else None
-            raw = RawStream(base, sv.context.cookies())
             cdp = sv.context.new_cdp_session(sv)
             cdp.send("Performance.enable")
             panel_cdp = panel.context.new_cdp_session(panel)
@@ -317,7 +332,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
                 cdp.send("Profiler.enable")
                 cdp.send("Profiler.start")
             task0, single0, t0 = _task_s(cdp), _task_s(panel_cdp), time.time()
-            sched0 = _schedstat(renderers)
+            sched0, web0 = _schedstat(renderers), _schedstat([web.pid])
             with db.connection_context():
                 calls0 = Attempt.select().where(Attempt.ended_at.is_null(False)).count()
             trace = os.environ.get("DIALER_BENCH_TRACE")  # the renderer's main thread for 5 s, for development
@@ -329,7 +344,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             else:
                 time.sleep(seconds)
             task1, single1, t1 = _task_s(cdp), _task_s(panel_cdp), time.time()
-            sched1 = _schedstat(renderers)
+            sched1, web1 = _schedstat(renderers), _schedstat([web.pid])
             if profile:
                 _top_functions(cdp.send("Profiler.stop")["profile"], profile)
             with db.connection_context():
@@ -338,13 +353,15 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
                 until(lambda: not Operator.select().where(Operator.status != "paused").exists(), 60, 0.5,
                       "every operator paused after their call")
             closed = settle(db, sv, opened)  # the last events reach the page (or are counted as dropped)
-            raw.close()
+            wired = wire.close()
             page_data, panel_data = sv.evaluate("window.__b"), panel.evaluate("window.__b")
             flushes = sv.evaluate("window.Supervisor.state.flushes")
             browser.close()
     finally:
         if fore is not None:
             fore.stop()
+        if wire is not None and wire.proc.poll() is None:
+            wire.proc.kill()
         if web is not None:
             web.send_signal(signal.SIGTERM)
             web.wait(15)
@@ -357,9 +374,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             changes.setdefault(oid, []).append((status, float(at)))
         (committed,) = db.execute_sql("SELECT count(*) FROM live_event WHERE kind = ANY(%s) AND at > to_timestamp(%s)"
                                       " AND at <= to_timestamp(%s)", (list(KINDS), opened, closed)).fetchone()
-    shown: dict[int, list] = {}
-    for oid, status, t in page_data["obs"]:
-        shown.setdefault(oid, []).append((oid, status, t))
+    shown = _by_operator(page_data["obs"])
     if calls1 == calls0:
         raise RuntimeError("no call ended in the measured window: nothing to measure (see bench-engine.log)")
     dom, over = latencies(changes, shown, t0, t1)
@@ -371,17 +386,22 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
     received = sum(page_data["received"].get(k, 0) for k in KINDS)
     dom_p95, single_p95 = pct(dom, 95, 1), pct(single, 95, 1)
     arrive, single_arrive = arrivals(page_data, t0, t1), arrivals(panel_data, t0, t1)
-    served = arrivals({"arrive": raw.got}, t0, t1)
+    served = arrivals({"arrive": wired["served"]}, t0, t1)
+    notified = arrivals({"arrive": wired["notified"]}, t0, t1)
+    on_screen, _ = latencies(changes, _by_operator(page_data["rows"]), t0, t1)
     return {"operators": operators, "campaigns": campaigns, "talk_s": talk_s, "seconds": round(t1 - t0, 1),
             "calls": calls1 - calls0, "calls_per_minute": round((calls1 - calls0) / (t1 - t0) * 60, 1),
             "status_changes": sum(1 for rows in changes.values() for _, at in rows if t0 <= at <= t1),
-            "samples": len(dom), "drawn_over_in_a_frame": over,
+            "samples": len(dom), "drawn_over_in_a_frame": over, "dom_measured_by": page_data["by"],
             "dom_ms_p50": pct(dom, 50, 1), "dom_ms_p95": dom_p95, "dom_ms_max": round(max(dom), 1) if dom else None,
             "single_samples": len(single), "single_dom_ms_p50": pct(single, 50, 1), "single_dom_ms_p95": single_p95,
             "dom_vs_single_ratio": round(dom_p95 / single_p95, 2) if single and single_p95 > 0 else None,
             "arrive_ms_p50": pct(arrive, 50, 1), "arrive_ms_p95": pct(arrive, 95, 1),
             "single_arrive_ms_p95": pct(single_arrive, 95, 1),
+            "notified_ms_p50": pct(notified, 50, 1), "notified_ms_p95": pct(notified, 95, 1),
             "served_ms_p50": pct(served, 50, 1), "served_ms_p95": pct(served, 95, 1),
+            "on_screen_samples": len(on_screen), "dom_on_screen_ms_p50": pct(on_screen, 50, 1),
+            "dom_on_screen_ms_p95": pct(on_screen, 95, 1),
             "browser_cpu_percent": share(task0, task1, "ProcessTime"),
             "browser_idle_cpu_percent": round(100 * (idle1["ProcessTime"] - idle0["ProcessTime"]) / (it1 - it0), 1),
             "browser_cpu_parts_percent": {k: share(task0, task1, k) for k in PARTS},
@@ -390,57 +410,45 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             "events_committed": committed, "events_dropped": max(0, committed - received) + page_data["reloads"],
             "received_by_kind": page_data["received"],
             "page_drawings_per_s": round(flushes / float(closed - opened), 1), "page_errors": len(page_errors), "first_page_error": page_errors[0][:300] if page_errors else None,
-            "renderer_main_thread": main_thread_wait(sched0, sched1, t1 - t0), "browser_nice": browser_nice,
+            "renderer_main_thread": main_thread_wait(sched0, sched1, t1 - t0),
+            "web_main_thread": main_thread_wait(web0, web1, t1 - t0), "browser_nice": browser_nice,
             "browser_threads_reniced": fore.raised if fore else 0,
             **{f"page_{k}": v for k, v in (files or {}).items() if v}, "machine": machine()}
 
 
-class RawStream:
-    """The supervisor's /events read by a plain HTTP client beside the browser (same cookies): the ms from an
-    operator's change to its event reaching this client, so that arrive_ms splits into the server's part (here)
-    and the browser's (the rest)."""
+def _by_operator(obs: list) -> dict[int, list]:
+    shown: dict[int, list] = {}
+    for oid, status, t in obs:
+        shown.setdefault(oid, []).append((oid, status, t))
+    return shown
 
-    def __init__(self, base: str, cookies: list[dict]):
-        import http.client
-        import threading
-        from urllib.parse import urlsplit
 
-        url = urlsplit(base)
-        self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-        self.conn.request("GET", "/events", headers={
-            "Accept": "text/event-stream", "Cookie": "; ".join(f"{c['name']}={c['value']}" for c in cookies)})
-        self.response = self.conn.getresponse()
-        self.got: list[tuple[float, float]] = []  # (when, ms since the change), when in ms
-        self.stopped = False
-        threading.Thread(target=self._read, daemon=True).start()
+class Wire:
+    """bench.supervisor_wire beside the browser, in a session of its own (BrowserNice gives it the browser's share of
+    the cores): an operator's change → its NOTIFY read by a plain LISTEN (`notified`, the database's part of
+    arrive_ms) and → its event read by a plain HTTP client of the supervisor's /events?batch=1 (`served`, the
+    database's and the web's parts); the rest of arrive_ms is the browser's."""
 
-    def _read(self) -> None:
+    def __init__(self, settings, base: str, cookies: list[dict]):
         import json
-        from datetime import datetime
+        import subprocess
+        import sys
 
-        kind = None
+        from dialer.settings import REPO_ROOT
+
+        config = {"dsn": settings.dsn, "base": base, "cookie": "; ".join(f"{c['name']}={c['value']}" for c in cookies)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.supervisor_wire", json.dumps(config)], cwd=REPO_ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+
+    def close(self) -> dict:
+        import json
+
         try:
-            for raw in self.response:
-                if self.stopped:
-                    return
-                line = raw.decode().rstrip("\n")
-                if line.startswith("event: "):
-                    kind = line[7:]
-                elif line.startswith("data: ") and kind == "operator.status":
-                    since = json.loads(line[6:]).get("since")
-                    if since:
-                        t = time.time() * 1000
-                        self.got.append((t, t - datetime.fromisoformat(since).timestamp() * 1000))
-                elif not line:
-                    kind = None
-        except Exception:  # noqa: BLE001  (closed at the end of the run)
-            return
-
-    def close(self) -> None:
-        self.stopped = True
-        with contextlib.suppress(Exception):
-            self.conn.sock.shutdown(2)
-        self.conn.close()
+            out, _ = self.proc.communicate("", timeout=60)
+            return json.loads(out.strip().splitlines()[-1])
+        except Exception:  # noqa: BLE001  (the figures say none)
+            self.proc.kill()
+            return {"notified": [], "served": []}
 
 
 def arrivals(data: dict, since: float, until: float) -> list[float]:

@@ -15,10 +15,12 @@
  * through its own text node (no nodes made or thrown away), attributes only when they change, no layout read; a row
  * whose sort key changed moves alone (a binary search in the kept order); the rows have one height in one scroll
  * area, so the rows on screen are a range of the order found from the scroll position, and only their clocks tick,
- * in one pass a second; the campaign boxes and status chips, which add up many events, at most once a second; the
- * action buttons' states when their menu opens; an alert's own item only (a new one flashes at most every
- * FLASH_EVERY_MS). Events that arrive while the board is being read are kept and applied after it; an attempt's end
- * is counted once (the board names the attempts that ended in the last minutes).
+ * in one pass a second; a row off screen is not written at all until it comes into view (then from the model as it
+ * is), and a change to it alone needs no drawing (applyOffScreen); the campaign boxes and status chips, which add
+ * up many events, at most once a second; the action buttons' states when their menu opens; an alert's own item
+ * only (a new one flashes at most every FLASH_EVERY_MS). Events that arrive while the board is being read are kept
+ * and applied after it; an attempt's end is counted once (the board names the attempts that ended in the last
+ * minutes).
  * Nothing here uses innerHTML with data. */
 (function () {
   "use strict";
@@ -49,7 +51,7 @@
     dirtyAlerts: new Set(), alertEls: new Map(), alertOrder: [], flashAt: -Infinity,
     filter: { pool: "", campaign: "", status: "" }, sort: "name", order: [], onScreen: new Set(),
     flushAt: -Infinity, beeps: 0, ticks: 0, slowAt: 0, urgent: false, slowTimer: null, flushes: 0,
-    clocksDue: false, dayDue: false,
+    clocksDue: false, dayDue: false, drawn: null,
   };
   const baseTitle = document.title;
   const now = () => Date.now() + S.skew;
@@ -203,7 +205,26 @@
     // drawing that is not this task (a timer, an animation frame: the compositor's turn, then the main thread's; a
     // posted message was worse still) waits for a core, and the page drew 0.5–0.8 times a second, seconds after
     // the events had arrived (arrive_ms against dom_ms). The browser renders no more often than before.
+    applyOffScreen();
     if ((S.frame || S.waitTimer) && !document.hidden && (S.framePending || performance.now() - S.flushAt >= FRAME_MS)) flush();
+  }
+
+  // a marked operator whose row is off screen, stays shown or hidden and keeps its place: nothing of theirs is written
+  // (drawOp), so they need no drawing and do not wait for one (FRAME_MS) — done here, in the event's own task (the
+  // sums that count them, the chips, are drawn with the next drawing as before)
+  function applyOffScreen() {
+    if (!S.dirtyOps.size || S.arrangeAll || !S.loaded) return;
+    let done = 0;
+    for (const id of S.dirtyOps) {
+      const op = S.ops.get(id);
+      if (!op || !op.el || S.onScreen.has(id) || (op.el.menu && op.el.menu.open)) continue;
+      if (visible(op) === op.el.row.hidden || sortKey(op) !== op.placedKey) continue;  // it shows, hides or moves
+      op.stale = true;
+      S.dirtyOps.delete(id);
+      done++;
+      if (S.drawn) S.drawn(id, op.status);
+    }
+    if (done) S.dirtyChips = true;
   }
 
   // ---- SIP registration (issue 14): the operator's device, online or not, its address and user agent ---------
@@ -447,14 +468,22 @@
     }
     quiet(draw);
   }
+  // S.drawn(id, status), when set (bench.supervisor): told of each operator this drawing applied, at its end — the
+  // moment the screen is current for them, whether their row is on screen (written) or not (written on coming into view)
   function draw() {
     S.flushes++;
+    const applied = S.drawn ? [...S.dirtyOps] : null;
+    drawMarked();
+    if (applied) for (const id of applied) { const op = S.ops.get(id); if (op) S.drawn(id, op.status); }
+  }
+  function drawMarked() {
     const rows = $("sv-operator-rows");
     for (const id of S.dirtyOps) {
       const op = S.ops.get(id);
       if (!op) continue;
-      if (!op.el) { op.el = opRow(op); rows.append(op.el.row); S.arrangeAll = true; }
-      drawOp(op);
+      let fresh = false;
+      if (!op.el) { op.el = opRow(op); rows.append(op.el.row); S.arrangeAll = true; fresh = true; }
+      drawOp(op, fresh);
     }
     if (S.dirtyOps.size) S.dirtyChips = true;  // the counts, and the shown count under a filter
     S.dirtyOps.clear();
@@ -545,8 +574,24 @@
     return menu;
   }
 
-  function drawOp(op) {
+  // a row off screen is not written (measured: each change to one laid its row and the whole scroll area out again,
+  // ~7 times a second at 100 operators): only what decides where the rows are — shown under the filter, its place in
+  // the order — is kept; the rest is written when it comes into view (findOnScreen), from the model as it is then.
+  // A new row is written once in full (its name and login are there for the page's own search)
+  function drawOp(op, fresh) {
     const el = op.el;
+    if (el.menu && el.menu.open) drawActions(op);
+    const hide = !visible(op);
+    if (el.row.hidden !== hide) { el.row.hidden = hide; S.viewDirty = true; }
+    const key = sortKey(op);
+    if (key !== op.placedKey) { op.placedKey = key; S.moved.add(op.id); }
+    if (!fresh && !S.onScreen.has(op.id)) { op.stale = true; return; }
+    drawCells(op);
+  }
+
+  function drawCells(op) {
+    const el = op.el;
+    op.stale = false;
     setData(el.row, "status", op.status);
     put(el.nameT, op.name); put(el.loginT, op.login);
     setData(el.status, "status", op.status);
@@ -560,11 +605,6 @@
     put(el.ratingT, String(t.rating));
     drawCall(op);
     drawSip(op);
-    if (el.menu && el.menu.open) drawActions(op);
-    const hide = !visible(op);
-    if (el.row.hidden !== hide) { el.row.hidden = hide; S.viewDirty = true; }
-    const key = sortKey(op);
-    if (key !== op.placedKey) { op.placedKey = key; S.moved.add(op.id); }
     // the clocks and the day bar: now when the row is on screen, else when it comes into view
     if (S.onScreen.has(op.id)) tickOp(op, now());  // the day bar: with the clock's pass every DAY_BAR_EVERY_S
   }
@@ -626,7 +666,10 @@
       if (!op || !op.el || op.el.row.hidden) continue;
       if (i >= first) {
         on.add(id);
-        if (!S.onScreen.has(id)) { tickOp(op, t); drawDay(op, t); }  // came into view: its clocks and day bar now
+        if (!S.onScreen.has(id)) {  // came into view: what changed meanwhile, its clocks and day bar now
+          if (op.stale) drawCells(op);
+          tickOp(op, t); drawDay(op, t);
+        }
       }
       if (++i > last) break;
     }
