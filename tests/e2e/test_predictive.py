@@ -97,17 +97,24 @@ def held_clients(engine, cid: int, count: int) -> list[Attempt]:
 
 
 def start(engine, wait_timeout_s: int = 60, **settings):
-    cid = predictive_campaign(wait_timeout_s=wait_timeout_s, **settings)
+    """The first operator talks to the campaign's first client, then the campaign turns predictive: with that
+    operator expected free soon (the history's talks last 5 s), the pacer dials the two other clients, who answer
+    at once and wait on hold. (Predictive from the start, the pacer could dial the first client itself, or the
+    operator's own claim could: which one won decided whether one or two clients ended up on hold.)"""
+    cid = predictive_campaign(wait_timeout_s=wait_timeout_s, mode="progressive", **settings)
     measured_history(cid)
     first, second = make_operators(engine.settings, cid, 2)
     add_leads(cid, [f"{STAYS}{i:04d}" for i in range(3)])
     command_all([first["id"]], "ready")
+    until(lambda: calls(cid).where(Attempt.operator == first["id"], Attempt.bridged_at.is_null(False)).exists(), 20,
+          message="the first operator talking")
+    pacing.update_pacing(cid, mode="predictive")
     return cid, first, second
 
 
 def test_clients_answered_while_nobody_is_free_wait_with_music_and_join_the_first_operator_to_become_ready(engine):
     cid, first, second = start(engine)
-    # the pacer dials three for the one Ready operator: one talks to them, two wait on hold
+    # the first operator talks to one client; the pacer dials two more for them: both wait on hold
     held = held_clients(engine, cid, 2)
     assert music_in(engine.settings, cid)
     until(lambda: calls(cid).where(Attempt.bridged_at.is_null(False)).count() == 1, 10,
