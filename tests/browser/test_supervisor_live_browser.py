@@ -132,3 +132,37 @@ def test_a_change_is_drawn_in_its_own_events_task(screen, db):
     page.wait_for_function("[...document.querySelectorAll('#sv-operator-rows .sv-row')]"
                            ".every((r) => r.dataset.status === 'ready')", timeout=LIVE_MS)
     assert errors == []
+
+
+SIP_EVENT = ("INSERT INTO live_event (kind, permission, operator_id, data) VALUES ('sip.registration', 'sip.read', %s,"
+             " jsonb_build_object('login', %s, 'device_id', NULL, 'operator_id', %s, 'registration', %s::jsonb))")
+
+
+def test_a_registration_refreshed_draws_nothing_a_device_going_offline_is_drawn(screen, db):
+    """Most registration events at a busy call centre are a phone's registration refreshed or its round-trip time
+    measured again: nothing this screen shows changes, so they cost no drawing; a change it shows is drawn."""
+    page, errors = screen
+    c, ops = team(1, "lr", "ready")
+    op = ops[0]
+    open_screen(page, op.id)
+    page.evaluate("() => { window.sip = 0; window.Dialer.live.on('sip.registration', () => { window.sip++; }); }")
+    online = {"online": True, "ip": "10.0.0.7", "port": 5060, "user_agent": "MicroSIP/3.21", "qualify_status": "Reachable"}
+
+    def send(n, **reg):
+        db.execute_sql(SIP_EVENT, (op.id, op.login, op.id, json.dumps({**online, **reg})))
+        page.wait_for_function(f"window.sip >= {n}", timeout=LIVE_MS)
+
+    cell = page.locator(f"[data-testid=op-sip-{op.id}]")
+    send(1, expires_at="2026-01-01T10:00:00+00:00", rtt_us=900)
+    page.wait_for_function(f"document.querySelector('[data-testid=op-sip-{op.id}]').textContent.includes('10.0.0.7')",
+                           timeout=LIVE_MS)
+    page.wait_for_function("window.Supervisor.state.dirtyOps.size === 0", timeout=LIVE_MS)
+    flushes = page.evaluate("window.Supervisor.state.flushes")
+    for n in range(2, 7):  # refreshed, re-measured: the same device, address, agent and state
+        send(n, expires_at=f"2026-01-01T10:0{n}:00+00:00", rtt_us=900 + 150 * n)
+    assert page.evaluate("[window.Supervisor.state.flushes, window.Supervisor.state.dirtyOps.size]") == [flushes, 0]
+    send(7, online=False)
+    page.wait_for_function(f"!document.querySelector('[data-testid=op-sip-{op.id}]').textContent.includes('10.0.0.7')",
+                           timeout=LIVE_MS)
+    assert "не в сети" in cell.inner_text()
+    assert errors == []

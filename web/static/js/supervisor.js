@@ -231,13 +231,22 @@
   function onSip(d) {
     const op = d.operator_id && S.ops.get(d.operator_id);
     if (!op) return;  // a seat's device, or one unbound: not on this screen
+    const before = sipSig(op.sip);
     op.sip = { device_id: d.device_id, login: d.login, registration: d.registration };
-    markOp(op);
+    // most of these events are a phone's registration refreshed or its round-trip time measured again (~9 a second
+    // at 100 operators): nothing this screen shows changed, so nothing is drawn for them
+    if (sipSig(op.sip) !== before) markOp(op);
+  }
+
+  // what this screen shows of a device's registration (its expiry and round-trip time are the «Телефония» page's)
+  function sipSig(s) {
+    const reg = s && s.registration;
+    return s ? [s.login, reg.online, reg.ip, reg.port, reg.user_agent, reg.qualify_status].join("|") : "";
   }
 
   function drawSip(op) {
     const s = op.sip, reg = s && s.registration, el = op.el.sip;
-    const sig = s ? [s.login, reg.online, reg.ip, reg.port, reg.user_agent, reg.qualify_status].join("|") : "";
+    const sig = sipSig(s);
     if (el.dataset.sig === sig && el.childNodes.length) return;
     el.dataset.sig = sig;
     if (!s) { el.className = "sv-sip muted"; el.title = W.sip_none || ""; el.replaceChildren("—"); return; }
