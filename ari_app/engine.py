@@ -132,6 +132,7 @@ class Engine:
             self._recording.flush()
         found = stasis.translate(msg, time.time()) or self.inbound.translate(server, msg, time.time())
         if found is None:
+            self.recorder.event(msg)  # its leg snoops' ends
             return
         channel, event = found
         actor = self.routes.get((server, channel))
@@ -199,6 +200,7 @@ class Engine:
                 log.warning("hanging up orphan channel %s on %s", c["id"], server)
                 await client.hangup(c["id"])
         await self.inbound.reconcile(server, channels)  # callers on hold a restart left behind
+        await self.recorder.reconcile(client, channels)  # the operators' leg snoops (ari_app/recording.py)
         for actor in self.actors.values():
             if actor.client is client:
                 actor.post(ev.Resync(live, bridged, listed_at, at=time.time()))

@@ -1,15 +1,22 @@
 """Recording answered calls (SPEC J1), off the call's critical path and cheap for Asterisk.
 
 The actor never waits for any of this. What the campaign wants is read as the client is dialled, so the answer
-bridges without a database round trip first. If the attempt's campaign records, a snoop channel is created on the
-client's channel as the client answers (beside the bridging), listening both ways (what the client hears — the
-operator — and says), and once the client has joined the operator it records as 8 kHz WAV: one file of both parties
-with no encoder in Asterisk, and the operator's bridge stays a two-party one. The recordings use ARI connections of
-their own, and their after-call work waits while other clients are being bridged. (`POST /bridges/{id}/record` adds
-a third channel that turns the bridge into a mixing one, decoding and encoding every 20 ms; with Opus written by
-Asterisk it cost pbx six times its CPU and doubled answer → bridged p99 — docs/recording.md; writing WAV it still
-took pbx about ×1.8 the snoop's CPU. A snoop on the operator's leg, made while the client's phone rings, made answer
-→ bridged slower than the snoop made at the answer: p50 ×2–3 in rounds alternating with it, bench.recording.) When
+bridges without a database round trip first. An operator whose campaign records has a snoop channel on their own leg
+(`LegSnoop`), spying both ways — what the operator says and what they hear, the client — made once per leg (when
+their line joins its bridge, or as their first recorded call is dialled), not per call: their bridge is a
+`simple_bridge` all the time, the client joins it with no technology switch and no request but `addChannel`, and
+the snoop's events never queue before anyone's bridging. Per call: `POST /channels/{snoop}/record` (named by
+attempt) once the client has joined, and a stop as the attempt ends — the file is the call, nothing between calls.
+One file of both parties, 8 kHz WAV, no encoder in Asterisk. An operator moving to a campaign without recording has
+the snoop dropped as their next call is dialled (their bridge is `native_rtp` again: such campaigns pay nothing). A
+snoop that is gone (the line re-up, Asterisk restarted, hung up by hand) is forgotten on its ChannelDestroyed and
+made again; one found gone as a call starts leaves that call recorded on a snoop of its own client, and a restarted
+engine adopts the snoops on its operators' legs (`reconcile`). Calls with no leg to listen to are recorded on a
+snoop of the client, made as it answers. The recordings use ARI connections of their own, and their after-call work
+waits while other clients are being bridged. (`POST /bridges/{id}/record` adds a third channel that turns the bridge
+into a mixing one, decoding and encoding every 20 ms: pbx six times its CPU and answer → bridged p99 doubled; a
+snoop per call on the client or the leg put a request beside each bridging and switched the bridge's technology
+under it: p99 ×1.4–1.8 — docs/recording.md.) When
 the attempt ends the recording is stopped, fetched over ARI (`/recordings/stored/{name}/file`: Asterisk may sit on
 another host) into `pending/`, and compressed to Ogg/Opus by `opusenc` at the lowest priority, one file at a time;
 stored with its size, duration and checksum.
@@ -23,8 +30,10 @@ live ones are stopped, with one alert; calls are never touched.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from dialer import recording_files as rec
@@ -39,8 +48,34 @@ START_TRIES = 40  # 2 s for the snoop channel to enter the application
 ENCODERS = 1  # compressions at a time: a burst of ended calls queues rather than taking the cores from live ones
 FILE_THREADS = 2  # the files' own threads (one compression, one synced write or disk check beside it)
 BRIDGING_S = 2.0  # a client's bridging asked for longer ago than this is not waited for (it failed, or is long done)
-QUIET_MAX_S = 15.0  # the after-call work waits for no bridging at most this long: a steady flow never starves it
+QUIET_MAX_S = 15.0  # the after-call work waits at most this long after its call ended: a steady flow never starves it
+# …and until no call has ended or been answered for this long: calls end in bursts and the next burst is answered a
+# wrap-up later, so a fetch started in between would still be running as that burst is bridged
+SETTLE_S = 3.0
 FETCHES = 1  # ended recordings stopped, fetched and deleted on Asterisk at a time
+
+
+@dataclass
+class LegSnoop:
+    """A snoop channel on an operator's leg, spying both ways: it hears the operator and what the operator hears —
+    the client, once bridged — mixed into one stream. Made once per leg, not per call: the operator's bridge is a
+    `simple_bridge` from the first call on and a client's answer → bridged asks Asterisk for nothing more; each call
+    records on it from the join to the end."""
+    leg: str
+    snoop: str
+    ari: AriClient
+    made: asyncio.Future  # True once the snoop channel exists; False: it could not be made
+
+
+def leg_snoop_action(want: bool, have_leg: str | None, leg: str | None) -> str:
+    """What to do with an operator's leg snoop before their next call: "make", "keep", "drop" or "none".
+    `want`: their campaign records (and the disk has room); `have_leg`: the leg the snoop kept for them listens to
+    (None: none kept); `leg`: their leg now (None: no line up — nothing to listen to yet)."""
+    if not want:
+        return "drop" if have_leg is not None else "none"
+    if leg is None:
+        return "none"
+    return "keep" if have_leg == leg else "make"  # another leg's snoop ended with that leg
 
 
 class Recorder:
@@ -56,7 +91,16 @@ class Recorder:
         self.prepared: dict[int, asyncio.Task] = {}  # attempt → its campaign being read as it is dialled
         # attempt → loop time its client's bridging was asked for: the after-call work waits while there are any
         self.bridging: dict[int, float] = {}
+        self.activity = float("-inf")  # loop time a call last ended or was answered (`_quiet`)
         self.fetching = asyncio.Semaphore(FETCHES)
+        # operator → the snoop channel kept on their leg while they call for a recording campaign (`LegSnoop`), and
+        # attempt → the leg snoop its recording is written on: stopped as the attempt ends, the snoop stays
+        self.legs: dict[int, LegSnoop] = {}
+        self.on_leg: dict[int, str] = {}
+        self.recording_operators: set[int] = set()  # their leg was to have a snoop (the database away: a new
+        # leg gets one as their last call's did)
+        self._snoop_seq = itertools.count(1)  # a leg snoop's id is never reused (a late ChannelDestroyed of a
+        # dropped one must not be taken for its successor's)
         # the recordings' own ARI connections, one pool per server: an operator's bridging request never waits for
         # a free connection behind a snoop, a record or a file download
         self.own: dict[str, AriClient] = {}
@@ -86,20 +130,23 @@ class Recorder:
         return task
 
     # ---- hooks (ari_app/runtime.py) --------------------------------------------------------------------------
-    def client_bridged(self, client: AriClient, bridge_id: str, attempt_id: int, channel: str) -> None:
-        """The client (`channel`) has just joined the operator: record from here to the end, if the campaign
-        wants it."""
+    def client_bridged(self, client: AriClient, bridge_id: str, attempt_id: int, channel: str,
+                       actor=None) -> None:
+        """The client (`channel`) has just joined the operator (`actor`): record from here to the end, if the
+        campaign wants it."""
         self.bridging.pop(attempt_id, None)
-        self.live[attempt_id] = (client, self._spawn(self._start(client, channel, attempt_id),
+        leg = self._leg_of(actor)
+        self.live[attempt_id] = (client, self._spawn(self._start(client, channel, attempt_id, leg),
                                                      f"record-at{attempt_id}"))
 
-    def dialled(self, attempt_id: int) -> None:
+    def dialled(self, attempt_id: int, actor=None) -> None:
         """The client is about to be called: read what the campaign wants now, while the phone rings, so the answer
-        finds it read and the client is bridged without a database round trip first. (Not awaited by anyone: an
-        answer that comes before it is read reads it itself.)"""
-        self.prepared[attempt_id] = self._spawn(self._prepare(attempt_id), f"prepare-at{attempt_id}")
+        finds it read and the client is bridged without a database round trip first; the operator's leg snoop is
+        made (or dropped) then too, if their campaign changed. (Not awaited by anyone: an answer that comes before
+        it is read reads it itself.)"""
+        self.prepared[attempt_id] = self._spawn(self._prepare(attempt_id, actor), f"prepare-at{attempt_id}")
 
-    async def _prepare(self, attempt_id: int) -> None:
+    async def _prepare(self, attempt_id: int, actor=None) -> None:
         try:
             plan = await self.engine.db_run(rec.answered_plan, attempt_id, self.consent_dir, self.consent_default)
         except Exception as e:
@@ -107,8 +154,115 @@ class Recorder:
             return
         if attempt_id in self.prepared:  # not answered, nor ended, meanwhile
             self.plans[attempt_id] = plan
+            self._leg_wanted(actor, plan.leg_snoop)
+
+    def leg_joined(self, actor, leg: str) -> None:
+        """The operator's line is up and in their bridge: if a campaign of theirs records, its snoop is made now,
+        before any call (the previous leg's ended with it), and one left from such a campaign is not made."""
+        self._spawn(self._leg_joined(actor, leg), f"leg-{leg}")
+
+    async def _leg_joined(self, actor, leg: str) -> None:
+        try:
+            want = await self.engine.db_run(rec.operator_records, actor.oid)
+        except Exception as e:  # the next call's own read decides instead
+            log.warning("operator %s: campaigns not read as the line came up (%s)", actor.oid, e)
+            want = actor.oid in self.recording_operators
+        if actor.state.leg == leg:  # still this line
+            self._leg_wanted(actor, want, leg)
+
+    def event(self, msg: dict) -> None:
+        """An ARI event nobody else used: a leg snoop that ended (the leg hung up, hung up by hand, Asterisk
+        restarted) is forgotten, so the next call makes a new one."""
+        if msg.get("type") not in ("ChannelDestroyed", "StasisEnd"):
+            return
+        channel = msg.get("channel", {}).get("id", "")
+        if not channel.startswith(rec.LEG_SNOOP_PREFIX):
+            return
+        for oid, kept in list(self.legs.items()):
+            if kept.snoop == channel:
+                del self.legs[oid]
+                log.info("operator %s: snoop %s on the leg ended", oid, channel)
+
+    async def reconcile(self, client: AriClient, channels: list[dict]) -> None:
+        """After a (re)connect (and at the engine's start): leg snoops Asterisk no longer has are forgotten; one on
+        an operator's current leg is adopted (a restarted engine keeps using it, and a call bridged meanwhile has
+        its recording stopped as it ends); any other is hung up."""
+        live = {c.get("id", "") for c in channels}
+        for oid, kept in list(self.legs.items()):
+            if kept.ari.name == client.name and kept.made.done() and kept.snoop not in live:
+                del self.legs[oid]
+        legs = {a.state.leg: a for a in self.engine.actors.values() if a.client is client and a.state.leg}
+        for channel in live:
+            leg = rec.snooped_leg(channel)
+            if leg is None:
+                continue
+            actor = legs.get(leg)
+            kept = self.legs.get(actor.oid) if actor else None
+            if kept is not None and kept.snoop == channel:
+                continue
+            if actor is not None and kept is None:
+                made = asyncio.get_running_loop().create_future()
+                made.set_result(True)
+                self.legs[actor.oid] = LegSnoop(leg, channel, self._ari(client), made)
+                self.recording_operators.add(actor.oid)
+                call = actor.state.call
+                if call is not None and call.facts.bridged:
+                    self.on_leg[call.attempt_id] = channel
+                log.info("operator %s: snoop %s on the leg adopted", actor.oid, channel)
+                continue
+            log.warning("hanging up snoop %s: its leg is gone or has another", channel)
+            try:
+                await self._ari(client).hangup(channel)
+            except AriError as e:
+                log.warning("snoop %s not hung up: %s", channel, e)
+
+    def _leg_of(self, actor) -> LegSnoop | None:
+        kept = self.legs.get(actor.oid) if actor is not None else None
+        return kept if kept is not None and kept.leg == actor.state.leg else None
+
+    def _leg_wanted(self, actor, want: bool, leg: str | None = None) -> None:
+        """The operator's leg snoop made, kept or dropped for what their campaign wants: an operator moving to a
+        campaign without recording gets their `native_rtp` bridge back from their next call on."""
+        if actor is None:
+            return
+        oid, leg = actor.oid, leg or actor.state.leg
+        want = want and not self.paused
+        (self.recording_operators.add if want else self.recording_operators.discard)(oid)
+        kept = self.legs.get(oid)
+        match leg_snoop_action(want, kept.leg if kept else None, leg):
+            case "make":
+                ari = self._ari(actor.client)
+                snoop = rec.leg_snoop_id(leg, next(self._snoop_seq))
+                task = self._spawn(self._make_leg_snoop(ari, oid, leg, snoop), f"snoop-{snoop}")
+                self.legs[oid] = LegSnoop(leg, snoop, ari, task)
+            case "drop":
+                del self.legs[oid]
+                self._spawn(self._drop_leg_snoop(oid, kept), f"unsnoop-{kept.snoop}")
+
+    async def _make_leg_snoop(self, ari: AriClient, oid: int, leg: str, snoop: str) -> bool:
+        try:
+            await ari.request("POST", f"/channels/{leg}/snoop",
+                              {"spy": "both", "whisper": "none", "app": ari.app,
+                               "appArgs": f"recording,op{oid}", "snoopId": snoop})
+            log.info("operator %s: snoop %s on the leg made", oid, snoop)
+            return True
+        except AriError as e:
+            log.warning("operator %s: snoop on the leg %s not made (%s); the next call tries again", oid, leg, e)
+            kept = self.legs.get(oid)
+            if kept is not None and kept.snoop == snoop:
+                del self.legs[oid]
+            return False
+
+    async def _drop_leg_snoop(self, oid: int, kept: LegSnoop) -> None:
+        try:
+            if await kept.made:
+                await kept.ari.hangup(kept.snoop)
+                log.info("operator %s: snoop %s on the leg dropped", oid, kept.snoop)
+        except AriError as e:
+            log.warning("operator %s: snoop %s not hung up: %s", oid, kept.snoop, e)
 
     def attempt_ended(self, client: AriClient, attempt_id: int, answered: bool) -> None:
+        self.activity = asyncio.get_running_loop().time()
         self.plans.pop(attempt_id, None)  # answered but never bridged
         self.bridging.pop(attempt_id, None)
         self.prepared.pop(attempt_id, None)
@@ -116,7 +270,7 @@ class Recorder:
         if answered or attempt_id in self.live:
             self._spawn(self._finish(client, attempt_id), f"record-end-at{attempt_id}")
 
-    async def answered(self, client: AriClient, attempt_id: int, channel: str) -> None:
+    async def answered(self, client: AriClient, attempt_id: int, channel: str, actor=None) -> None:
         """The client has answered: what the campaign wants, read as the client was dialled (`dialled`; per call,
         not cached: a campaign just switched on is seen by its next call, and a consent message is never skipped),
         or read now if that read is not done, and the consent message (B6) played before the operator joins.
@@ -124,11 +278,11 @@ class Recorder:
         return the actor bridges the client: from then until it is bridged, other calls' after-call work waits
         (`_quiet`)."""
         try:
-            await self._answered(client, attempt_id, channel)
+            await self._answered(client, attempt_id, channel, actor)
         finally:
-            self.bridging[attempt_id] = asyncio.get_running_loop().time()
+            self.bridging[attempt_id] = self.activity = asyncio.get_running_loop().time()
 
-    async def _answered(self, client: AriClient, attempt_id: int, channel: str) -> None:
+    async def _answered(self, client: AriClient, attempt_id: int, channel: str, actor=None) -> None:
         try:
             self.prepared.pop(attempt_id, None)
             plan = self.plans.get(attempt_id) or await self.engine.db_run(
@@ -137,8 +291,13 @@ class Recorder:
             log.error("attempt %s: campaign not read at answer (%s): no message; recording decided later", attempt_id, e)
             return
         self.plans[attempt_id] = plan
-        if plan.record and not self.paused:
-            # the snoop channel now, the record request once the client has joined (client_bridged): the client
+        if actor is not None and actor.state.leg:
+            # the operator's leg snoop: kept from an earlier call or made as they were dialled, as a rule; made now
+            # (beside the bridging, not awaited) for a call that was not dialled by them (predictive, inbound)
+            self._leg_wanted(actor, plan.leg_snoop)
+        elif plan.record and not self.paused:
+            # no leg to listen to: the snoop channel on the client now, the record request once the client has
+            # joined (client_bridged): the client
             # joins the operator with the audiohook already on, so the bridge starts as the `simple_bridge` it has to
             # be rather than going `native_rtp` and being rebuilt a moment later, and what is left after the
             # bridging is one request
@@ -175,7 +334,7 @@ class Recorder:
                         attempt_id, e)
             return False
 
-    async def _start(self, client: AriClient, channel: str, attempt_id: int) -> None:
+    async def _start(self, client: AriClient, channel: str, attempt_id: int, leg: LegSnoop | None = None) -> None:
         snooping = self.snoops.pop(attempt_id, None)
         try:
             plan = self.plans.pop(attempt_id, None) or await self.engine.db_run(
@@ -192,9 +351,10 @@ class Recorder:
             row = asyncio.ensure_future(self.engine.db_run(rec.recording_started, attempt_id, campaign_id))
             ari = self._ari(client)
             try:
-                if snooping is None or not await snooping:
-                    await self._snoop(ari, channel, attempt_id)
-                await self._record(ari, rec.snoop_id(attempt_id), rec.asterisk_name(attempt_id))
+                if leg is None or not await self._record_on_leg(ari, leg, attempt_id):
+                    if snooping is None or not await snooping:
+                        await self._snoop(ari, channel, attempt_id)
+                    await self._record(ari, rec.snoop_id(attempt_id), rec.asterisk_name(attempt_id))
             except Exception:
                 await asyncio.gather(row, return_exceptions=True)  # the failure is written after the row
                 raise
@@ -203,10 +363,29 @@ class Recorder:
             except Exception:  # no row, so nobody would fetch the file: it is not recorded
                 await self._drop(ari, attempt_id)
                 raise
-            log.info("attempt %s: recording client %s", attempt_id, channel)
+            log.info("attempt %s: recording client %s on %s", attempt_id, channel,
+                     self.on_leg.get(attempt_id, rec.snoop_id(attempt_id)))
         except Exception as e:  # a call is never failed by its recording
             log.error("attempt %s: recording did not start: %s", attempt_id, e)
             await self._failed(attempt_id, f"did not start: {e}")
+
+    async def _record_on_leg(self, ari: AriClient, leg: LegSnoop, attempt_id: int) -> bool:
+        """The call recorded on the operator's leg snoop, from now (the join) to its end (`_finish` stops it).
+        False: the snoop was not made or is gone (the line re-up, Asterisk restarted, hung up by hand) — the call is
+        then recorded on a snoop of its own client, as a call without a leg snoop is; the bridging never waits."""
+        if not await leg.made:
+            return False
+        try:
+            await self._record(ari, leg.snoop, rec.asterisk_name(attempt_id))
+        except AriError as e:
+            log.warning("attempt %s: not recorded on the leg snoop %s (%s); recording its client's channel instead",
+                        attempt_id, leg.snoop, e)
+            for oid, kept in list(self.legs.items()):
+                if kept is leg:
+                    del self.legs[oid]  # the next call makes a new one
+            return False
+        self.on_leg[attempt_id] = leg.snoop
+        return True
 
     @staticmethod
     async def _drop(ari: AriClient, attempt_id: int) -> None:
@@ -234,42 +413,64 @@ class Recorder:
                 await asyncio.sleep(0.05)
 
     async def _finish(self, client: AriClient, attempt_id: int) -> None:
+        ended = asyncio.get_running_loop().time()
         entry = self.live.pop(attempt_id, None)
         if entry:
             await asyncio.gather(entry[1], return_exceptions=True)  # the start may still be under way
+        on_leg = self.on_leg.pop(attempt_id, None)
+        if on_leg is not None:
+            # the leg snoop outlives the call: the file ends now, not when the after-call work gets to it, and the
+            # operator's next call does not find it still recording
+            try:
+                await self._ari(client).stop_recording(rec.asterisk_name(attempt_id))
+            except AriError as e:
+                # 409 "not in session": over already (its snoop ended with the leg); anything else is tried again
+                # before the fetch, which waits for the live recording to be gone
+                if e.status != 409:
+                    log.warning("attempt %s: recording on %s not stopped at the end (%s); stopped when fetched",
+                                attempt_id, on_leg, e)
+                    on_leg = None
         try:
             async with self.fetching:
-                await self._quiet()
+                await self._quiet(ended)
                 if not await self.engine.db_run(rec.is_recording, attempt_id):
                     return
                 if not rec.pending_path(self.root, attempt_id).is_file():
-                    await self._fetch(self._ari(client), attempt_id)
+                    await self._fetch(self._ari(client), attempt_id, on_leg=on_leg is not None)
         except Exception as e:
             log.error("attempt %s: recording not stored: %s", attempt_id, e)
             await self._failed(attempt_id, f"not stored: {e}")
             return
         await self._compress(attempt_id)
 
-    async def _quiet(self) -> None:
-        """Wait while clients are being bridged. Calls end in bursts and the next burst is answered a moment later:
-        an ended recording needs nothing soon (the snoop channel, and so the file, ended with the client), while a
-        bridging that queues in Asterisk behind stops, file downloads and deletes is what the client hears as
-        silence (answer → bridged)."""
+    async def _quiet(self, ended: float | None = None) -> None:
+        """Wait while clients are being bridged, and until no call has ended or been answered for `SETTLE_S`. Calls
+        end in bursts and the next burst is answered a wrap-up later: an ended recording needs nothing soon (its file
+        ended with the call), while a bridging that queues in Asterisk behind stops, file downloads and deletes is
+        what the client hears as silence (answer → bridged). At most `QUIET_MAX_S` after the call `ended` (not after
+        this wait began: with many operators there is always a call being bridged, and the recordings waiting one at
+        a time would each wait the whole time)."""
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + QUIET_MAX_S
+        give_up = (loop.time() if ended is None else ended) + QUIET_MAX_S
         while (now := loop.time()) < give_up:
             for attempt_id, asked in list(self.bridging.items()):
                 if now - asked > BRIDGING_S:
                     del self.bridging[attempt_id]
-            if not self.bridging:
+            if not self.bridging and now - self.activity >= SETTLE_S:
                 return
             await asyncio.sleep(0.05)
 
-    async def _fetch(self, client: AriClient, attempt_id: int) -> None:
-        """Asterisk's WAV into `pending/`; Asterisk's copy is deleted only once ours is on disk."""
+    async def _fetch(self, client: AriClient, attempt_id: int, on_leg: bool = False) -> None:
+        """Asterisk's WAV into `pending/`; Asterisk's copy is deleted only once ours is on disk. `on_leg`: recorded on
+        the operator's leg snoop, and stopped already as the call ended (the snoop stays for their next call)."""
         name = rec.asterisk_name(attempt_id)
-        await client.stop_recording(name)
-        await client.hangup(rec.snoop_id(attempt_id))  # gone with the client already, as a rule
+        if not on_leg:
+            try:
+                await client.stop_recording(name)
+            except AriError as e:
+                if e.status != 409:  # "not in session": it is over already (ended with its channel), being saved
+                    raise
+            await client.hangup(rec.snoop_id(attempt_id))  # gone with the client already, as a rule
         # the stop is asynchronous: the file is whole only once the live recording is gone (fetched earlier it
         # ends at the writer's last flush — seen as a 32 KB file of a longer call)
         for _ in range(FETCH_TRIES):
@@ -347,6 +548,9 @@ class Recorder:
             log.log(logging.WARNING if low else logging.INFO, "recording %s: %d MB free (threshold %d MB)",
                     "paused" if low else "resumed", free // 2**20, self.min_free_mb)
             if low:
+                for oid, kept in list(self.legs.items()):  # no audiohook left on anyone's calls
+                    del self.legs[oid]
+                    self._spawn(self._drop_leg_snoop(oid, kept), f"unsnoop-{kept.snoop}")
                 for attempt_id, (client, _task) in list(self.live.items()):
                     try:  # what was recorded so far is kept: the stop closes the file
                         await client.stop_recording(rec.asterisk_name(attempt_id))

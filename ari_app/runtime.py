@@ -260,7 +260,7 @@ class OperatorActor:
     async def _bridge_client(self, c: ev.BridgeClient):
         recorder = getattr(self.engine, "recorder", None)
         if recorder and self.state.call and self.state.call.channel == c.channel:
-            await recorder.answered(self.client, self.state.call.attempt_id, c.channel)  # B6, before the operator
+            await recorder.answered(self.client, self.state.call.attempt_id, c.channel, self)  # B6, before the operator
         started = time.monotonic()
         try:
             await self.client.add_channel(self.bridge_id, c.channel)
@@ -269,7 +269,7 @@ class OperatorActor:
                     "operator %s: client %s bridged, ARI took %.0f ms", self.oid, c.channel, elapsed_ms)
             if recorder and self.state.call and self.state.call.channel == c.channel:
                 # not awaited
-                recorder.client_bridged(self.client, self.bridge_id, self.state.call.attempt_id, c.channel)
+                recorder.client_bridged(self.client, self.bridge_id, self.state.call.attempt_id, c.channel, self)
             return []
         except AriError as e:
             log.error("operator %s: could not bridge client %s: %s", self.oid, c.channel, e)
@@ -344,7 +344,7 @@ class OperatorActor:
         lead = self.claims[c.attempt_id]
         recorder = getattr(self.engine, "recorder", None)
         if recorder:  # what the answer needs from the campaign, read while the phone rings (not awaited)
-            recorder.dialled(c.attempt_id)
+            recorder.dialled(c.attempt_id, self)
         try:
             at = await self._originate(
                 f"PJSIP/{lead.phone.lstrip('+')}@{self.client.server.trunk}", c.channel, ["attempt", str(c.attempt_id)],
@@ -369,6 +369,8 @@ class OperatorActor:
         try:
             await self.client.ensure_bridge(self.bridge_id, f"operator {self.oid}")
             await self.client.add_channel(self.bridge_id, c.channel)
+            if getattr(self.engine, "recorder", None):  # a recording operator's new line gets its snoop now
+                self.engine.recorder.leg_joined(self, c.channel)
             return [ev.LegJoined(at=time.time())]
         except AriError as e:
             log.error("operator %s: could not put the leg in its bridge: %s", self.oid, e)

@@ -10,8 +10,11 @@ a call, M / rounds minutes measured, then all paused and the calls left to end (
 next's). Measures per kind: pbx's CPU (its process, all threads) over the rounds' measured time, answer → bridged
 p50/p95/p99 over all its calls (Asterisk's own event times, from the attempts) and their count, the engine's
 `addChannel` requests over 50 ms (its warning), the machine's load average as each round ended; of the recorded
-ones the disk bytes per call-minute of the stored files. The ratios (recorded / not) are the figures. Last line: one
-JSON object with `bridge_p99_ratio`, `asterisk_cpu_ratio`, `bytes_per_call_minute`.
+ones the disk bytes per call-minute of the stored files. The ratios (recorded / not) are the figures. Also where
+the slowest 5 % of the calls spent their answer → bridged (inside `addChannel` or before it), and p50/p95 of each
+operator's first call in a round (just after the campaign was switched: the leg snoop made or dropped around it)
+apart from the calls after it (the steady state). Last line: one JSON object with `bridge_p99_ratio`,
+`asterisk_cpu_ratio`, `bytes_per_call_minute`.
 """
 from __future__ import annotations
 
@@ -96,6 +99,12 @@ class Kind:
     cpu_s: float = 0.0  # pbx CPU seconds over the measured time
     seconds: float = 0.0
     slow_adds: int = 0  # addChannel requests over 50 ms (the engine's warning)
+    add_ms: dict = field(default_factory=dict)  # attempt → its addChannel's ms, those over 50 ms
+    by_attempt: list = field(default_factory=list)  # (attempt, answer → bridged ms)
+    # answer → bridged of each operator's first call in a round (the campaign was just switched: a recording
+    # operator's leg snoop is made as that call is dialled, a non-recording one's dropped) and of the calls after it
+    first_ms: list = field(default_factory=list)
+    later_ms: list = field(default_factory=list)
     attempts: list[tuple[int, int]] = field(default_factory=list)  # (first, last) attempt id of each round
     loads: list[float] = field(default_factory=list)
     bridges: dict = field(default_factory=dict)
@@ -112,12 +121,31 @@ def round_order(kinds: int, rounds: int) -> list[int]:
     return order
 
 
-def slow_adds(log_path, offset: int) -> tuple[int, int]:
-    """The engine's "bridged, ARI took N ms" warnings (over 50 ms) written after `offset`; the new offset."""
+_SLOW_ADD = re.compile(r"client at(\d+)-\S+ bridged, ARI took (\d+) ms")
+
+
+def slow_adds(log_path, offset: int) -> tuple[dict[int, float], int]:
+    """The engine's "bridged, ARI took N ms" warnings (over 50 ms) written after `offset`, {attempt: ms}; the new
+    offset."""
     with open(log_path, "rb") as f:
         f.seek(offset)
         text = f.read().decode("utf-8", "replace")
-        return sum(1 for line in text.splitlines() if "bridged, ARI took" in line and "WARNING" in line), f.tell()
+        found = {int(m.group(1)): float(m.group(2)) for line in text.splitlines()
+                 if "WARNING" in line and (m := _SLOW_ADD.search(line))}
+        return found, f.tell()
+
+
+def tail_split(samples: list[tuple[int, float]], adds: dict[int, float], share: float = 0.05) -> dict:
+    """Where the slowest calls' answer → bridged went: of the slowest `share` of the calls, the mean total and the
+    mean spent inside the `addChannel` request (the engine logs it over 50 ms; under that it counts as 50, an upper
+    bound) — the rest is before the request: the answer's event reaching the engine and the operator's actor."""
+    slow = sorted(samples, key=lambda s: s[1])[-max(1, int(len(samples) * share)):] if samples else []
+    if not slow:
+        return {}
+    total = sum(ms for _, ms in slow) / len(slow)
+    inside = sum(min(adds.get(a, 50.0), ms) for a, ms in slow) / len(slow)
+    return {"calls": len(slow), "total_ms": round(total), "add_channel_ms": round(inside),
+            "before_ms": round(total - inside)}
 
 
 def run_round(settings, db, ops: list[dict], cid: int, kind: Kind, seconds: float, talk_s: int, log_path,
@@ -145,11 +173,19 @@ def run_round(settings, db, ops: list[dict], cid: int, kind: Kind, seconds: floa
         until(lambda: Attempt.select().where(Attempt.ended_at.is_null()).count() == 0, talk_s + 60, 0.5,
               "the calls to end")
         last = db.execute_sql("SELECT coalesce(max(id), 0) FROM attempt").fetchone()[0]
-        samples = [float(r[0]) for r in db.execute_sql(
-            "SELECT extract(epoch FROM bridged_at - answered_at) * 1000 FROM attempt"
-            " WHERE bridged_at IS NOT NULL AND id BETWEEN %s AND %s", (first, last)).fetchall()]
+        listed = db.execute_sql(
+            "SELECT id, extract(epoch FROM bridged_at - answered_at) * 1000,"
+            " row_number() OVER (PARTITION BY operator_id ORDER BY id) = 1 FROM attempt"
+            " WHERE bridged_at IS NOT NULL AND id BETWEEN %s AND %s", (first, last)).fetchall()
+        rows = [(r[0], float(r[1])) for r in listed]
+        samples = [ms for _, ms in rows]
+        kind.first_ms += [float(r[1]) for r in listed if r[2]]
+        kind.later_ms += [float(r[1]) for r in listed if not r[2]]
     cpu_s = (after.user + after.system) - (before.user + before.system)
-    slow, offset = slow_adds(log_path, offset)
+    adds, offset = slow_adds(log_path, offset)
+    slow = len(adds)
+    kind.add_ms.update(adds)
+    kind.by_attempt += rows
     load = round(os.getloadavg()[0], 1)
     kind.bridge_ms += samples
     kind.cpu_s += cpu_s
@@ -169,7 +205,10 @@ def summary(db, kind: Kind) -> dict:
            "seconds": round(kind.seconds, 1), "bridges": kind.bridges, "slow_adds": kind.slow_adds,
            "load": [min(kind.loads), max(kind.loads)],
            "answer_to_bridge_ms_p50": pct(b, 50, 1), "answer_to_bridge_ms_p95": pct(b, 95, 1),
-           "answer_to_bridge_ms_p99": pct(b, 99, 1), "answer_to_bridge_ms_max": pct(b, 100, 1)}
+           "answer_to_bridge_ms_p99": pct(b, 99, 1), "answer_to_bridge_ms_max": pct(b, 100, 1),
+           "slowest_5pct": tail_split(kind.by_attempt, kind.add_ms),
+           "first_calls_p50_p95": [pct(kind.first_ms, 50, 1), pct(kind.first_ms, 95, 1)],
+           "later_calls_p50_p95": [pct(kind.later_ms, 50, 1), pct(kind.later_ms, 95, 1)]}
     if kind.record:
         within = " OR ".join(["a.id BETWEEN %s AND %s"] * len(kind.attempts))
         flat = [x for pair in kind.attempts for x in pair]
@@ -252,6 +291,8 @@ def main() -> None:
         "bridge_p50_ms": both("answer_to_bridge_ms_p50"), "bridge_p95_ms": both("answer_to_bridge_ms_p95"),
         "bridge_p99_ms": both("answer_to_bridge_ms_p99"), "bridge_max_ms": both("answer_to_bridge_ms_max"),
         "asterisk_cpu_percent": both("asterisk_cpu_percent"), "slow_adds": both("slow_adds"),
+        "slowest_5pct": both("slowest_5pct"), "first_calls_p50_p95": both("first_calls_p50_p95"),
+        "later_calls_p50_p95": both("later_calls_p50_p95"),
         "recordings": recorded.get("recordings"), "recordings_not_stored": recorded.get("recordings_not_stored"),
         "bridges": both("bridges"), "encoder_cpu_s": round(recorded_kind.encoder_cpu_s, 1),
         "load": [plain_kind.loads, recorded_kind.loads], "machine": machine()}))

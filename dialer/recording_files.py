@@ -50,6 +50,22 @@ def snoop_id(attempt_id: int) -> str:
     return f"rec-at{attempt_id}"
 
 
+LEG_SNOOP_PREFIX = "rec-op"
+_LEG_SNOOP = re.compile(r"rec-(op\d+-.+)-s\d+")
+
+
+def leg_snoop_id(leg: str, seq: int) -> str:
+    """The snoop channel kept on an operator's leg (`op…`) for their recorded calls: named by the leg it listens
+    to (a restarted engine finds its operator's again), numbered so that no id is used twice."""
+    return f"rec-{leg}-s{seq}"
+
+
+def snooped_leg(channel_id: str) -> str | None:
+    """The leg a leg snoop listens to (None: not a leg snoop)."""
+    m = _LEG_SNOOP.fullmatch(channel_id or "")
+    return m.group(1) if m else None
+
+
 def pending_path(root: Path, attempt_id: int) -> Path:
     """The call's WAV, fetched from Asterisk, until its compressed file is stored."""
     return root / "pending" / f"at{attempt_id}.wav"
@@ -233,8 +249,11 @@ def announcements_dir(root: Path) -> Path:
     return root / "announcements"
 
 
-_ANSWERED_SQL = """
-SELECT a.campaign_id, c.record_calls, c.consent_announcement, c.consent_file
+_OPERATOR_RECORDS = """EXISTS (SELECT 1 FROM operator_campaign oc JOIN campaign oc_c ON oc_c.id = oc.campaign_id
+  WHERE oc.operator_id = {operator} AND oc_c.active AND oc_c.record_calls)"""
+_ANSWERED_SQL = f"""
+SELECT a.campaign_id, c.record_calls, c.consent_announcement, c.consent_file,
+       c.record_calls OR {_OPERATOR_RECORDS.format(operator="a.operator_id")}
   FROM attempt a JOIN campaign c ON c.id = a.campaign_id WHERE a.id = %s"""
 
 
@@ -244,17 +263,29 @@ class AnsweredPlan:
     campaign_id: int | None
     record: bool = False
     consent_media: str | None = None  # the ARI media URI to play before the operator joins; None: no message
+    # this call's operator has a recording campaign (this one or another active one of theirs): their leg keeps its
+    # snoop, so an operator between a recording and a non-recording campaign does not make and drop one per call
+    operator_records: bool | None = None  # None: as `record`
+
+    @property
+    def leg_snoop(self) -> bool:
+        return self.record if self.operator_records is None else self.operator_records
 
 
 def answered_plan(db, attempt_id: int, asterisk_dir: str, default_sound: str) -> AnsweredPlan:
     row = db.execute_sql(_ANSWERED_SQL, (attempt_id,)).fetchone()
     if row is None:
         return AnsweredPlan(None)
-    campaign_id, record, consent, consent_file = row
+    campaign_id, record, consent, consent_file, operator_records = row
     media = None
     if consent:
         media = f"sound:{asterisk_dir.rstrip('/')}/{consent_file}" if consent_file else f"sound:{default_sound}"
-    return AnsweredPlan(campaign_id, bool(record), media)
+    return AnsweredPlan(campaign_id, bool(record), media, bool(operator_records))
+
+
+def operator_records(db, operator_id: int) -> bool:
+    """Whether any active campaign of the operator's records: their leg gets its snoop as it comes up."""
+    return bool(db.execute_sql(f"SELECT {_OPERATOR_RECORDS.format(operator='%s')}", (operator_id,)).fetchone()[0])
 
 
 def consent_played(db, attempt_id: int, media: str) -> None:

@@ -25,7 +25,9 @@ async def settled(task: asyncio.Task) -> bool:
 
 
 @pytest.mark.parametrize("how_it_ends", ["bridged", "ended before it was bridged"])
-def test_the_after_call_work_waits_while_a_client_is_being_bridged(tmp_path, how_it_ends):
+def test_the_after_call_work_waits_while_a_client_is_being_bridged(tmp_path, how_it_ends, monkeypatch):
+    monkeypatch.setattr(recording, "SETTLE_S", 0.0)
+
     async def scenario():
         r = recorder(tmp_path)
         r.plans[7] = AnsweredPlan(campaign_id=1, record=False)  # read at answer: the start does nothing more
@@ -56,4 +58,36 @@ def test_a_bridging_that_never_reports_back_stops_holding_the_work_up(tmp_path, 
 def test_nothing_being_bridged_does_not_wait(tmp_path):
     async def scenario():
         return await asyncio.wait_for(recorder(tmp_path)._quiet(), 1)
+    assert asyncio.run(scenario()) is None
+
+
+def test_the_after_call_work_waits_for_the_next_burst_of_answers_after_calls_end(tmp_path, monkeypatch):
+    """Twenty calls end together and the next twenty are answered a wrap-up later: a fetch started between the two
+    would still be running as they are bridged, so the work waits until calls have neither ended nor been answered
+    for `SETTLE_S`."""
+    monkeypatch.setattr(recording, "SETTLE_S", 3600)
+
+    async def scenario():
+        r = recorder(tmp_path)
+        r.attempt_ended(None, 7, answered=False)  # a call ended just now
+        quiet = asyncio.create_task(r._quiet())
+        waited = not await settled(quiet)
+        r.activity -= 3600  # as if an hour had passed with no call ending or answered
+        return waited, await settled(quiet)
+
+    assert asyncio.run(scenario()) == (True, True)
+
+
+def test_the_wait_is_bounded_from_the_calls_end_not_from_its_turn(tmp_path, monkeypatch):
+    """With many operators a call is always being bridged: a recording whose call ended `QUIET_MAX_S` ago waits no
+    more when its turn comes (the recordings go one at a time, and each would otherwise wait the whole time)."""
+    monkeypatch.setattr(recording, "QUIET_MAX_S", 0.2)
+
+    async def scenario():
+        r = recorder(tmp_path)
+        loop = asyncio.get_running_loop()
+        r.bridging[8] = loop.time()  # someone is always being bridged
+        ended_long_ago = loop.time() - 1.0
+        return await asyncio.wait_for(r._quiet(ended_long_ago), 5)
+
     assert asyncio.run(scenario()) is None
