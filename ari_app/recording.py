@@ -78,6 +78,14 @@ def leg_snoop_action(want: bool, have_leg: str | None, leg: str | None) -> str:
     return "keep" if have_leg == leg else "make"  # another leg's snoop ended with that leg
 
 
+async def _spy_both(ari: AriClient, channel: str, snoop_id: str, tag: str) -> None:
+    """A snoop channel `snoop_id` on `channel` in the recordings' application: it hears both ways and whispers
+    nothing (a client's or an operator's leg: one mixed stream of both parties), and records nothing until asked."""
+    await ari.request("POST", f"/channels/{channel}/snoop",
+                      {"spy": "both", "whisper": "none", "app": ari.app, "appArgs": f"recording,{tag}",
+                       "snoopId": snoop_id})
+
+
 class Recorder:
     def __init__(self, engine):
         self.engine = engine
@@ -241,9 +249,7 @@ class Recorder:
 
     async def _make_leg_snoop(self, ari: AriClient, oid: int, leg: str, snoop: str) -> bool:
         try:
-            await ari.request("POST", f"/channels/{leg}/snoop",
-                              {"spy": "both", "whisper": "none", "app": ari.app,
-                               "appArgs": f"recording,op{oid}", "snoopId": snoop})
+            await _spy_both(ari, leg, snoop, f"op{oid}")
             log.info("operator %s: snoop %s on the leg made", oid, snoop)
             return True
         except AriError as e:
@@ -323,9 +329,7 @@ class Recorder:
         records nothing until asked. Created before the bridging (`early`), a failure is only logged: the start
         tries again."""
         try:
-            await ari.request("POST", f"/channels/{channel}/snoop",
-                              {"spy": "both", "whisper": "none", "app": ari.app,
-                               "appArgs": f"recording,{attempt_id}", "snoopId": rec.snoop_id(attempt_id)})
+            await _spy_both(ari, channel, rec.snoop_id(attempt_id), str(attempt_id))
             return True
         except AriError as e:
             if not early:
