@@ -16,7 +16,7 @@ campaign's leads lie together in the heap in one run per step, as an import or a
 50,000 leads on 1,251 of the table's 24,161 pages); the do-not-call list holds one lead in 200 and as many other
 numbers. `--reuse` keeps the previous run's leads when their number matches (the growth ratio then needs a fresh
 load and is null).
-Last line: one JSON object.
+Last line: one JSON object (with `count_plan`, the scan node of the count's plan).
 """
 from __future__ import annotations
 
@@ -182,6 +182,7 @@ def main(argv=None) -> dict:
             "scan": lambda: db.execute_sql("SELECT count(*) FROM lead WHERE campaign_id = %s", (cid,)).fetchone(),
         }, args.rounds)
         count_ms, scan_ms = counted["count"], counted["scan"]
+        count_plan = scan_of(db, lambda: selections.preview(cid, DRAFT))
         # one more sample than rounds: the warm-up call of each takes one. A search and a key fetch each take
         # under a millisecond: a p95 of 30 of them is the second-worst moment of the shared machine, so they get
         # their own, larger number of rounds (each round: the same lead by phone, by order id, by key, in turns)
@@ -210,6 +211,7 @@ def main(argv=None) -> dict:
               for h in (0, 1)]
     result = {
         "count_ms_p95": count_p95, "scan_ms_p95": scan_p95, "count_vs_scan_ratio": round(count_p95 / scan_p95, 2),
+        "count_plan": count_plan,
         "search_ms_p95": search_p95, "search_phone_ms_p95": pct(search_phone, 95),
         "search_order_ms_p95": pct(search_order, 95), "pk_ms_p95": pct(pk, 95),
         "search_vs_pk_ratio": round(search_p95 / pct(pk, 95), 2), "search_vs_pk_ratio_halves": halves,
@@ -225,6 +227,26 @@ def main(argv=None) -> dict:
     }
     print(json.dumps(result, ensure_ascii=False))
     return result
+
+
+def scan_of(db, call) -> str:
+    """How PostgreSQL read the leads for the count `call` makes: its plan's scan node, e.g. "Index Only Scan using
+    lead_count_idx on lead t1" (the count reads no row of the table, sql/027)."""
+    statements = []
+    real = db.execute_sql
+
+    def spied(sql, params=None, *a, **kw):
+        if sql.lstrip().upper().startswith("SELECT COUNT(*)"):
+            statements.append((sql, params))
+        return real(sql, params, *a, **kw)
+
+    db.execute_sql = spied
+    try:
+        call()
+    finally:
+        del db.execute_sql
+    plan = [r[0] for r in db.execute_sql("EXPLAIN " + statements[-1][0], statements[-1][1]).fetchall()]
+    return next((line.strip(" ->").split("  (")[0] for line in plan if " Scan " in line), "")
 
 
 def _found(result: dict) -> None:

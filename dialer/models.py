@@ -62,6 +62,7 @@ class Lead(Base):
     crm_connection_id = BigIntegerField(null=True)  # the CRM the order came from (sql/005_crm.sql)
     crm_status_applied = TextField(null=True)
     callback = BooleanField(default=False)
+    listed = BooleanField(default=False)  # the number is on the do-not-call list: kept by triggers (sql/027)
 
 
 class Operator(Base):

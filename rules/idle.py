@@ -19,13 +19,13 @@ from .model import Rule, validate
 
 
 def _count(expr):
-    return fn.COUNT(Lead.id).filter(expr)
+    return fn.COUNT(SQL("*")).filter(expr)  # no column: the counts read `lead_count_idx` alone (sql/027)
 
 
 def _campaign_counts(campaign_id: int, now) -> dict:
     in_queue = Lead.state.in_(c.CALLABLE_STATES)
     row = (Lead.select(_count(in_queue), _count(in_queue & (Lead.next_call_at > now)),
-                       _count(in_queue & ~c.not_listed()), _count(Lead.state == "held"),
+                       _count(in_queue & Lead.listed), _count(Lead.state == "held"),
                        _count(Lead.state == "exhausted"), _count(Lead.state == "in_progress"),
                        _count(Lead.state == "done"))
            .where(Lead.campaign == campaign_id).tuples().first())
@@ -54,11 +54,12 @@ def _window(campaign: cw.CampaignClaim, rule: Rule, now):
 def _selection_counts(campaign_id: int, rule: Rule, now, online: int,
                       campaign: cw.CampaignClaim = cw.CampaignClaim(cw.CallingWindow(any_hour=True))) -> dict:
     rule = cw.narrowed(rule, campaign)
-    base = c.callable_now(now) & c.conditions(rule, now)
+    # the do-not-call list from the lead's own flag, as «Подходит сейчас» reads it (sql/027): no look-up per lead
+    base = c.due(now) & ~Lead.listed & c.conditions(rule, now)
     window = _window(campaign, rule, now)
     row = (Lead.select(_count(base), _count(base & ~window),
                        _count(base & ~c.within_daily_limit(rule, now)), _count(base & ~c.pause_over(rule, now)),
-                       _count(base & ~c.attempts_left(rule, now)), _count(c.selects(rule, now, window)))
+                       _count(base & ~c.attempts_left(rule, now)), _count(c.selects(rule, now, window, unlisted=~Lead.listed)))
            .where(Lead.campaign == campaign_id).tuples().first())
     counts = dict(zip(("matches", "window_closed", "daily_limit", "pause_between_attempts", "attempts_exhausted",
                        "callable_now"), row))

@@ -8,12 +8,12 @@ import json
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from peewee import JOIN, SQL, fn
+from peewee import SQL, fn
 
 from dialer import audit
 from dialer import validation as f
 from dialer.errors import Invalid, NotFound
-from dialer.models import DoNotCall, Lead, Selection
+from dialer.models import Lead, Selection
 
 from . import compile as c
 from . import window as cw
@@ -152,14 +152,12 @@ def preview(campaign_id, rule, now: datetime | None = None) -> dict:
     zones = cw.combined_zones(claim.window, parsed.window, now)
     window = SQL("TRUE") if zones is None else c.in_zones(zones)
     # The conditions in WHERE, where the planner can use them, and the "now" part (the conditions are already
-    # met) in the second count's FILTER. The do-not-call list is joined once (hash join: one look-up per lead
-    # in memory) where the claim's per-lead index probe, run for every lead in the FILTER, cost more than
-    # reading the leads (bench.campaign_pages). One pass over the campaign's leads answers both: the count by
-    # conditions needs every lead that meets them, whatever its state, so an index deciding the "now" part first
-    # would only add a second pass; reading those leads' rows is most of the time (measured on 50,000 leads: the
-    # rows alone, without a condition, 2–3.6× the index-only count of the campaign).
-    now_part = c.selects(replace(effective, groups=()), moment, window, unlisted=DoNotCall.phone.is_null())
+    # met) in the second count's FILTER: one pass over the campaign's leads answers both (the count by conditions
+    # needs every lead that meets them, whatever its state). The do-not-call list is read from the lead's own
+    # `listed` flag (sql/027), and every field a rule usually speaks of is in `lead_count_idx`, so the pass reads
+    # the index alone: 62 → 30 ms at 50,000 leads, where reading the rows and probing the list for each lead were
+    # three quarters of the time (bench.campaign_pages).
+    now_part = c.selects(replace(effective, groups=()), moment, window, unlisted=~Lead.listed)
     row = (Lead.select(fn.COUNT(SQL("*")), fn.COUNT(SQL("*")).filter(now_part))
-           .join(DoNotCall, JOIN.LEFT_OUTER, on=(DoNotCall.phone == Lead.phone))
            .where(Lead.campaign == campaign.id, c.conditions(parsed, moment)).tuples().first())
     return {"campaign_id": campaign.id, "matches_conditions": row[0], "matches_now": row[1], "at": now.isoformat()}
