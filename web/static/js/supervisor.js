@@ -38,9 +38,10 @@
   const BRIEF_FACTS = ["client", "order_id", "reserved_at", "offer", "manual", "dial_started_at"];  // a call's, read or told
   const SIGNED_IN = ["ready", "in_call", "wrap_up", "paused", "lunch"];  // the day bar: shares of the time not offline
   const DAY_BAR_EVERY_S = 5;
-  const SLOW_EVERY_MS = 1000;  // the campaign boxes and the chips: sums over many events, at most this often
+  const RIDE_MS = 250;  // the clock pass waits at most this long for an event's drawing to ride on (see the clock)
   const FRAME_MS = 100;  // at most 10 drawings a second while events stream in (schedule, below)
   const $ = (id) => document.getElementById(id);
+  const NBSP = "\u00a0";
 
   const S = {
     ops: new Map(), camps: new Map(), calls: new Map(), alerts: new Map(),
@@ -49,9 +50,10 @@
     dirtyOps: new Set(), moved: new Set(), dirtyCamps: false, dirtyChips: false, arrangeAll: true, frame: false,
     needBrief: new Set(), briefTimer: null, queueAt: 0, queueTimer: null, loadAt: 0,
     dirtyAlerts: new Set(), alertEls: new Map(), alertOrder: [], flashAt: -Infinity,
-    filter: { pool: "", campaign: "", status: "" }, sort: "name", order: [], onScreen: new Set(),
-    flushAt: -Infinity, beeps: 0, ticks: 0, slowAt: 0, urgent: false, slowTimer: null, flushes: 0,
-    clocksDue: false, dayDue: false, drawn: null,
+    filter: { pool: "", campaign: "", status: "" }, sort: "name", order: [], onScreen: new Set(), ticking: new Set(),
+    flushAt: -Infinity, beeps: 0, ticks: 0, urgent: false, flushes: 0,
+    clocksDue: false, dayDue: false, sumsDue: false, eventAt: -Infinity, rideTimer: null, drawn: null,
+    campsOnScreen: new Set(),
   };
   const baseTitle = document.title;
   const now = () => Date.now() + S.skew;
@@ -154,7 +156,11 @@
       Object.assign(camp, { name: cp.name, active: cp.active, outcomes: cp.outcomes, queue: cp.queue, autostop: cp.autostop });
       S.camps.set(cp.id, camp);
     }
-    for (const [id, camp] of S.camps) if (!campSeen.has(id)) { if (camp.el) camp.el.box.remove(); S.camps.delete(id); }
+    for (const [id, camp] of S.camps) {
+      if (campSeen.has(id)) continue;
+      if (camp.el) { campWatch.unobserve(camp.el.box); camp.el.box.remove(); }
+      S.camps.delete(id); S.campsOnScreen.delete(id);
+    }
     list.replaceChildren(...b.campaigns.map((cp) => campaignBox(S.camps.get(cp.id)).box));
     fillCampaignFilter();
     S.queueAt = Date.now();
@@ -189,15 +195,22 @@
       if (S.buffered.length < 5000) S.buffered.push([kind, d]); else S.overflow = true;  // then the board is read again
       return;
     }
-    switch (kind) {
-      case "operator.status": onOperatorStatus(d); break;
-      case "attempt": onAttempt(d); break;
-      case "attempt.gone": onAttemptGone(d); break;
-      case "campaign": onCampaign(d); break;
-      case "alert": onAlert(d); break;
-      case "sip.registration": onSip(d); break;
-      default: return;
-    }
+    // the frame is asked for after the event is applied, and only when something on screen is left to draw: most
+    // events change a row scrolled away (applyOffScreen) or only the sums drawn once a second, and a frame asked for
+    // them runs the browser's rendering update (and its compositor's frames) for nothing (traced: ~2 empty frames a
+    // second at 100 operators)
+    S.inEvent = true;
+    try {
+      switch (kind) {
+        case "operator.status": onOperatorStatus(d); break;
+        case "attempt": onAttempt(d); break;
+        case "attempt.gone": onAttemptGone(d); break;
+        case "campaign": onCampaign(d); break;
+        case "alert": onAlert(d); break;
+        case "sip.registration": onSip(d); break;
+        default: return;
+      }
+    } finally { S.inEvent = false; }
     // drawn in this event's own task when that costs the browser no rendering of its own: while the last drawing
     // has not been rendered yet (its frame has not come: what is written now is rendered in the same one), or
     // FRAME_MS after the drawing that asked for a frame; else at the next such event, or the frame schedule()
@@ -206,7 +219,17 @@
     // posted message was worse still) waits for a core, and the page drew 0.5–0.8 times a second, seconds after
     // the events had arrived (arrive_ms against dom_ms). The browser renders no more often than before.
     applyOffScreen();
+    S.eventAt = performance.now();
+    if (!drawingWanted()) return;
+    schedule();
     if ((S.frame || S.waitTimer) && !document.hidden && (S.framePending || performance.now() - S.flushAt >= FRAME_MS)) flush();
+  }
+
+  // whether the model holds changes a drawing must write now; the sums alone (chips, campaign boxes) wait for the
+  // once-a-second clock pass (below), unless a person's own change or a read of the board wants them at once
+  function drawingWanted() {
+    if (S.dirtyOps.size || S.moved.size || S.arrangeAll || S.viewDirty || S.dirtyAlerts.size) return true;
+    return S.urgent && (S.dirtyChips || S.dirtyCamps);
   }
 
   // a marked operator whose row is off screen, stays shown or hidden and keeps its place: nothing of theirs is written
@@ -445,7 +468,7 @@
   // for 9 drawings): while events stream in, the first event after the wait asks for the frame; a timer asks only
   // for the last events of a burst, when no event is queued before it
   function schedule() {
-    if (S.frame) return;
+    if (S.frame || S.inEvent) return;  // an event's own changes: handle() asks once they are applied
     if (document.hidden) { S.frame = true; setTimeout(() => { if (S.frame) flush(true); }, 200); return; }  // frames stop in a hidden tab
     const wait = S.flushAt + FRAME_MS - 8 - performance.now();
     if (wait <= 0) {
@@ -457,8 +480,8 @@
     }
   }
 
-  // once a frame: the marked rows (their cells, visibility and place); the sums (chips, campaign boxes) at most
-  // every SLOW_EVERY_MS while events stream in — a person's own change of a filter or sort is drawn at once
+  // once a frame: the marked rows (their cells, visibility and place); the sums (chips, campaign boxes) once a
+  // second with the clocks (drawDue) — a person's own change of a filter or sort is drawn at once
   // Alpine watches the attributes of the whole document; the page's own drawing is of no interest to it (no x-
   // directive is ever made here), so it is done inside Alpine.mutateDom, which leaves it out (traced: Alpine's
   // callback took 4.5 ms for each drawing's attribute changes)
@@ -499,16 +522,15 @@
     if (S.arrangeAll) { S.arrangeAll = false; S.moved.clear(); arrange(); S.dirtyChips = true; S.viewDirty = true; }
     else if (S.moved.size) { placeMoved(); S.viewDirty = true; }
     if (S.viewDirty) findOnScreen();
-    if (S.clocksDue) tickClocks();
     if (S.dirtyAlerts.size) drawAlerts();
-    if (!S.dirtyChips && !S.dirtyCamps) return;
-    const wait = S.slowAt + SLOW_EVERY_MS - Date.now();
-    if (wait > 0 && !S.urgent) {
-      if (!S.slowTimer) S.slowTimer = setTimeout(() => { S.slowTimer = null; schedule(); }, wait);
-      return;
-    }
-    S.urgent = false;
-    S.slowAt = Date.now();
+    drawDue();
+  }
+  // what the clock pass marked due (and the sums a person's own change wants now): with this drawing, so that the
+  // once-a-second work costs the browser no frame of its own while events stream in
+  function drawDue() {
+    if (S.clocksDue) tickClocks();
+    if (!S.urgent && !S.sumsDue) return;
+    S.urgent = S.sumsDue = false;
     if (S.dirtyChips) { S.dirtyChips = false; drawChips(); }
     if (S.dirtyCamps) { S.dirtyCamps = false; drawCampaigns(); }
   }
@@ -542,8 +564,10 @@
     el.phase = h("span", { class: "sv-phase" }, el.phaseT);
     el.client = may.calls ? h("a", { target: "_blank", rel: "noopener", title: W.open_card, class: "sv-client" }, el.clientT)
                           : h("span", { class: "sv-client" }, el.clientT);
-    el.callLine = h("div", { hidden: true }, el.phase, h("span", { class: "sv-time" }, el.callTimeT), el.client);
-    el.callSub = h("div", { class: "sv-sub", hidden: true }, el.callSubT);
+    // the two lines stay in place without a call (the phase and the link hidden, a blank in each line): see drawCall
+    el.phase.hidden = true; el.client.hidden = true;
+    el.callLine = h("div", {}, el.phase, h("span", { class: "sv-time" }, el.callTimeT), el.client);
+    el.callSub = h("div", { class: "sv-sub" }, el.callSubT);
     el.call = cell("sv-call", "op-call", el.callLine, el.callSub);
     el.sip = cell("sv-sip", "op-sip");
     const cells = [h("div", { role: "cell", class: "sv-who" }, h("span", { class: "sv-name" }, el.nameT), " ", h("span", { class: "sv-login" }, el.loginT)),
@@ -628,11 +652,16 @@
     setFlag(el.btn_release, "disabled", op.status !== "wrap_up");
   }
 
+  // The call cell clips its text, so its contents are a paint chunk of their own; a chunk that appears, goes, changes
+  // its bounds or whether it has text makes the browser work out the page's compositing layers again in full at that
+  // frame (~1.5 ms, traced: nearly every drawing, as nearly every status change starts or ends a call). So the cell
+  // keeps its two lines without a call, each a box of the card's colour with a blank (invisible: the row has no
+  // colour of its own), and only the phase and the link are hidden: the chunk stays, its bounds are the lines'
   function drawCall(op) {
     const el = op.el, c = currentCall(op);
-    setFlag(el.callLine, "hidden", !c); setFlag(el.callSub, "hidden", !c);
+    setFlag(el.phase, "hidden", !c); setFlag(el.client, "hidden", !c);
     if (!c) {
-      put(el.phaseT, ""); put(el.callTimeT, ""); put(el.clientT, ""); put(el.callSubT, "");
+      put(el.phaseT, ""); put(el.callTimeT, NBSP); put(el.clientT, ""); put(el.callSubT, NBSP);
       return;
     }
     const camp = S.camps.get(c.campaign_id), phase = phaseOf(c);
@@ -654,8 +683,12 @@
 
   // which rows are on screen: the rows have one height (ROW_PX, supervisor.css) in one scroll area, so they are a
   // range of the shown order found from the scroll position, which the scroll event keeps (no layout read and no
-  // observer at drawing time); the window's height bounds the area's, a few rows more tick than show at most
-  const ROW_PX = 41, MARGIN_ROWS = 2;
+  // observer at drawing time); the window's height bounds the area's, a few rows more are written than show at most.
+  // The clocks tick in a narrower range, the rows that can show (S.ticking): the area is at most the window's height
+  // less AREA_OFF_PX high and at least AREA_MIN_PX (supervisor.css .sv-grid), its column heads take HEAD_PX of it,
+  // and one row more each side — the clocks of ~15 rows at 1366×768 rather than ~22 (each a row laid out and
+  // repainted every second)
+  const ROW_PX = 41, MARGIN_ROWS = 2, AREA_OFF_PX = 215, AREA_MIN_PX = 160, HEAD_PX = 34;
   const scroller = $("sv-operators");
   const view = { top: 0 };
   scroller.addEventListener("scroll", () => {
@@ -668,24 +701,27 @@
   function findOnScreen() {
     S.viewDirty = false;
     const first = Math.floor(view.top / ROW_PX) - MARGIN_ROWS, last = Math.ceil((view.top + window.innerHeight) / ROW_PX) + MARGIN_ROWS;
-    const on = new Set(), t = now();
+    const area = Math.max(AREA_MIN_PX, window.innerHeight - AREA_OFF_PX) - HEAD_PX;
+    const tickFirst = Math.floor(view.top / ROW_PX) - 1, tickLast = Math.ceil((view.top + area) / ROW_PX) + 1;
+    const on = new Set(), ticking = new Set(), t = now();
     let i = 0;
     for (const id of S.order) {
       const op = S.ops.get(id);
       if (!op || !op.el || op.el.row.hidden) continue;
       if (i >= first) {
         on.add(id);
-        if (!S.onScreen.has(id)) {  // came into view: what changed meanwhile, its clocks and day bar now
-          if (op.stale) drawCells(op);
-          tickOp(op, t); drawDay(op, t);
-        }
+        if (!S.onScreen.has(id) && op.stale) drawCells(op);  // came into view: what changed meanwhile
+      }
+      if (i >= tickFirst && i <= tickLast) {
+        ticking.add(id);
+        if (!S.ticking.has(id)) { tickOp(op, t); drawDay(op, t); }  // its clocks and day bar now
       }
       if (++i > last) break;
     }
-    S.onScreen = on;
+    S.onScreen = on; S.ticking = ticking;
   }
   function dropRow(op) {
-    S.onScreen.delete(op.id);
+    S.onScreen.delete(op.id); S.ticking.delete(op.id);
     op.el.row.remove();
   }
 
@@ -814,8 +850,22 @@
       el.bar,
       h("div", { class: "sv-autostop" }, h("span", { "data-testid": "camp-autostop-state-" + camp.id }, el.autostopT), confirm));
     camp.el = el;
+    campWatch.observe(el.box);
     return el;
   }
+
+  // the campaign boxes on screen (with a margin): only they are written; the others keep what they showed and are
+  // written from the model when they come into view. The numbers of every box change nearly every second at 100
+  // operators, and each box written lays out and repaints (traced: 11–19 boxes a second where ~5 show at 1366×768)
+  const campWatch = new IntersectionObserver((entries) => {
+    let due = false;
+    for (const e of entries) {
+      const id = Number(e.target.dataset.camp);
+      if (e.isIntersecting) { S.campsOnScreen.add(id); if ((S.camps.get(id) || {}).stale) due = true; }
+      else S.campsOnScreen.delete(id);
+    }
+    if (due) { S.dirtyCamps = true; S.urgent = true; schedule(); }
+  }, { rootMargin: "200px 0px" });
 
   function drawCampaigns() {
     const live = new Map(), ops = new Map();
@@ -834,6 +884,8 @@
     }
     for (const camp of S.camps.values()) {
       const el = campaignBox(camp);
+      if (!S.campsOnScreen.has(camp.id) && camp.written) { camp.stale = true; continue; }  // written when it comes into view
+      camp.stale = false; camp.written = true;
       setData(el.box, "active", String(camp.active));
       setText(el.name, camp.name); setTitle(el.name, camp.name);
       setText(el.state, camp.active ? W.active : W.stopped);
@@ -995,21 +1047,29 @@
     S.arrangeAll = true; drawNow();
   });
 
-  // one clock for the page: the times in status and talk times of the rows on screen, their day bars every 5 s. While
-  // events stream in, a drawing is nearly always on its way (a frame asked for, or the wait for one): the clocks are
-  // then only marked due and ride on it (draw) instead of costing the browser one more frame a second (a frame's
-  // fixed work: style, layout, paint, layerize, raster). Else they are written now, in this task, which is no drawing
-  // of the rows (it leaves flushAt alone, so the next event is still drawn in its own task)
+  // one clock for the page: the times in status and talk times of the rows on screen, their day bars every 5 s, and
+  // the sums that add up many events (the status chips, the campaign boxes: once a second). They are marked due and
+  // ride on the next drawing of the rows (drawDue) instead of costing the browser one more frame a second (a frame's
+  // fixed work: style, layout, paint, layerize, raster, the compositor's frame; traced, the clocks and the sums were
+  // two frames a second of their own): on the drawing already on its way, or, while events stream in, on the next
+  // event's drawing within RIDE_MS. Else (a quiet page) they are written now, in this task, which is no drawing of the
+  // rows (it leaves flushAt alone, so the next event is still drawn in its own task)
   setInterval(() => {
     if (now() >= S.dayEnd && !S.reading) { S.dayEnd = Infinity; load(); return; }  // a new day: today's figures start again
     S.clocksDue = true;
+    if (S.dirtyChips || S.dirtyCamps) S.sumsDue = true;
     if (++S.ticks % DAY_BAR_EVERY_S === 0) S.dayDue = true;
-    if (!S.frame && !S.waitTimer) quiet(tickClocks);
+    if (S.frame || S.waitTimer || S.rideTimer) return;
+    if (performance.now() - S.eventAt < RIDE_MS) {
+      S.rideTimer = setTimeout(() => { S.rideTimer = null; if (S.clocksDue || S.sumsDue) quiet(drawDue); }, RIDE_MS);
+      return;
+    }
+    quiet(drawDue);
   }, 1000);
   function tickClocks() {
     const t = now(), day = S.dayDue;
     S.clocksDue = S.dayDue = false;
-    for (const id of S.onScreen) { const op = S.ops.get(id); if (op && op.el) { tickOp(op, t); if (day) drawDay(op, t); } }
+    for (const id of S.ticking) { const op = S.ops.get(id); if (op && op.el) { tickOp(op, t); if (day) drawDay(op, t); } }
   }
 
   ["operator.status", "attempt", "attempt.gone", "campaign", "alert", "sip.registration"].forEach((kind) => window.Dialer.live.on(kind, (d) => handle(kind, d)));
