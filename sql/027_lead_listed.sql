@@ -94,43 +94,52 @@ CREATE INDEX IF NOT EXISTS lead_count_idx ON lead (campaign_id)
     INCLUDE (listed, attempts, attempts_today, priority, attempts_day, next_call_at, last_attempt_at, created_at,
              birth_date, amount, state, time_zone, region, city, country, product, crm_status);
 
--- The leads-by-state counts (sql/020) of a statement that updated many leads took time growing with the square of
--- their number: the "did any lead change its campaign or state" check ran as a nested loop over the statement's
--- old and new rows (an EXISTS is planned to stop at its first row, which never comes when none moved): 1.1 s for
--- 2,500 leads, 4.1 s for 5,000 — a do-not-call import marking its leads, a CRM sync of a big batch. The moved
--- leads are now found by one hash join, and a statement that moved none inserts nothing.
+-- The leads-by-state counts and their live events (sql/020, sql/024) of a statement that updated many leads took
+-- time growing with the square of their number: the "did any lead change its campaign or state" check ran as a
+-- nested loop over the statement's old and new rows (an EXISTS is planned to stop at its first row, which never
+-- comes when none moved): 1.1 s for 2,500 leads, 4.1 s for 5,000 — a do-not-call import marking its leads, a bulk
+-- change of leads. The moved leads are now found by the one grouped join that counts them (a hash join), and a
+-- statement that moved none ends there, as before.
 CREATE OR REPLACE FUNCTION campaign_lead_count_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
+    cs bigint[];   -- the statement's net change, by (campaign, state): campaigns ...
+    ss text[];     -- ... states ...
+    ns bigint[];   -- ... and signed counts
     touched bigint[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        WITH added AS (
-            INSERT INTO campaign_lead_count (campaign_id, state, leads)
-            SELECT campaign_id, state, count(*) FROM new_rows GROUP BY campaign_id, state
-            RETURNING campaign_id)
-        SELECT array_agg(DISTINCT campaign_id) INTO touched FROM added;
+        SELECT array_agg(campaign_id), array_agg(state), array_agg(n) INTO cs, ss, ns
+          FROM (SELECT campaign_id, state, count(*) AS n FROM new_rows GROUP BY campaign_id, state) d;
     ELSIF TG_OP = 'DELETE' THEN
-        WITH removed AS (
-            INSERT INTO campaign_lead_count (campaign_id, state, leads)
-            SELECT campaign_id, state, -count(*) FROM old_rows GROUP BY campaign_id, state
-            RETURNING campaign_id)
-        SELECT array_agg(DISTINCT campaign_id) INTO touched FROM removed;
+        SELECT array_agg(campaign_id), array_agg(state), array_agg(n) INTO cs, ss, ns
+          FROM (SELECT campaign_id, state, -count(*) AS n FROM old_rows GROUP BY campaign_id, state) d;
     ELSE
-        WITH moved AS (
-            INSERT INTO campaign_lead_count (campaign_id, state, leads)
-            SELECT campaign_id, state, sum(d) FROM (
-                SELECT x.campaign_id, x.state, x.d
+        SELECT array_agg(campaign_id), array_agg(state), array_agg(n) INTO cs, ss, ns
+          FROM (SELECT x.campaign_id, x.state, sum(x.d)::bigint AS n
                   FROM old_rows o JOIN new_rows n ON n.id = o.id
                  CROSS JOIN LATERAL (VALUES (o.campaign_id, o.state, -1), (n.campaign_id, n.state, 1))
                        AS x (campaign_id, state, d)
-                 WHERE (o.campaign_id, o.state) IS DISTINCT FROM (n.campaign_id, n.state)) s
-             GROUP BY campaign_id, state HAVING sum(d) <> 0
-            RETURNING campaign_id)
-        SELECT array_agg(DISTINCT campaign_id) INTO touched FROM moved;
+                 WHERE (o.campaign_id, o.state) IS DISTINCT FROM (n.campaign_id, n.state)
+                 GROUP BY x.campaign_id, x.state HAVING sum(x.d) <> 0) d;
     END IF;
+    IF cs IS NULL THEN
+        RETURN NULL;  -- nothing moved between states (or campaigns)
+    END IF;
+    WITH d AS (
+        SELECT * FROM unnest(cs, ss, ns) AS d (campaign_id, state, n)
+    ), added AS (
+        INSERT INTO campaign_lead_count (campaign_id, state, leads) SELECT campaign_id, state, n FROM d
+        RETURNING campaign_id
+    ), ev AS (
+        INSERT INTO live_event (kind, permission, data)
+        SELECT 'lead.counts', 'campaigns.read',
+               jsonb_build_object('campaign_id', campaign_id, 'leads', jsonb_object_agg(state, n))
+          FROM d GROUP BY campaign_id
+    )
+    SELECT array_agg(DISTINCT campaign_id) INTO touched FROM added;
     -- under REPEATABLE READ a row another transaction folded since the snapshot would fail the statement
     -- (a serialization error): such a writer only adds its rows, the next one folds them
-    IF touched IS NOT NULL AND current_setting('transaction_isolation') = 'read committed' THEN
+    IF current_setting('transaction_isolation') = 'read committed' THEN
         PERFORM campaign_lead_count_fold(touched);
     END IF;
     RETURN NULL;
