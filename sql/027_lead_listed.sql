@@ -18,9 +18,10 @@ ALTER TABLE lead ADD COLUMN IF NOT EXISTS listed boolean NOT NULL DEFAULT false;
 -- a check per lead in a row trigger added a third to its time)
 CREATE OR REPLACE FUNCTION lead_listed_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- the leads to correct are found among the statement's own rows (as written), before any lead is read
     UPDATE lead l SET listed = (d.phone IS NOT NULL)
       FROM listed_added a LEFT JOIN do_not_call d ON d.phone = a.phone
-     WHERE l.id = a.id AND l.listed IS DISTINCT FROM (d.phone IS NOT NULL);
+     WHERE a.listed IS DISTINCT FROM (d.phone IS NOT NULL) AND l.id = a.id;
     RETURN NULL;
 END $$;
 
