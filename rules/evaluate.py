@@ -26,8 +26,12 @@ def local_today(lead: dict, now: datetime) -> date:
 
 
 def age(birth: date | None, today: date) -> int | None:
+    """PostgreSQL's `date_part('year', age(today, birth))`: whole years; for a birth date after today, minus the
+    whole years from today to it (`age` counts back from the later date)."""
     if birth is None:
         return None
+    if birth > today:
+        return -(birth.year - today.year - ((birth.month, birth.day) < (today.month, today.day)))
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 

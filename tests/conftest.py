@@ -103,8 +103,8 @@ class Emptier:
     database test, some ten minutes of the suite. A test writes a few rows in a few tables, so: find the tables
     with a row or a used sequence (one query), delete their rows with triggers and foreign-key checks off (as the
     TRUNCATE fires no row trigger), restart their sequences, and do what the TRUNCATE's own statement triggers do
-    (sql/017, 019, 020): the report rollup and the campaigns' lead counts emptied, Asterisk's endpoint tables
-    synced with the devices. The tables are those the TRUNCATE reaches: TABLES and, by the cascade, every table
+    (sql/017, 019, 020, 028): the report rollup and the campaigns' lead counts emptied, Asterisk's endpoint tables
+    synced with the devices, the leads' in-memory copies told to read them whole. The tables are those the TRUNCATE reaches: TABLES and, by the cascade, every table
     whose foreign keys lead to one of them."""
 
     DERIVED = ("report_rollup", "campaign_lead_count")  # emptied by the TRUNCATE's triggers on attempt and lead
@@ -172,3 +172,5 @@ class Emptier:
                     cur.execute(f"ALTER SEQUENCE {seq} RESTART")
             if set(dirty) & set(self.SIP):
                 cur.execute("SELECT sip_realtime_sync()")
+            if "lead" in dirty:  # as the TRUNCATE's trigger says (sql/028): the in-memory copies are read whole
+                cur.execute("INSERT INTO lead_gone (campaign_id, lead_id) VALUES (NULL, NULL)")
