@@ -5,7 +5,10 @@
 Measured in one run, side by side with a reference on the same data, in turns (a, b, a, b, …; the machine is
 shared: the ratios are the goals, the absolute figures the context; the load average ends the JSON line):
 - «Подходит сейчас» (`rules.selections.preview`, a draft rule over one campaign's leads) p95, against
-  `SELECT count(*) FROM lead WHERE campaign_id = …` — goal ratio ≤ 1.5;
+  `SELECT count(*) FROM lead WHERE campaign_id = …` — goal ratio ≤ 1.5. The count reads the campaign's columns
+  held in memory (rules/lead_cache.py); also measured: its first call (the columns read whole), the count with
+  20 leads written before each call (the columns first take them in), and the same count as one SQL statement
+  (`preview_query`, what a rule on a field not held in memory costs);
 - «Поиск» by phone (written "8 (900) …") and by order id (`dialer.services.lead_search.search`) p95, against a
   primary-key fetch of one lead — goal ratio ≤ 3; `--search-rounds` rounds (each: the same lead by phone, by
   order id and by key, in turns), the ratio also on the odd and the even rounds alone, and of the medians;
@@ -34,7 +37,7 @@ isolate(os.environ.get("DIALER_BENCH_STATE_DIR", "/var/lib/dialer-bench"), BENCH
 from dialer import migrate, models, pg, settings as settings_mod  # noqa: E402
 from dialer import db as dbm  # noqa: E402
 from dialer.services import lead_search, users  # noqa: E402
-from rules import selections  # noqa: E402
+from rules import lead_cache, selections  # noqa: E402
 from rules.model import validate  # noqa: E402
 
 from .claim import PRODUCTS, REGIONS, ZONES, selection_rules  # noqa: E402
@@ -47,6 +50,7 @@ DRAFT = {"conditions": [[{"field": "amount", "op": "between", "value": [100, 500
                          {"field": "region", "op": "ne", "value": "Тверь"}]],
          "limits": {"max_per_day": 3, "min_pause_minutes": 30}, "window": {"from": "08:00", "to": "22:00"}}
 EMAIL, PASSWORD = "bench@example.org", "bench-password-1"
+WRITTEN = 20  # leads written between two counts in the run with writes
 
 
 def load_campaigns(db) -> None:
@@ -179,11 +183,25 @@ def main(argv=None) -> dict:
     with db.connection_context():
         cid = 1
         per_campaign = models.Lead.select().where(models.Lead.campaign == cid).count()
+        campaign, draft = models.Campaign.get_by_id(cid), validate(DRAFT)
+        lead_cache.forget()
+        first_count_ms = timed(lambda: selections.preview(cid, DRAFT), 1)[0]  # the campaign's columns read whole
         counted = side_by_side({
             "count": lambda: selections.preview(cid, DRAFT),
             "scan": lambda: db.execute_sql("SELECT count(*) FROM lead WHERE campaign_id = %s", (cid,)).fetchone(),
+            "count_sql": lambda: selections.preview_query(campaign, draft, datetime.now(timezone.utc)).tuples().first(),
         }, args.rounds)
-        count_ms, scan_ms = counted["count"], counted["scan"]
+        count_ms, scan_ms, count_sql_ms = counted["count"], counted["scan"], counted["count_sql"]
+        # as while the engine calls: WRITTEN of the campaign's leads written before each count (not timed), which
+        # the count first reads into the columns
+        after_writes, scan_beside = [], []
+        for k in range(args.rounds):
+            db.execute_sql("UPDATE lead SET attempts = attempts + 1, last_attempt_at = now() WHERE id IN"
+                           " (SELECT id FROM lead WHERE campaign_id = %s ORDER BY id OFFSET %s LIMIT %s)",
+                           (cid, k * WRITTEN, WRITTEN))
+            after_writes += timed(lambda: selections.preview(cid, DRAFT), 1)
+            scan_beside += timed(lambda: db.execute_sql("SELECT count(*) FROM lead WHERE campaign_id = %s",
+                                                        (cid,)).fetchone(), 1)
         count_plan = scan_of(db, cid, DRAFT)
         # one more sample than rounds: the warm-up call of each takes one. A search and a key fetch each take
         # under a millisecond: a p95 of 30 of them is the second-worst moment of the shared machine, so they get
@@ -213,13 +231,16 @@ def main(argv=None) -> dict:
               for h in (0, 1)]
     result = {
         "count_ms_p95": count_p95, "scan_ms_p95": scan_p95, "count_vs_scan_ratio": round(count_p95 / scan_p95, 2),
-        "count_plan": count_plan,
+        "count_plan": count_plan, "count_first_ms": round(first_count_ms, 1),
+        "count_after_writes_ms_p95": pct(after_writes, 95), "written_before_each": WRITTEN,
+        "count_after_writes_vs_scan_ratio": round(pct(after_writes, 95) / pct(scan_beside, 95), 2),
+        "count_sql_ms_p95": pct(count_sql_ms, 95), "count_sql_vs_scan_ratio": round(pct(count_sql_ms, 95) / scan_p95, 2),
         "search_ms_p95": search_p95, "search_phone_ms_p95": pct(search_phone, 95),
         "search_order_ms_p95": pct(search_order, 95), "pk_ms_p95": pct(pk, 95),
         "search_vs_pk_ratio": round(search_p95 / pct(pk, 95), 2), "search_vs_pk_ratio_halves": halves,
         "search_vs_pk_median_ratio": round(search_p50 / pct(pk, 50), 2), "search_rounds": len(pk),
         "campaign_list_ms_p95": big_list, "campaign_list_small_ms_p95": small_list,
-        "medians_ms": {"count": pct(count_ms, 50), "scan": pct(scan_ms, 50), "search_phone": pct(search_phone, 50),
+        "medians_ms": {"count": pct(count_ms, 50), "scan": pct(scan_ms, 50), "count_sql": pct(count_sql_ms, 50), "search_phone": pct(search_phone, 50),
                        "search_order": pct(search_order, 50), "pk": pct(pk, 50), "campaign_list": LIST_P50[-1]},
         "campaign_list_growth_ratio": round(big_list / small_list, 2) if small_list else None,
         "leads": args.leads, "leads_per_campaign": per_campaign, "campaigns": CAMPAIGNS,
