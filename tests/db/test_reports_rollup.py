@@ -199,6 +199,33 @@ def test_the_incrementally_kept_rollup_equals_a_rebuild(db, world):
     assert db.execute_sql(live).fetchall() == kept
 
 
+def test_bulk_updates_of_attempts_keep_the_rollup_and_pair_rows_by_hash(db, world):
+    """One statement over thousands of attempts (as a reconciliation or a correction may write): the rollup still
+    equals a rebuild, and the triggers pair old and new rows by hash (sql/029: nested, a 5,000-row statement
+    took seconds)."""
+    db.execute_sql("""INSERT INTO attempt (lead_id, campaign_id, operator_id, phone, outcome, reserved_at, ended_at,
+                                          answered_at, wrap_up_at)
+                      SELECT l.id, l.campaign_id, (%s::bigint[])[1 + i %% 5], l.phone,
+                             (ARRAY['ANSWERED','NO_ANSWER','BUSY','REJECTED','LOST','ERROR'])[1 + i %% 6],
+                             t - interval '2 minutes', t, t - interval '1 minute', t + (i %% 40) * interval '1 second'
+                        FROM generate_series(1, 3000) AS i
+                        JOIN lead l ON l.id = (SELECT min(id) FROM lead) + i %% 120
+                       CROSS JOIN LATERAL (SELECT timestamptz '2026-10-05 06:00+00' + i * interval '37 seconds') AS x (t)""",
+                   (world["operators"],))
+    db.execute_sql("UPDATE attempt SET wrap_up_result = coalesce(wrap_up_result, '') || '.'")  # nothing counted
+    db.execute_sql("UPDATE attempt SET outcome = 'BUSY' WHERE mod(id, 7) = 0 AND outcome IS NOT NULL")
+    live = "SELECT * FROM report_rollup WHERE (n_answered, n_no_answer, n_busy, n_rejected, n_lost, n_error)" \
+           " <> (0, 0, 0, 0, 0, 0) ORDER BY hour, campaign_id, operator_id, selection_id"
+    kept = [r[1:] for r in db.execute_sql(live).fetchall()]
+    assert len(kept) > 10
+    db.execute_sql("SELECT report_rollup_rebuild()")
+    assert [r[1:] for r in db.execute_sql(live).fetchall()] == kept
+    settings = dict(db.execute_sql("SELECT proname, proconfig FROM pg_proc WHERE proname IN"
+                                   " ('report_rollup_changed', 'attempt_outcome_counted')").fetchall())
+    assert settings == {"report_rollup_changed": ["enable_nestloop=off"],
+                        "attempt_outcome_counted": ["enable_nestloop=off"]}
+
+
 def test_reports_read_the_rollup_for_whole_hours(db, world):
     """A report over whole hours must not read the attempts: a figure planted in the rollup alone shows."""
     _write(db, world, 60)
