@@ -82,33 +82,33 @@ class LeadColumns:
         """Leads as `ROW` tuples: new ones take a slot, known ones are overwritten."""
         if not rows:
             return
-        slots = []
-        for r in rows:
-            s = self.slot.get(r[0])
-            if s is None:
-                s = self.slot[r[0]] = self.used
-                self.used += 1
-            slots.append(s)
+        columns = list(zip(*rows))
+        known = list(map(self.slot.get, columns[0]))
+        if None in known:
+            fresh = [i for i, s in zip(columns[0], known) if s is None]
+            self.slot.update(zip(fresh, range(self.used, self.used + len(fresh))))
+            self.used += len(fresh)
+            known = list(map(self.slot.__getitem__, columns[0]))
         if self.used > len(self.alive):
             self._grow(max(self.used, 2 * len(self.alive)))
-        at = np.array(slots, dtype=np.int64)
+        at = np.array(known, dtype=np.int64)
         self.alive[at] = True
-        for i, c in enumerate(ROW[1:], start=1):
-            column = [r[i] for r in rows]
+        for c, column in zip(ROW[1:], columns[1:]):
             if c in TEXTS:
-                self.values[c][at] = [self._code(c, v) for v in column]
+                code = self.code[c]
+                for text in set(column).difference(code):
+                    code[text] = len(self.categories[c])
+                    self.categories[c].append(text)
+                self.values[c][at] = list(map(code.__getitem__, column))
             elif c in NULLABLE:
-                self.null[c][at] = [v is None for v in column]
-                self.values[c][at] = [0 if v is None else v for v in column]
+                # through float64 (None → NaN, in C): exact, as every value is below 2⁵³ (microseconds until the
+                # year 2255, kopecks below 10¹⁴, day numbers)
+                floats = np.array(column, dtype=np.float64)
+                null = np.isnan(floats)
+                self.null[c][at] = null
+                self.values[c][at] = np.where(null, 0, floats).astype(np.int64)
             else:
                 self.values[c][at] = column
-
-    def _code(self, column: str, text: str) -> int:
-        known = self.code[column].get(text)
-        if known is None:
-            known = self.code[column][text] = len(self.categories[column])
-            self.categories[column].append(text)
-        return known
 
     def remove(self, lead_ids) -> None:
         for i in lead_ids:

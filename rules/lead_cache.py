@@ -23,7 +23,7 @@ from dialer import validation as f
 from . import columns as cl
 from .model import Rule
 
-STALE_AFTER = 600.0
+STALE_AFTER = 3600.0
 MAX_LEADS = 1_000_000
 MAX_HELD = 2_000_000
 
