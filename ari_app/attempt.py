@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from dialer.outcomes import LOST_WHILE_AWAY
+
 from . import events as ev
 from .classifier import AttemptFacts, classify
 
@@ -65,7 +67,7 @@ def step(s: AttemptState, e) -> tuple[AttemptState, list]:
             facts = replace(s.facts, cause=e.cause, sip_code=e.sip_code)
             if e.lost_while_away and not facts.answered:
                 # we cannot know how it ended: count it as a failure to place the call, never silently
-                facts = replace(facts, failure="channel ended while the engine was away")
+                facts = replace(facts, failure=LOST_WHILE_AWAY)
             return _end(replace(s, facts=facts), e.at, error=facts.failure, cause_text=e.cause_text)
     return s, []
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from dialer import prepared
 from dialer.errors import Invalid
+from dialer.outcomes import LOST_WHILE_AWAY
 from rules import claim as rc
 
 from . import pacer
@@ -203,6 +204,7 @@ def open_calls(db) -> list[tuple]:
 _LAST_ENDS_SQL = """
 SELECT a.id, extract(epoch FROM a.ended_at)::float8, a.outcome, a.error FROM attempt a
  WHERE a.campaign_id = %(c)s AND a.ended_at IS NOT NULL AND a.direction = 'outbound'
+   AND a.error IS DISTINCT FROM %(away)s
    AND a.ended_at > coalesce((SELECT max(cleared_at) FROM alert WHERE kind = %(kind)s AND object_key = %(key)s),
                              '-infinity')
  ORDER BY a.ended_at DESC, a.id DESC LIMIT %(n)s"""
@@ -224,7 +226,8 @@ def check_autostop(db, attempt_id: int, rule) -> bool:
         return False
     campaign_id, errors, window_s = row[:3]
     ends = [rule.Ended(*r) for r in db.execute_sql(_LAST_ENDS_SQL, {
-        "c": campaign_id, "n": errors, "kind": rule.AUTOSTOP_ALERT, "key": f"campaign:{campaign_id}"}).fetchall()]
+        "c": campaign_id, "n": errors, "kind": rule.AUTOSTOP_ALERT, "key": f"campaign:{campaign_id}",
+        "away": LOST_WHILE_AWAY}).fetchall()]
     cause = rule.autostop_due(ends, errors, window_s)
     if cause is None:
         return False

@@ -4,6 +4,11 @@ from __future__ import annotations
 from enum import Enum
 
 
+# the error of a call whose channel ended while the engine was not connected to Asterisk (a restart, a lost
+# socket): counted as ERROR, never silently, but it says nothing of the line, so the autostop leaves it out
+LOST_WHILE_AWAY = "channel ended while the engine was away"
+
+
 class Outcome(str, Enum):
     ANSWERED = "ANSWERED"
     NO_ANSWER = "NO_ANSWER"

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from .. import audit
 from ..errors import Conflict, Invalid
+from ..outcomes import LOST_WHILE_AWAY
 from . import fields as f
 
 MODES = ("progressive", "predictive")
@@ -125,7 +126,10 @@ class Ended:
 
 def autostop_due(recent: list[Ended], errors: int, window_s: float) -> list[Ended] | None:
     """The errors that stop the campaign, or None: the newest `errors` attempts (in end order) all ended ERROR,
-    the first and the last of them within `window_s` of each other. Any other outcome between breaks the run."""
+    the first and the last of them within `window_s` of each other. Any other outcome between breaks the run.
+    Calls that ended while the engine was away from Asterisk count for neither: an engine restart with five calls
+    in flight is not a broken line."""
+    recent = [e for e in recent if e.error != LOST_WHILE_AWAY]
     if errors < 1 or len(recent) < errors:
         return None
     run = sorted(recent, key=lambda e: (e.at, e.attempt_id))[-errors:]

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from dialer.errors import Conflict, Invalid, NotFound
+from dialer.outcomes import LOST_WHILE_AWAY
 from dialer.services import campaigns, pacing
 
 
@@ -69,6 +70,10 @@ def ended(*outcomes, start=1000.0, step=1.0):
     return [pacing.Ended(i + 1, start + i * step, o, "503" if o == "ERROR" else None) for i, o in enumerate(outcomes)]
 
 
+def away(n, start=1000.0):
+    return [pacing.Ended(100 + i, start + i, "ERROR", LOST_WHILE_AWAY) for i in range(n)]
+
+
 @pytest.mark.parametrize("recent,n,window,stops", [
     (ended(*["ERROR"] * 5), 5, 30, True),
     (ended(*["ERROR"] * 4), 5, 30, False),
@@ -78,12 +83,16 @@ def ended(*outcomes, start=1000.0, step=1.0):
     (ended(*["ERROR"] * 5, step=7.5), 5, 30, True),    # exactly 30 s
     (ended("ERROR"), 1, 30, True),
     (ended(*["NO_ANSWER"] * 9), 5, 30, False),
+    # calls that ended while the engine was away (a restart with calls in flight) count for nothing
+    (away(5) + ended("ANSWERED", start=1010.0), 5, 30, False),
+    (away(5), 5, 30, False),
+    (ended(*["ERROR"] * 3) + away(2, start=1003.0) + ended("ERROR", "ERROR", start=1005.0), 5, 30, True),
 ])
 def test_autostop_rule(recent, n, window, stops):
     got = pacing.autostop_due(recent, n, window)
     assert (got is not None) is stops
     if stops:
-        assert len(got) == n and all(e.outcome == "ERROR" for e in got)
+        assert len(got) == n and all(e.outcome == "ERROR" and e.error != LOST_WHILE_AWAY for e in got)
 
 
 def test_autostop_stops_alerts_and_a_confirmation_resumes(db, campaign):

@@ -10,6 +10,7 @@ from ari_app import pacer
 from ari_app import predictive_store as ps
 from dialer.dev.testing import add_leads
 from dialer.models import Attempt, Campaign, Lead
+from dialer.outcomes import LOST_WHILE_AWAY
 from dialer.services import campaigns, operators, pacing
 
 
@@ -99,3 +100,18 @@ def test_another_outcome_breaks_the_run(db, campaign):
     attempt(db, campaign, 2, ended=2, outcome="BUSY")
     last = attempt(db, campaign, 3, ended=3, outcome="ERROR")
     assert not ps.check_autostop(db, last, pacing)
+
+
+def test_calls_that_ended_while_the_engine_was_away_do_not_stop_the_campaign(db, campaign):
+    """An engine restart with calls in flight ends each as ERROR (LOST_WHILE_AWAY): they neither count nor hide
+    the real errors around them."""
+    pacing.update_pacing(campaign, autostop_errors=3, autostop_window_s=60)
+    away = [attempt(db, campaign, n, ended=n, outcome="ERROR", error=LOST_WHILE_AWAY) for n in (1, 2, 3, 4)]
+    assert not ps.check_autostop(db, away[-1], pacing)
+    assert Campaign.get_by_id(campaign).active
+    real = [attempt(db, campaign, n, ended=n - 10, outcome="ERROR", error="503") for n in (5, 6)]
+    assert not ps.check_autostop(db, real[-1], pacing)  # two real errors: not yet
+    real.append(attempt(db, campaign, 7, ended=-3, outcome="ERROR", error="503"))
+    assert ps.check_autostop(db, real[-1], pacing)
+    assert [e["attempt_id"] for e in pacing.get_pacing(campaign)["autostop"]["attempts"]] == real
+
