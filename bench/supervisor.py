@@ -3,7 +3,7 @@ beside the same figure for a page showing one operator (the operator panel), in 
 PostgreSQL with the engine running (issue 15, Figures).
 
     python -m bench.supervisor [--operators 100] [--campaigns 20] [--seconds 60] [--talk 3] [--browser-nice -10]
-        [--js FILE] [--css FILE]
+        [--js FILE] [--css FILE] [--live-js FILE]
 
 Each campaign has its pool of operators (simulated auto-answering softphones) and leads that answer and talk 3 s, are busy or
 decline; wrap-up ends by its 1 s limit, so every operator goes Ready → In call → Wrap-up → Ready over and over.
@@ -34,9 +34,12 @@ One headless Chromium has /supervisor open (1366×768, a supervisor) and /panel 
   % of the time it was runnable and waited for a core. On this shared machine it waits ~97 % of the time unless the
   browser is given a share of the cores as on a machine of its own (`--browser-nice -10`, BrowserNice; reported as
   browser_nice): a figure without it measures the machine's queue for a core more than the page.
-`--js`/`--css` serve other files as the supervisor page's script and stylesheet (a change compared with the tree's
-in the same conditions). `python -m bench.supervisor_page` feeds the same page the engine's writes without the
-telephony, for comparing a change to the page run against run.
+- stream_messages_per_s: the stream's messages the supervisor page received per second (a message carries one event
+  or a batch of them, web/live.py): the browser's cost of receiving is per message. stream_messages: the same stream
+  as Wire read it — messages a second, those with only kinds the page has no handler for, events a second by kind.
+`--js`/`--css` serve other files as the supervisor page's script and stylesheet, `--live-js` as its dialer.js (the
+live client): a change compared with the tree's in the same conditions. `python -m bench.supervisor_page` feeds the
+same page the engine's writes without the telephony, for comparing a change to the page run against run.
 Last line: one JSON object.
 """
 from __future__ import annotations
@@ -187,7 +190,9 @@ def serve(path: str, kind: str):
 def sign_in(browser, base, email, path, viewport, errors: list | None = None, files: dict | None = None):
     page = browser.new_context(base_url=base, viewport=viewport).new_page()
     for kind, file in (files or {}).items():  # {"js": FILE, "css": FILE}: served as /static/<kind>/supervisor.<kind>
-        if file:
+        if file and kind == "live":  # the live client, dialer.js
+            page.route("**/static/js/dialer.js", serve(file, "js"))
+        elif file:
             page.route(f"**/static/{kind}/supervisor.{kind}", serve(file, kind))
     if errors is not None:  # the page's own errors (a page that fails is not measured: they are reported)
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -332,7 +337,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
                 cdp.send("Profiler.enable")
                 cdp.send("Profiler.start")
             task0, single0, t0 = _task_s(cdp), _task_s(panel_cdp), time.time()
-            sched0, web0 = _schedstat(renderers), _schedstat([web.pid])
+            sched0, web0, msg0 = _schedstat(renderers), _schedstat([web.pid]), sv.evaluate(MESSAGES)
             with db.connection_context():
                 calls0 = Attempt.select().where(Attempt.ended_at.is_null(False)).count()
             trace = os.environ.get("DIALER_BENCH_TRACE")  # the renderer's main thread for 5 s, for development
@@ -344,7 +349,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             else:
                 time.sleep(seconds)
             task1, single1, t1 = _task_s(cdp), _task_s(panel_cdp), time.time()
-            sched1, web1 = _schedstat(renderers), _schedstat([web.pid])
+            sched1, web1, msg1 = _schedstat(renderers), _schedstat([web.pid]), sv.evaluate(MESSAGES)
             if profile:
                 _top_functions(cdp.send("Profiler.stop")["profile"], profile)
             with db.connection_context():
@@ -409,6 +414,8 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             "events_per_s": round(received / float(closed - opened), 1), "events_received": received,
             "events_committed": committed, "events_dropped": max(0, committed - received) + page_data["reloads"],
             "received_by_kind": page_data["received"],
+            "stream_messages_per_s": round((msg1 - msg0) / (t1 - t0), 1) if msg0 is not None else None,
+            "stream_messages": census(wired.get("messages", []), t0, t1, OBSERVED),
             "page_drawings_per_s": round(flushes / float(closed - opened), 1), "page_errors": len(page_errors), "first_page_error": page_errors[0][:300] if page_errors else None,
             "renderer_main_thread": main_thread_wait(sched0, sched1, t1 - t0),
             "web_main_thread": main_thread_wait(web0, web1, t1 - t0), "browser_nice": browser_nice,
@@ -448,7 +455,21 @@ class Wire:
             return json.loads(out.strip().splitlines()[-1])
         except Exception:  # noqa: BLE001  (the figures say none)
             self.proc.kill()
-            return {"notified": [], "served": []}
+            return {"notified": [], "served": [], "messages": []}
+
+
+def census(messages: list, since: float, until: float, wanted) -> dict:
+    """The supervisor's stream as a plain client read it (Wire) over the window: messages per second, and how many
+    of them carried only events of kinds the page has no handler for (each costs the browser a message all the same)."""
+    window = [kinds for t, kinds in messages if since * 1000 <= t <= until * 1000]
+    seconds = max(until - since, 1e-9)
+    by_kind: dict[str, int] = {}
+    for kinds in window:
+        for k in kinds:
+            by_kind[k] = by_kind.get(k, 0) + 1
+    unused = sum(1 for kinds in window if not set(kinds) & set(wanted))
+    return {"per_s": round(len(window) / seconds, 1), "unused_per_s": round(unused / seconds, 1),
+            "events_per_s": {k: round(n / seconds, 1) for k, n in sorted(by_kind.items())}}
 
 
 def arrivals(data: dict, since: float, until: float) -> list[float]:
@@ -487,6 +508,7 @@ def _top_functions(profile: dict, path: str) -> None:
 
 
 SETTLE_S = 30.0
+MESSAGES = "window.Dialer.live.messages ?? null"  # the stream's messages so far (null: a dialer.js without the count)
 RECEIVED = "KINDS.reduce((n, k) => n + (window.__b.received[k] || 0), 0)".replace("KINDS", str(list(KINDS)))
 
 
@@ -528,13 +550,14 @@ def main() -> None:
                          " as Chromium sets them, its renderers mostly at nice 5)")
     ap.add_argument("--js", help="serve this file as the supervisor page's script (A/B of a change)")
     ap.add_argument("--css", help="serve this file as the supervisor page's stylesheet")
+    ap.add_argument("--live-js", help="serve this file as the supervisor page's dialer.js (the live client)")
     args = ap.parse_args()
     settings = settings_mod.load()
     db = start_telephony(settings)
     try:
         hang_up_everything(settings)
         result = measure(settings, db, args.operators, max(1, args.campaigns), args.seconds, args.talk,
-                         args.browser_nice, {"js": args.js, "css": args.css})
+                         args.browser_nice, {"js": args.js, "css": args.css, "live": args.live_js})
     finally:
         hang_up_everything(settings)
         for name in ("sim", "pbx"):

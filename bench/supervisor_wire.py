@@ -8,8 +8,10 @@ browser's share of the cores, and what they measure is the path, not the benchma
 
     python -m bench.supervisor_wire '{"dsn": {...}, "base": "http://host:port", "cookie": "..."}'
 
-Runs until its stdin closes, then prints one JSON object: {"notified": [[t_ms, lag_ms], ...], "served": [...]}, t the
-wall-clock ms when read, lag the ms since the change's `since` (the status_since the engine stamped).
+Runs until its stdin closes, then prints one JSON object: {"notified": [[t_ms, lag_ms], ...], "served": [...],
+"messages": [[t_ms, kinds], ...]}, t the wall-clock ms when read, lag the ms since the change's `since` (the
+status_since the engine stamped); `messages`: each message of the stream (one event or a batch) and the kinds it
+carried, in order (which of them the page has no use for: bench.supervisor `stream_messages`).
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ def notified(dsn: dict, out: list, stop: threading.Event) -> None:
     conn.close()
 
 
-def served(base: str, cookie: str, out: list, stop: threading.Event) -> None:
+def served(base: str, cookie: str, out: list, stop: threading.Event, messages: list | None = None) -> None:
     import http.client
     from urllib.parse import urlsplit
 
@@ -66,7 +68,10 @@ def served(base: str, cookie: str, out: list, stop: threading.Event) -> None:
             line = raw.decode().rstrip("\n")
             if line.startswith("event: "):
                 kind = line[7:]
-            elif line.startswith("data: ") and kind == "operator.status":
+            if line.startswith("data: ") and messages is not None and kind:
+                kinds = [k for k, _ in json.loads(line[6:])] if kind == "batch" else [kind]
+                messages.append((time.time() * 1000, kinds))
+            if line.startswith("data: ") and kind == "operator.status":
                 if lag := _lag(json.loads(line[6:]).get("since")):
                     out.append(lag)
             elif line.startswith("data: ") and kind == "batch":
@@ -82,10 +87,10 @@ def served(base: str, cookie: str, out: list, stop: threading.Event) -> None:
 def main() -> None:
     config = json.loads(sys.argv[1])
     stop = threading.Event()
-    got: dict[str, list] = {"notified": [], "served": []}
+    got: dict[str, list] = {"notified": [], "served": [], "messages": []}
     threads = [threading.Thread(target=notified, args=(config["dsn"], got["notified"], stop), daemon=True),
-               threading.Thread(target=served, args=(config["base"], config["cookie"], got["served"], stop),
-                                daemon=True)]
+               threading.Thread(target=served, daemon=True,
+                                args=(config["base"], config["cookie"], got["served"], stop, got["messages"]))]
     for t in threads:
         t.start()
     sys.stdin.read()  # until the benchmark closes it

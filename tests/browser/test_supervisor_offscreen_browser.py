@@ -22,7 +22,7 @@ def test_a_row_out_of_view_is_left_alone_and_shows_the_current_facts_when_it_com
     page, errors = screen
     c = Campaign.create(name="Подтверждение заказов", calling_window=ANY_HOUR)
     Lead.create(campaign=c.id, external_id="ORD-77", phone="+79000000077", name="Клиент Семьдесят Семь")
-    # 40 rows in name order: the area shows ~13 of them and ~21 count as on screen (supervisor.js findOnScreen)
+    # 40 rows in name order: the area shows ~13 of them and ~16 count as on screen (supervisor.js findOnScreen)
     long_ago = datetime.now(timezone.utc) - timedelta(hours=3)  # the changes below are later (the page drops older)
     ops = [Operator.create(name=f"Оператор {i:02d}", login=f"os{i}", sip_password="secret-123", status="paused",
                            status_since=long_ago) for i in range(40)]
@@ -68,4 +68,30 @@ def test_a_row_out_of_view_is_left_alone_and_shows_the_current_facts_when_it_com
     page.wait_for_function("document.querySelector('[data-testid=chip-in_call] b').textContent === '1'"
                            " && document.querySelector('[data-testid=chip-lunch] b').textContent === '1'",
                            timeout=LIVE_MS)
+    assert errors == []
+
+
+def test_the_rows_written_are_those_the_scroll_area_can_show(screen, db):
+    """The rows on screen are a range the scroll area's height long (and two rows each side), not the window's: a
+    row the area cannot show at its scroll position is not written, even though the window is taller than the area."""
+    page, errors = screen
+    c = Campaign.create(name="Подтверждение заказов", calling_window=ANY_HOUR)
+    long_ago = datetime.now(timezone.utc) - timedelta(hours=3)
+    ops = [Operator.create(name=f"Оператор {i:02d}", login=f"oa{i}", sip_password="secret-123", status="paused",
+                           status_since=long_ago) for i in range(40)]
+    OperatorCampaign.insert_many([{"operator": o.id, "campaign": c.id} for o in ops]).execute()
+    open_screen(page, ops[0].id)
+    # at 1366×768 the area (the window's height less 215 px, its column heads 34 px) shows rows 0–12 of 41 px: row 12
+    # is on screen, row 18 below the area (within a window's height of rows, which were all written before)
+    shown, below = ops[12], ops[18]
+    for o in (shown, below):
+        db.execute_sql("UPDATE operator SET status = 'ready', status_since = now() WHERE id = %s", (o.id,))
+    page.wait_for_function(f"({ROW_STATUS})({shown.id}) === 'ready'", timeout=LIVE_MS)
+    page.wait_for_function(f"({MODEL_STATUS})({below.id}) === 'ready'", timeout=LIVE_MS)
+    page.wait_for_function(f"window.Supervisor.state.ops.get({below.id}).stale === true", timeout=LIVE_MS)
+    assert page.evaluate(ROW_STATUS, below.id) == "paused"
+    assert page.evaluate(f"window.Supervisor.state.onScreen.has({shown.id})") is True
+    assert page.evaluate(f"window.Supervisor.state.onScreen.has({below.id})") is False
+    page.evaluate(SCROLL, 6 * 41)  # six rows down: row 18 is at the area's bottom now
+    page.wait_for_function(f"({ROW_STATUS})({below.id}) === 'ready'", timeout=LIVE_MS)
     assert errors == []

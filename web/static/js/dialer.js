@@ -20,11 +20,12 @@
   const statusLabel = (s) => (STATUS[lang()] || STATUS.ru)[s] || s;
 
   const handlers = {};
-  let source = null, lastId = null, delay = 1000;
+  let source = null, lastId = null, delay = 1000, messages = 0;  // messages: the stream's messages handed out so far
   const dot = () => document.getElementById("live-status");
   const show = (state) => { const d = dot(); if (d) d.dataset.state = state; };
 
   function dispatch(kind, ev) {
+    messages++;
     if (ev.lastEventId) lastId = ev.lastEventId;
     let data = null;
     try { data = JSON.parse(ev.data); } catch (_) { return; }
@@ -36,6 +37,7 @@
   // events the server had queued together come in one message, [[kind, data], ...] in order (web/live.py
   // format_batch): one task of the page instead of one each; each is handed out as if it had come alone
   function dispatchBatch(ev) {
+    messages++;
     if (ev.lastEventId) lastId = ev.lastEventId;
     let list = null;
     try { list = JSON.parse(ev.data); } catch (_) { return; }
@@ -70,6 +72,7 @@
     },
     statusLabel,
     get lastId() { return lastId; },
+    get messages() { return messages; },
   };
 
   // built-in: any element marked data-live-operator-status="<id>" (or -since) follows that operator's status. The

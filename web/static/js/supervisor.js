@@ -683,11 +683,12 @@
 
   // which rows are on screen: the rows have one height (ROW_PX, supervisor.css) in one scroll area, so they are a
   // range of the shown order found from the scroll position, which the scroll event keeps (no layout read and no
-  // observer at drawing time); the window's height bounds the area's, a few rows more are written than show at most.
-  // The clocks tick in a narrower range, the rows that can show (S.ticking): the area is at most the window's height
-  // less AREA_OFF_PX high and at least AREA_MIN_PX (supervisor.css .sv-grid), its column heads take HEAD_PX of it,
-  // and one row more each side — the clocks of ~15 rows at 1366×768 rather than ~22 (each a row laid out and
-  // repainted every second)
+  // observer at drawing time). The area is at most the window's height less AREA_OFF_PX high and at least
+  // AREA_MIN_PX (supervisor.css .sv-grid), its column heads take HEAD_PX of it: the rows that can show are a range
+  // the area's height long. The rows written (S.onScreen) are those and MARGIN_ROWS more each side (~16 at 1366×768;
+  // a range the window's height long wrote ~22: every event for the 6 rows the area never shows asked for a drawing,
+  // bench.supervisor); the clocks tick in the rows that can show and one row more each side (S.ticking, ~15 rather
+  // than ~22, each a row laid out and repainted every second)
   const ROW_PX = 41, MARGIN_ROWS = 2, AREA_OFF_PX = 215, AREA_MIN_PX = 160, HEAD_PX = 34;
   const scroller = $("sv-operators");
   const view = { top: 0 };
@@ -700,8 +701,8 @@
   window.addEventListener("resize", () => { S.viewDirty = true; schedule(); });
   function findOnScreen() {
     S.viewDirty = false;
-    const first = Math.floor(view.top / ROW_PX) - MARGIN_ROWS, last = Math.ceil((view.top + window.innerHeight) / ROW_PX) + MARGIN_ROWS;
     const area = Math.max(AREA_MIN_PX, window.innerHeight - AREA_OFF_PX) - HEAD_PX;
+    const first = Math.floor(view.top / ROW_PX) - MARGIN_ROWS, last = Math.ceil((view.top + area) / ROW_PX) + MARGIN_ROWS;
     const tickFirst = Math.floor(view.top / ROW_PX) - 1, tickLast = Math.ceil((view.top + area) / ROW_PX) + 1;
     const on = new Set(), ticking = new Set(), t = now();
     let i = 0;
