@@ -8,8 +8,8 @@ another (a restore, a restart, a switch to the standby), after a TRUNCATE, and a
 seconds (what no trigger sees — rows written with triggers switched off — is then picked up).
 
 Used for rules on the fields the columns hold (`columns.countable`) and campaigns up to MAX_LEADS; the others
-are counted in SQL (`rules.selections.preview_query`). Memory: ~180 bytes a lead, at most MAX_HELD leads in all
-(the least recently counted campaigns are dropped first).
+are counted in SQL (`rules.selections.preview_query`). Memory: ~180 bytes a lead, at most MAX_HELD leads and
+MAX_COPIES campaigns in all (the least recently counted campaigns are dropped first).
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from .model import Rule
 STALE_AFTER = 3600.0
 MAX_LEADS = 1_000_000
 MAX_HELD = 2_000_000
+MAX_COPIES = 64  # each holds room for 1,024 leads at least (~200 KB)
 
 # the fields as rules.compile reads them, computed by PostgreSQL (its clock conversions, its decimals)
 ROW_SQL = """
@@ -93,11 +94,11 @@ def _copy(key) -> _Copy:
 
 
 def _held() -> None:
-    """Keep at most MAX_HELD leads in memory: the least recently counted campaigns go first."""
+    """Keep at most MAX_HELD leads and MAX_COPIES campaigns in memory: the least recently counted go first."""
     with _copies_lock:
         total = sum(len(c.cols) for c in _copies.values() if c.cols is not None)
         for key in list(_copies):
-            if total <= MAX_HELD or len(_copies) == 1:
+            if (total <= MAX_HELD and len(_copies) <= MAX_COPIES) or len(_copies) == 1:
                 break
             gone = _copies.pop(key)
             total -= len(gone.cols) if gone.cols is not None else 0

@@ -156,7 +156,7 @@ def test_a_rule_on_a_field_not_held_and_a_campaign_too_big_are_counted_in_sql(ca
     assert selections.preview(a, RULES[0], NOW)["matches_conditions"] == 7  # 50 × i ≥ 100 for i = 2..8
 
 
-def test_the_least_recently_counted_campaign_is_dropped_beyond_the_memory_bound(campaigns, monkeypatch):
+def test_the_least_recently_counted_campaign_is_dropped_beyond_the_memory_bounds(campaigns, monkeypatch):
     a, b = campaigns
     monkeypatch.setattr(lead_cache, "MAX_HELD", 10)
     counted(a)  # 8 leads
@@ -164,3 +164,8 @@ def test_the_least_recently_counted_campaign_is_dropped_beyond_the_memory_bound(
     assert [k[2] for k in lead_cache._copies] == [b]
     counted(a)
     assert [k[2] for k in lead_cache._copies] == [a]
+    monkeypatch.setattr(lead_cache, "MAX_HELD", 1000)  # the leads fit: the number of campaigns held decides
+    monkeypatch.setattr(lead_cache, "MAX_COPIES", 1)
+    counted(b)
+    assert [k[2] for k in lead_cache._copies] == [b]
+
