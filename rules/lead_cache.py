@@ -112,6 +112,12 @@ def _refresh(db, copy: _Copy, campaign_id: int, xmin: int) -> bool:
                               (str(copy.xmin),)).fetchall()
         whole = any(c is None for c, _ in gone)  # a TRUNCATE
     if whole:
+        # the campaign's size from its counts by state (sql/020) first: a campaign too big is not read at all
+        size = db.execute_sql("SELECT coalesce(sum(leads), 0) FROM campaign_lead_count WHERE campaign_id = %s",
+                              (campaign_id,)).fetchone()[0]
+        if size > MAX_LEADS:
+            copy.cols = None
+            return False
         rows = db.execute_sql(ROW_SQL + " LIMIT %s", (campaign_id, MAX_LEADS + 1)).fetchall()
         if len(rows) > MAX_LEADS:
             copy.cols = None

@@ -145,14 +145,19 @@ def test_rows_written_behind_the_triggers_are_read_once_the_copy_is_stale(settin
     counted(a)
 
 
-def test_a_rule_on_a_field_not_held_and_a_campaign_too_big_are_counted_in_sql(campaigns, monkeypatch):
+def test_a_rule_on_a_field_not_held_and_a_campaign_too_big_are_counted_in_sql(db, campaigns, monkeypatch):
     a, _ = campaigns
     on_name = {"conditions": [[{"field": "name", "op": "ne", "value": "Иван"}]]}
     assert lead_cache.counts(Campaign.get_by_id(a), validate(on_name), validate(on_name), None, NOW) is None
     assert selections.preview(a, on_name, NOW)["matches_conditions"] == 8
     monkeypatch.setattr(lead_cache, "MAX_LEADS", 5)
     rule = validate(RULES[0])
+    statements = []
+    real = db.execute_sql
+    monkeypatch.setattr(db, "execute_sql", lambda sql, *a, **kw: statements.append(sql) or real(sql, *a, **kw))
     assert lead_cache.counts(Campaign.get_by_id(a), rule, rule, None, NOW) is None
+    assert not [s for s in statements if "FROM lead WHERE" in s]  # its size was read from the counts: no lead
+    monkeypatch.undo()
     assert selections.preview(a, RULES[0], NOW)["matches_conditions"] == 7  # 50 × i ≥ 100 for i = 2..8
 
 
