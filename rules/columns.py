@@ -29,7 +29,6 @@ ROW = ("id", "callable", "listed", "next_call_us", "last_attempt_us", "created_d
 TEXTS = ("time_zone", "region", "city", "country", "product", "crm_status")
 NULLABLE = ("last_attempt_us", "last_day", "attempts_day", "birth_day", "birth_year", "birth_md", "amount_cents")
 FLAGS = ("callable", "listed")
-NUMBERS = tuple(c for c in ROW if c not in TEXTS and c not in FLAGS)
 # rule field → (column, its scale: the stored value is the field's value × scale)
 SCALED = {"amount": ("amount_cents", 100), "priority": ("priority", 1), "attempts": ("attempts", 1),
           "birth_date": ("birth_day", 1), "created_at": ("created_day", 1), "next_call_at": ("next_day", 1),
