@@ -25,6 +25,7 @@ from litestar.response import Stream
 
 from dialer.access import SIGNED_IN, Principal, sees_event
 from dialer.db import run
+from dialer.errors import Invalid
 from dialer.listen import listen
 from dialer.settings import Settings
 
@@ -43,6 +44,7 @@ MAX_GAPS = 64           # ids below the highest one not had yet, kept in a curso
 GAP_TTL_S = 120.0       # ... this long: a transaction holding a live event open longer is not waited for
 START_WAIT_S = 10.0     # the web starts even if the database does not answer yet; live updates follow
 BATCH_MAX = 200         # events in one `batch` message at most
+PACE_MAX_MS = 1000      # `?pace=`: a batching stream sends at most one message per this many ms (0: at once)
 
 
 # ---- the cursor: what a stream has had ------------------------------------------------------------------
@@ -342,10 +344,15 @@ class _Had:
 
 
 async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
-                 stale: Callable[[Subscriber], Awaitable[bool]], batch: bool = False) -> AsyncIterator[str]:
+                 stale: Callable[[Subscriber], Awaitable[bool]], batch: bool = False,
+                 pace: float = 0.0) -> AsyncIterator[str]:
     """The SSE text of one client: the events it has not had since `after` (or a reload past CATCH_UP_MAX),
     then each new one it may see. `stale(sub)` re-reads the principal; True ends the stream. With `batch`, the
-    new events already queued when one is sent go with it in one message (format_batch): nothing waits for them."""
+    new events already queued when one is sent go with it in one message (format_batch): nothing waits for them.
+    With `pace` (seconds, batching streams only), an event that comes within `pace` of the last message waits for
+    the end of that time and goes with those that came meanwhile; the first one after a quiet moment goes at once.
+    For a page that draws at most so often anyway (the supervisor's: a message costs its browser ~0.8 ms over its
+    threads, docs/supervisor.md), the events wait here instead of in the page, and it gets a message per drawing."""
     sub = hub.subscribe(principal)  # before reading the table: nothing falls between the two
     try:
         yield "retry: 1000\n\n"
@@ -368,6 +375,8 @@ async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
         # connection takes every queued one: its page was read before it connected)
         had = _Had(cursor) if after is not None else None
         pending = None  # taken from the queue while gathering a batch, not an event: handled next
+        sent_at = -pace  # loop time of the last message (paced streams)
+        loop = asyncio.get_running_loop()
         while True:
             if pending is not None:
                 event, pending = pending, None
@@ -395,6 +404,8 @@ async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
                     cursor.add(event["id"])
                     yield format_event(event, cursor)
                 continue
+            if pace and (wait := sent_at + pace - loop.time()) > 0:
+                await asyncio.sleep(wait)
             out = []
             while True:
                 if _fresh(event, caught, had):
@@ -407,6 +418,7 @@ async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
                     pending = event
                     break
             if out:
+                sent_at = loop.time()
                 yield format_batch(out, cursor)
     finally:
         hub.unsubscribe(sub)
@@ -436,10 +448,20 @@ def _cursor_of(request: Request) -> Cursor | None:
     return Cursor.parse(request.headers.get("last-event-id") or request.query_params.get("last_id") or "")
 
 
+def _pace_of(text: str | None) -> int:
+    """`?pace=` in ms: a whole number 0–PACE_MAX_MS (none: 0)."""
+    if text is None or text == "":
+        return 0
+    if not (text.isascii() and text.isdigit() and len(text) <= 4 and int(text) <= PACE_MAX_MS):
+        raise Invalid("invalid-pace", f"pace must be a whole number of milliseconds from 0 to {PACE_MAX_MS}",
+                      message_ru=f"pace — целое число миллисекунд от 0 до {PACE_MAX_MS}")
+    return int(text)
+
+
 @get("/events", opt={"permission": SIGNED_IN}, summary="Live events (server-sent events)")
 async def events(request: Request) -> Stream:
     """Server-sent events the signed-in user may see; `Last-Event-ID` (or `?last_id=`) catches up; `?batch=1`:
-    events queued together come in one `batch` message."""
+    events queued together come in one `batch` message; `&pace=N` (0–1000): at most one message per N ms."""
     hub: Hub = request.app.state.hub
     db = request.app.state.db
     token = request.cookies.get(auth.Cookies.SESSION)
@@ -448,6 +470,7 @@ async def events(request: Request) -> Stream:
         return await _stale(db, request, sub, token)
 
     batch = request.query_params.get("batch") == "1"
-    return Stream(stream(db, hub, auth.principal_of(request), _cursor_of(request), stale, batch),
+    pace = _pace_of(request.query_params.get("pace"))
+    return Stream(stream(db, hub, auth.principal_of(request), _cursor_of(request), stale, batch, pace / 1000),
                   media_type="text/event-stream",
                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

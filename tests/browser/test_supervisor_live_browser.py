@@ -113,8 +113,9 @@ def test_a_storm_of_alerts_adds_each_item_alone_in_order_and_flashes_once(screen
 
 def test_a_change_is_drawn_in_its_own_events_task(screen, db):
     """No timer and no animation frame between an event and its row (a machine short of cores makes each such step
-    wait for one): a handler registered after the page's sees the row drawn already — after a quiet moment, and in
-    a burst while the frame the last drawing asked for has not come (drawn with it)."""
+    wait for one): a handler registered after the page's sees the row drawn by the end of the event's task (the
+    page draws once the message's events are all applied: a microtask queued before this handler's) — after a quiet
+    moment, and in a burst while the frame the last drawing asked for has not come (drawn with it)."""
     page, errors = screen
     c = Campaign.create(name="Подтверждение заказов", calling_window=ANY_HOUR)
     ops = [Operator.create(name=f"Оператор {i}", login=f"lq{i}", sip_password="secret-123", status="paused")
@@ -123,8 +124,9 @@ def test_a_change_is_drawn_in_its_own_events_task(screen, db):
     open_screen(page, ops[0].id)
     page.evaluate("""() => { window.seen = []; window.Dialer.live.on('operator.status', (d) => {
         const row = document.querySelector('[data-testid=op-row-' + d.id + ']'), S = window.Supervisor.state;
-        // gated: not drawn, as no frame is pending and the drawing that asked for the last one is under 100 ms old
-        window.seen.push([d.status, row.dataset.status, !S.framePending && performance.now() - S.flushAt < 100]); }); }""")
+        // gated: not drawn, as no frame is pending and the drawing that asked for the last one is under FRAME_MS old
+        const gated = !S.framePending && performance.now() - S.flushAt < window.Supervisor.FRAME_MS;
+        queueMicrotask(() => window.seen.push([d.status, row.dataset.status, gated])); }); }""")
     statuses = ["ready", "lunch", "paused"]
     for status in statuses:
         page.wait_for_function("performance.now() - window.Supervisor.state.flushAt > 300", timeout=LIVE_MS)

@@ -9,7 +9,10 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from ari_app import store
+from dialer.errors import Invalid
 from dialer.access import Principal
 from dialer.models import Attempt, Campaign, Lead, Operator, OperatorCampaign
 from web import live
@@ -32,8 +35,8 @@ def _fields(text: str) -> dict:
     return dict(line.split(": ", 1) for line in text.strip("\n").split("\n") if ": " in line)
 
 
-async def _opened(db, hub, principal, batch):
-    stream = live.stream(db, hub, principal, live.Cursor(0), _never_stale, batch)
+async def _opened(db, hub, principal, batch, pace=0.0):
+    stream = live.stream(db, hub, principal, live.Cursor(0), _never_stale, batch, pace)
     assert (await anext(stream)).startswith("retry:")
     assert (await anext(stream)).startswith("id: ")  # where it starts (no event was missed)
     return stream
@@ -91,6 +94,41 @@ async def test_a_stream_that_did_not_ask_gets_one_message_per_event(settings, db
     await stream.aclose()
 
 
+async def test_a_paced_stream_sends_the_first_event_at_once_then_at_most_one_message_per_pace(settings, db):
+    hub = live.Hub(settings, db)
+    pace = 0.3
+    stream = await _opened(db, hub, _who({"operators.read"}), batch=True, pace=pace)
+    loop = asyncio.get_running_loop()
+    hub.publish(_event(1, "ready"))  # after a quiet moment: at once
+    started = loop.time()
+    first = _fields(await asyncio.wait_for(anext(stream), 5))
+    assert first["id"] == "1" and loop.time() - started < pace / 2
+    sent_at = loop.time()
+    later = asyncio.create_task(anext(stream))
+    for i, status in ((2, "in_call"), (3, "wrap_up")):  # within the pace: they wait for its end, then go together
+        hub.publish(_event(i, status))
+        await asyncio.sleep(0.05)
+    assert not later.done()
+    got = _fields(await asyncio.wait_for(later, 5))
+    assert loop.time() - sent_at >= pace * 0.95
+    assert got["event"] == "batch" and got["id"] == "3"
+    assert [d["status"] for _, d in json.loads(got["data"])] == ["in_call", "wrap_up"]
+    await asyncio.sleep(pace * 1.2)  # quiet again: the next one goes at once
+    hub.publish(_event(4, "ready"))
+    started = loop.time()
+    assert _fields(await asyncio.wait_for(anext(stream), 5))["id"] == "4"
+    assert loop.time() - started < pace / 2
+    await stream.aclose()
+
+
+def test_the_pace_a_stream_asks_for_is_a_whole_number_of_ms_within_bounds():
+    assert [live._pace_of(t) for t in (None, "", "0", "70", "1000")] == [0, 0, 0, 70, 1000]
+    for bad in ("-1", "1001", "70.5", "abc", "²", "0x10", "99999999999999999999"):
+        with pytest.raises(Invalid) as e:
+            live._pace_of(bad)
+        assert e.value.code == "invalid-pace" and "миллисекунд" in e.value.details["message_ru"]
+
+
 def test_the_attempt_event_carries_the_client_and_the_order(db):
     c = Campaign.create(name="Подтверждение")
     Lead.create(campaign=c.id, external_id="ORD-77", phone="+79000000077", name="Клиент Семь",
@@ -105,3 +143,10 @@ def test_the_attempt_event_carries_the_client_and_the_order(db):
     for (data,) in rows:
         assert data["client"] == "Клиент Семь" and data["order_id"] == "ORD-77"
         assert data["manual"] is False and data["offer"] is False and data["reserved_at"]
+
+
+def test_a_stream_asked_for_with_a_bad_pace_is_refused_with_a_reason(client):
+    r = client.get("/events?batch=1&pace=soon")
+    assert r.status_code == 422
+    assert r.json()["error"] == "invalid-pace" and "0 to 1000" in r.json()["message"]
+    assert "миллисекунд" in r.json()["message_ru"]

@@ -42,13 +42,18 @@ WORDS = {
 }
 
 
+# the page draws at most every FRAME_MS (supervisor.js) anyway: its stream sends at most one message so often, so the
+# events wait on the server rather than in the page, and the browser receives a message per drawing (web/live.py)
+LIVE_PACE_MS = 70
+
+
 @get("/supervisor", opt={"permission": sv.VIEW}, include_in_schema=False)
 async def supervisor_page(request: Request) -> Template:
     words = {key: i18n.gettext(msg) for key, msg in WORDS.items()}
     outcomes = [{"code": o.value, "label": i18n.pick(o.label_ru, o.label_en), "colour": o.colour} for o in ORDER]
     return page(request, "supervisor/index.html", words=words, outcomes=outcomes,
                 statuses=["ready", "in_call", "wrap_up", "paused", "lunch", "offline"],
-                zone=request.app.state.settings.time_zone)
+                zone=request.app.state.settings.time_zone, live_pace=LIVE_PACE_MS)
 
 
 @get("/supervisor/calls/{attempt_id:int}", opt={"permission": sv.CALLS}, include_in_schema=False)

@@ -45,7 +45,9 @@
   }
 
   function connect() {
-    const url = "/events?batch=1" + (lastId ? "&last_id=" + encodeURIComponent(lastId) : "");
+    const pace = document.body.dataset.livePace;  // a page that draws at most every N ms: a message at most so often
+    const url = "/events?batch=1" + (pace ? "&pace=" + encodeURIComponent(pace) : "")
+      + (lastId ? "&last_id=" + encodeURIComponent(lastId) : "");
     source = new EventSource(url);
     source.onopen = () => { delay = 1000; show("open"); };
     source.onerror = () => {

@@ -39,7 +39,12 @@
   const SIGNED_IN = ["ready", "in_call", "wrap_up", "paused", "lunch"];  // the day bar: shares of the time not offline
   const DAY_BAR_EVERY_S = 5;
   const RIDE_MS = 250;  // the clock pass waits at most this long for an event's drawing to ride on (see the clock)
-  const FRAME_MS = 100;  // at most 10 drawings a second while events stream in (schedule, below)
+  // at most 10 drawings a second while events stream in (schedule, below). A stream paced by the server (the page's
+  // data-live-pace, web/pages/supervisor.py) brings at most one message so often, and each is drawn as it comes:
+  // the wait here is then only a bound for the other causes of a drawing, and lets a message that came a little
+  // early (the network's and the machine's jitter) be drawn at once
+  const PACED_MS = Number(document.body.dataset.livePace) || 0;
+  const FRAME_MS = PACED_MS ? PACED_MS / 2 : 100;
   const $ = (id) => document.getElementById(id);
   const NBSP = "\u00a0";
 
@@ -52,7 +57,7 @@
     dirtyAlerts: new Set(), alertEls: new Map(), alertOrder: [], flashAt: -Infinity,
     filter: { pool: "", campaign: "", status: "" }, sort: "name", order: [], onScreen: new Set(), ticking: new Set(),
     flushAt: -Infinity, beeps: 0, ticks: 0, urgent: false, flushes: 0,
-    clocksDue: false, dayDue: false, sumsDue: false, eventAt: -Infinity, rideTimer: null, drawn: null,
+    clocksDue: false, dayDue: false, sumsDue: false, eventAt: -Infinity, rideTimer: null, drawn: null, drawQueued: false,
     campsOnScreen: new Set(),
   };
   const baseTitle = document.title;
@@ -218,10 +223,16 @@
     // drawing that is not this task (a timer, an animation frame: the compositor's turn, then the main thread's; a
     // posted message was worse still) waits for a core, and the page drew 0.5–0.8 times a second, seconds after
     // the events had arrived (arrive_ms against dom_ms). The browser renders no more often than before.
+    // The events of one message (a batch) are all applied before that drawing: it is done once, after them (a
+    // microtask runs when the message's task has handed out its last event)
     applyOffScreen();
     S.eventAt = performance.now();
     if (!drawingWanted()) return;
     schedule();
+    if (!S.drawQueued) { S.drawQueued = true; queueMicrotask(drawInTask); }
+  }
+  function drawInTask() {
+    S.drawQueued = false;
     if ((S.frame || S.waitTimer) && !document.hidden && (S.framePending || performance.now() - S.flushAt >= FRAME_MS)) flush();
   }
 
@@ -1086,5 +1097,5 @@
     setTimeout(() => { if (!S.loaded && !S.reading) load(); }, 3000);  // a slow stream: show the board meanwhile
   }
   document.addEventListener("DOMContentLoaded", () => whenLive(load));
-  window.Supervisor = { state: S };  // for the browser tests and the benchmark
+  window.Supervisor = { state: S, FRAME_MS };  // for the browser tests and the benchmark
 })();
