@@ -2,12 +2,13 @@
 beside the same figure for a page showing one operator (the operator panel), in the same run, on real pbx + sim +
 PostgreSQL with the engine running (issue 15, Figures).
 
-    python -m bench.supervisor [--operators 100] [--campaigns 20] [--seconds 60] [--talk 3] [--browser-nice -10]
+    python -m bench.supervisor [--operators 100] [--campaigns 20] [--seconds 60] [--talk 3] [--browser-nice -10] [--panels 4]
         [--js FILE] [--css FILE] [--live-js FILE]
 
 Each campaign has its pool of operators (simulated auto-answering softphones) and leads that answer and talk 3 s, are busy or
 decline; wrap-up ends by its 1 s limit, so every operator goes Ready → In call → Wrap-up → Ready over and over.
-One headless Chromium has /supervisor open (1366×768, a supervisor) and /panel of operator 1 (its user).
+One headless Chromium has /supervisor open (1366×768, a supervisor) and the /panel of operators 1–N (`--panels`,
+4 by default: each its own user and page).
 - dom_ms: an operator's status change (`operator_status_log.at`, stamped by the engine in the change's own
   transaction) → the end of the page's drawing that applied it (same machine clock): the page tells each drawing's
   operators to `Supervisor.state.drawn(id, status)` (supervisor.js), as a row on screen is written by it and a row
@@ -17,7 +18,9 @@ One headless Chromium has /supervisor open (1366×768, a supervisor) and /panel 
   changes are measured apart as dom_on_screen_ms (the rows on screen, ~21 of 100: the same point as before for them).
   Showings are matched to changes in order (`latencies`); a status drawn over by a later one before the page drew
   (a page draws at most once a frame) has no sample and is counted apart (`drawn_over_in_a_frame`).
-- single_dom_ms: the same for operator 1's changes on its own panel, measured the same way in the same run.
+- single_dom_ms: the same for operators 1–N's changes, each on its own panel, measured the same way in the same run
+  (pooled: one operator changes status ~23 times a minute, so one panel's p95 is its slowest sample or two and moved
+  the ratio between 0.7 and 1.6 from run to run); single_browser_cpu_percent is a panel's mean.
 - browser_cpu_percent: the CPU time of the supervisor page's renderer process per second of wall time (DevTools
   `Performance.getMetrics` ProcessTime), over the measured window; its main thread alone (ThreadTime) and the
   wall time in tasks (TaskDuration, which counts the waits for a core on a shared machine) are shown as parts.
@@ -25,10 +28,11 @@ One headless Chromium has /supervisor open (1366×768, a supervisor) and /panel 
   the page may see but had not received SETTLE_S after the run (and any `reload` the stream had to ask for);
   page_errors: its console.
 - arrive_ms (and single_arrive_ms): an operator's change → its event handed to the page's script (ARRIVE): the
-  part of dom_ms before the page had the event (database, web, network, the browser's queue); the rest is the page's.
+  part of dom_ms before the page had the event (database, web, network, the browser's queue; for the supervisor's
+  page also the server's pace, web/pages/supervisor.py LIVE_PACE_MS); the rest is the page's.
   Split by plain clients in a process given the browser's share of the cores (Wire, bench/supervisor_wire.py):
   notified_ms, the change → its NOTIFY at a LISTEN (the database's part: commit, delivery to a listener);
-  served_ms, the change → its event read from the supervisor's /events?batch=1 (the database's and the web's).
+  served_ms, the change → its event read from the supervisor's /events?batch=1, unpaced (the database's and the web's).
   web_main_thread: the web process's main thread (its event loop) as the kernel saw it, as renderer_main_thread.
 - renderer_main_thread: the supervisor page's main thread as the kernel saw it over the window: % of a core it ran,
   % of the time it was runnable and waited for a core. On this shared machine it waits ~97 % of the time unless the
@@ -145,7 +149,7 @@ def leads_csv(campaign: int, talk_s: int) -> str:
     return "external_id,phone,name\n" + "\n".join(rows)
 
 
-def prepare(settings, db, operators: int, campaigns: int, talk_s: int) -> list[int]:
+def prepare(settings, db, operators: int, campaigns: int, talk_s: int, panels: int = 1) -> list[int]:
     from dialer.dev import instances
     from dialer.services import campaigns as cs
     from dialer.services import leads
@@ -174,7 +178,8 @@ def prepare(settings, db, operators: int, campaigns: int, talk_s: int) -> list[i
                                     [cids[i % campaigns]]) for i in range(operators)]
         phones = ops.sip_devices()
         users.create_user("supervisor@example.org", "Супервайзер", PASSWORD, [role["supervisor"]])
-        users.create_user("op1@example.org", made[0]["name"], PASSWORD, [role["operator"]], operator_id=made[0]["id"])
+        for k, op in enumerate(made[:panels], 1):
+            users.create_user(f"op{k}@example.org", op["name"], PASSWORD, [role["operator"]], operator_id=op["id"])
     instances.sync_sim_phones(settings, phones)
     instances.wait_registered(settings, [login for login, _ in phones], timeout=300)
     return [m["id"] for m in made]
@@ -296,10 +301,11 @@ class BrowserNice:
 
 
 def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s: int = 3,
-            browser_nice: int | None = None, files: dict | None = None) -> dict:
+            browser_nice: int | None = None, files: dict | None = None, panels: int = 4) -> dict:
     from playwright.sync_api import sync_playwright
 
-    ids = prepare(settings, db, operators, campaigns, talk_s)
+    panels = max(1, min(panels, operators))
+    ids = prepare(settings, db, operators, campaigns, talk_s, panels)
     engine = EngineProcess(settings, settings.state_dir / "bench-engine.log")
     engine.mark()
     engine.start()
@@ -313,9 +319,11 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             sv = sign_in(browser, base, "supervisor@example.org", "/supervisor", {"width": 1366, "height": 768},
                          page_errors, files)
             sv.wait_for_function("window.Supervisor.state.loaded")
-            panel = sign_in(browser, base, "op1@example.org", "/panel", {"width": 1280, "height": 900})
+            pans = [sign_in(browser, base, f"op{k}@example.org", "/panel", {"width": 1280, "height": 900})
+                    for k in range(1, panels + 1)]
             sv.evaluate(SUPERVISOR_OBSERVER)
-            panel.evaluate(PANEL_OBSERVER)
+            for panel in pans:
+                panel.evaluate(PANEL_OBSERVER)
             procs = browser_pids(browser)
             renderers = procs.get("renderer", [])
             wire = Wire(settings, base, sv.context.cookies())
@@ -323,8 +331,9 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
                 if browser_nice is not None else None
             cdp = sv.context.new_cdp_session(sv)
             cdp.send("Performance.enable")
-            panel_cdp = panel.context.new_cdp_session(panel)
-            panel_cdp.send("Performance.enable")
+            panel_cdps = [panel.context.new_cdp_session(panel) for panel in pans]
+            for panel_cdp in panel_cdps:
+                panel_cdp.send("Performance.enable")
             idle0, it0 = _task_s(cdp), time.time()
             time.sleep(IDLE_S)  # the page with nothing happening: its clocks tick
             idle1, it1 = _task_s(cdp), time.time()
@@ -336,7 +345,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             if profile:
                 cdp.send("Profiler.enable")
                 cdp.send("Profiler.start")
-            task0, single0, t0 = _task_s(cdp), _task_s(panel_cdp), time.time()
+            task0, single0, t0 = _task_s(cdp), [_task_s(c) for c in panel_cdps], time.time()
             sched0, web0, msg0 = _schedstat(renderers), _schedstat([web.pid]), sv.evaluate(MESSAGES)
             with db.connection_context():
                 calls0 = Attempt.select().where(Attempt.ended_at.is_null(False)).count()
@@ -348,7 +357,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
                 time.sleep(max(0.0, seconds - 5))
             else:
                 time.sleep(seconds)
-            task1, single1, t1 = _task_s(cdp), _task_s(panel_cdp), time.time()
+            task1, single1, t1 = _task_s(cdp), [_task_s(c) for c in panel_cdps], time.time()
             sched1, web1, msg1 = _schedstat(renderers), _schedstat([web.pid]), sv.evaluate(MESSAGES)
             if profile:
                 _top_functions(cdp.send("Profiler.stop")["profile"], profile)
@@ -359,7 +368,7 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
                       "every operator paused after their call")
             closed = settle(db, sv, opened)  # the last events reach the page (or are counted as dropped)
             wired = wire.close()
-            page_data, panel_data = sv.evaluate("window.__b"), panel.evaluate("window.__b")
+            page_data, panel_data = sv.evaluate("window.__b"), [panel.evaluate("window.__b") for panel in pans]
             flushes = sv.evaluate("window.Supervisor.state.flushes")
             browser.close()
     finally:
@@ -386,11 +395,12 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
 
     def share(before: dict, after: dict, key: str) -> float:
         return round(100 * (after[key] - before[key]) / (t1 - t0), 1)
-    single, _ = latencies({ids[0]: changes.get(ids[0], [])},
-                          {ids[0]: [(ids[0], s, t) for _, s, t in panel_data["obs"]]}, t0, t1)
+    single = [lag for oid, data in zip(ids, panel_data)
+              for lag in latencies({oid: changes.get(oid, [])}, {oid: [(oid, s, t) for _, s, t in data["obs"]]},
+                                   t0, t1)[0]]
     received = sum(page_data["received"].get(k, 0) for k in KINDS)
     dom_p95, single_p95 = pct(dom, 95, 1), pct(single, 95, 1)
-    arrive, single_arrive = arrivals(page_data, t0, t1), arrivals(panel_data, t0, t1)
+    arrive, single_arrive = arrivals(page_data, t0, t1), [a for data in panel_data for a in arrivals(data, t0, t1)]
     served = arrivals({"arrive": wired["served"]}, t0, t1)
     notified = arrivals({"arrive": wired["notified"]}, t0, t1)
     on_screen, _ = latencies(changes, _by_operator(page_data["rows"]), t0, t1)
@@ -410,7 +420,8 @@ def measure(settings, db, operators: int, campaigns: int, seconds: float, talk_s
             "browser_cpu_percent": share(task0, task1, "ProcessTime"),
             "browser_idle_cpu_percent": round(100 * (idle1["ProcessTime"] - idle0["ProcessTime"]) / (it1 - it0), 1),
             "browser_cpu_parts_percent": {k: share(task0, task1, k) for k in PARTS},
-            "single_browser_cpu_percent": share(single0, single1, "ProcessTime"),
+            "single_browser_cpu_percent": round(sum(share(a, b, "ProcessTime") for a, b in zip(single0, single1))
+                                                / len(single0), 1), "single_pages": len(single0),
             "events_per_s": round(received / float(closed - opened), 1), "events_received": received,
             "events_committed": committed, "events_dropped": max(0, committed - received) + page_data["reloads"],
             "received_by_kind": page_data["received"],
@@ -548,6 +559,8 @@ def main() -> None:
     ap.add_argument("--browser-nice", type=int, default=None, choices=range(-20, 1), metavar="-20..0",
                     help="the browser's threads at this CPU priority at most (as on a machine of its own; default:"
                          " as Chromium sets them, its renderers mostly at nice 5)")
+    ap.add_argument("--panels", type=int, default=4, help="operator panels open beside the supervisor's page: the"
+                    " single-operator figure pools their samples")
     ap.add_argument("--js", help="serve this file as the supervisor page's script (A/B of a change)")
     ap.add_argument("--css", help="serve this file as the supervisor page's stylesheet")
     ap.add_argument("--live-js", help="serve this file as the supervisor page's dialer.js (the live client)")
@@ -557,7 +570,7 @@ def main() -> None:
     try:
         hang_up_everything(settings)
         result = measure(settings, db, args.operators, max(1, args.campaigns), args.seconds, args.talk,
-                         args.browser_nice, {"js": args.js, "css": args.css, "live": args.live_js})
+                         args.browser_nice, {"js": args.js, "css": args.css, "live": args.live_js}, args.panels)
     finally:
         hang_up_everything(settings)
         for name in ("sim", "pbx"):

@@ -7,10 +7,12 @@
  *   - the `attempt` event carries the call's client and order (sql/023); the only extra reads are those of a call
  *     heard of first by another event (/api/supervisor/calls?ids=…, batched, and not when its `attempt` event
  *     comes meanwhile) and the queue sizes (/api/supervisor/queues), which no event carries: at most every 15 s.
- * Drawing (measured with bench.supervisor and bench.supervisor_page: 100 operators, 60–90 events/s;
- * docs/supervisor.md): the marked rows are written in the event's own task while the frame the last drawing asked
- * for has not come (they are rendered with it) or FRAME_MS after that drawing, else at the next such event or an
- * animation frame (see handle; no frame is asked for only to wait), so the browser renders at most every FRAME_MS;
+ * Drawing (measured with bench.supervisor and bench.supervisor_page: 100 operators, 60–100 events/s;
+ * docs/supervisor.md): the server paces this page's stream (data-live-pace: at most one message per 70 ms) and the
+ * events of a message are applied before it is drawn, once; the marked rows are written in the message's own task
+ * while the frame the last drawing asked for has not come (they are rendered with it) or FRAME_MS after that
+ * drawing, else at the next such event or an animation frame (see handle; no frame is asked for only to wait), so
+ * the browser renders at most every FRAME_MS;
  * inside Alpine.mutateDom (Alpine's document-wide observer never walks the page's own drawing), each changing text
  * through its own text node (no nodes made or thrown away), attributes only when they change, no layout read; a row
  * whose sort key changed moves alone (a binary search in the kept order); the rows have one height in one scroll
