@@ -351,7 +351,7 @@ async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
     new events already queued when one is sent go with it in one message (format_batch): nothing waits for them.
     With `pace` (seconds, batching streams only), an event that comes within `pace` of the last message waits for
     the end of that time and goes with those that came meanwhile; the first one after a quiet moment goes at once.
-    For a page that draws at most so often anyway (the supervisor's: a message costs its browser ~0.8 ms over its
+    For a page that draws at most so often anyway (the supervisor's: a message costs its browser ~1 ms over its
     threads, docs/supervisor.md), the events wait here instead of in the page, and it gets a message per drawing."""
     sub = hub.subscribe(principal)  # before reading the table: nothing falls between the two
     try:
@@ -450,7 +450,7 @@ def _cursor_of(request: Request) -> Cursor | None:
 
 def _pace_of(text: str | None) -> int:
     """`?pace=` in ms: a whole number 0–PACE_MAX_MS (none: 0)."""
-    if text is None or text == "":
+    if not text:
         return 0
     if not (text.isascii() and text.isdigit() and len(text) <= 4 and int(text) <= PACE_MAX_MS):
         raise Invalid("invalid-pace", f"pace must be a whole number of milliseconds from 0 to {PACE_MAX_MS}",

@@ -6,12 +6,14 @@ As in test_supervisor_browser.py, the engine is not running: the test writes wha
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
 
-from dialer.models import Campaign, Operator, OperatorCampaign
+from dialer.models import Operator
+from dialer.services import users
 from web.pages.supervisor import LIVE_PACE_MS
 
-from .test_supervisor_browser import ANY_HOUR, LIVE_MS, open_screen, screen  # noqa: F401
+from .conftest import PASSWORD, sign_in
+from .test_supervisor_browser import LIVE_MS, open_screen, screen  # noqa: F401
+from .test_supervisor_live_browser import team
 
 ROW_STATUS = "(id) => document.querySelector('[data-testid=op-row-' + id + ']').dataset.status"
 STATUSES = ("ready", "in_call", "wrap_up", "paused", "lunch")
@@ -21,11 +23,7 @@ def test_a_burst_of_changes_comes_in_at_most_one_message_per_pace_and_every_chan
     page, errors = screen
     streams = []
     page.on("request", lambda r: streams.append(r.url) if "/events" in r.url else None)
-    c = Campaign.create(name="Подтверждение заказов", calling_window=ANY_HOUR)
-    long_ago = datetime.now(timezone.utc) - timedelta(hours=3)
-    ops = [Operator.create(name=f"Оператор {i}", login=f"sp{i}", sip_password="secret-123", status="paused",
-                           status_since=long_ago) for i in range(6)]
-    OperatorCampaign.insert_many([{"operator": o.id, "campaign": c.id} for o in ops]).execute()
+    _, ops = team(6, "sp", "paused")
     open_screen(page, ops[0].id)
     assert any(f"pace={LIVE_PACE_MS}" in url for url in streams), streams
 
@@ -48,10 +46,6 @@ def test_a_burst_of_changes_comes_in_at_most_one_message_per_pace_and_every_chan
 
 
 def test_the_operator_panel_is_not_paced(accounts, browser, web_url):
-    from dialer.services import users
-
-    from .conftest import PASSWORD, sign_in
-
     op = Operator.create(name="Оператор", login="spp", sip_password="secret-123", status="paused")
     users.create_user("spp@example.org", "Оператор", PASSWORD, [accounts["operator"]], operator_id=op.id)
     ctx = browser.new_context(base_url=web_url, viewport={"width": 1366, "height": 768})

@@ -42,8 +42,8 @@ WORDS = {
 }
 
 
-# the page draws at most every FRAME_MS (supervisor.js) anyway: its stream sends at most one message so often, so the
-# events wait on the server rather than in the page, and the browser receives a message per drawing (web/live.py)
+# the page's stream sends at most one message so often (web/live.py `pace`) and the page draws each as it comes
+# (supervisor.js FRAME_MS): an event waits once, on the server, and the browser receives a message per drawing
 LIVE_PACE_MS = 70
 
 
