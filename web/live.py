@@ -37,6 +37,7 @@ ACCESS_CHANNEL = "access_changed"  # roles, grants, sessions or users changed: s
 REFRESH = {"refresh": True}
 KEEP_ALIVE = {"keep-alive": True}
 RELOAD = {"reload": True}  # more was missed than can be replayed: the page reads its state again
+_NOTHING = object()  # a stream holds nothing taken from its queue
 QUEUE_SIZE = 1000       # a client this far behind is dropped; it reconnects and catches up from the table
 HEARTBEAT_S = 15.0      # also when the session is checked again (sign-out everywhere ends the stream)
 CATCH_UP_MAX = 1000     # events replayed to a reconnecting page; past that it reloads
@@ -374,12 +375,13 @@ async def stream(db, hub: Hub, principal: Principal, after: Cursor | None,
         # what a reload or a catch-up covered: a queued notification of it is not sent again (a fresh
         # connection takes every queued one: its page was read before it connected)
         had = _Had(cursor) if after is not None else None
-        pending = None  # taken from the queue while gathering a batch, not an event: handled next
+        # taken from the queue while gathering a batch, not an event: handled next (the end, None, included)
+        pending = _NOTHING
         sent_at = -pace  # loop time of the last message (paced streams)
         loop = asyncio.get_running_loop()
         while True:
-            if pending is not None:
-                event, pending = pending, None
+            if pending is not _NOTHING:
+                event, pending = pending, _NOTHING
             else:
                 try:
                     event = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)

@@ -121,6 +121,25 @@ async def test_a_paced_stream_sends_the_first_event_at_once_then_at_most_one_mes
     await stream.aclose()
 
 
+async def test_a_paced_stream_dropped_while_it_holds_events_sends_them_then_ends(settings, db):
+    """The hub drops a stream (too far behind, or its database connection lost: the page reconnects and catches up)
+    while it holds events for its pace: what it held goes out first, with its cursor, and nothing is lost."""
+    hub = live.Hub(settings, db)
+    stream = await _opened(db, hub, _who({"operators.read"}), batch=True, pace=0.3)
+    (sub,) = hub.subscribers
+    hub.publish(_event(1, "ready"))
+    assert _fields(await asyncio.wait_for(anext(stream), 5))["id"] == "1"
+    held = asyncio.create_task(anext(stream))
+    hub.publish(_event(2, "in_call"))
+    hub.publish(_event(3, "wrap_up"))
+    sub.drop()
+    got = _fields(await asyncio.wait_for(held, 5))
+    assert got["id"] == "3" and [d["status"] for _, d in json.loads(got["data"])] == ["in_call", "wrap_up"]
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(anext(stream), 5)
+    assert not hub.subscribers
+
+
 def test_the_pace_a_stream_asks_for_is_a_whole_number_of_ms_within_bounds():
     assert [live._pace_of(t) for t in (None, "", "0", "70", "1000")] == [0, 0, 0, 70, 1000]
     for bad in ("-1", "1001", "70.5", "abc", "²", "0x10", "99999999999999999999"):
